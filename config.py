@@ -1,0 +1,75 @@
+"""Runtime configuration, read once from the environment (SPEC section 9).
+
+Every knob the service has is here, with its default, so that the server, the
+workers, the tests and the benchmarks all agree on what a setting means.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    read_replica_url: str | None = None
+    cookie_secret: str | None = None
+    log_format: str = "text"
+    log_level: str = "info"
+    sentry_dsn: str | None = None
+    db_threads: int = 8
+    consumer_workers: int = 2
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Config":
+        env = os.environ if env is None else env
+        values = dict(
+            host=env.get("HOST", cls.host),
+            port=int(env.get("PORT", cls.port)),
+            data_dir=Path(env.get("DATA_DIR", "./var")),
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            read_replica_url=env.get("READ_REPLICA_URL") or None,
+            cookie_secret=env.get("COOKIE_SECRET") or None,
+            log_format=env.get("LOG_FORMAT", cls.log_format),
+            log_level=env.get("LOG_LEVEL", cls.log_level),
+            sentry_dsn=env.get("SENTRY_DSN") or None,
+            db_threads=int(env.get("DB_THREADS", cls.db_threads)),
+            consumer_workers=int(env.get("CONSUMER_WORKERS", cls.consumer_workers)),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: the queue, the consumer and the fan-out live in this process."""
+        return self.redis_url is None
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "gateway.db"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    def secret(self) -> str:
+        """The cookie secret: from the environment, else generated once into DATA_DIR."""
+        if self.cookie_secret:
+            return self.cookie_secret
+        path = self.data_dir / "cookie_secret"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()

@@ -1,0 +1,118 @@
+"""Accounts, their balances and statements."""
+from __future__ import annotations
+
+from models.account import Account, Balance, add_balance, create_account, update_account, update_balance
+from models.db import in_transaction
+from models.errors import not_found
+from models.pagination import parse_limit
+from models.queries import balance_entries, list_accounts, list_payments
+from models.serialize import account_json, account_payment_json, balance_json, entry_json
+
+from .base import APIHandler, scope
+
+
+def _account(account_id: str) -> Account:
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None:
+        raise not_found(f"account {account_id}")
+    return account
+
+
+def _balance(balance_id: str) -> Balance:
+    balance = Balance.get_or_none(Balance.id == balance_id)
+    if balance is None:
+        raise not_found(f"balance {balance_id}")
+    return balance
+
+
+class AccountsHandler(APIHandler):
+    @scope("read")
+    async def get(self) -> None:
+        args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
+        cursor = self.get_query_argument("cursor", None)
+
+        def work():
+            rows, next_cursor = list_accounts(args, limit, cursor)
+            return {"data": [account_json(a, balances=a.balances) for a in rows], "next_cursor": next_cursor}
+
+        self.send(await self.run_db(work))
+
+    @scope("write")
+    async def post(self) -> None:
+        account_id, replayed = await self.create(lambda body: create_account(body).id)
+        body = await self.run_db(lambda: account_json(_account(account_id), with_balances=True))
+        self.send(body, 200 if replayed else 201, replayed)
+
+
+class AccountHandler(APIHandler):
+    @scope("read")
+    async def get(self, account_id: str) -> None:
+        self.send(await self.run_db(lambda: account_json(_account(account_id), with_balances=True)))
+
+    @scope("admin")
+    async def patch(self, account_id: str) -> None:
+        body = self.json_body()
+
+        def work():
+            account = in_transaction(lambda: update_account(_account(account_id), body))
+            return account_json(account, with_balances=True)
+
+        self.send(await self.run_db(work))
+
+
+class AccountPaymentsHandler(APIHandler):
+    @scope("read")
+    async def get(self, account_id: str) -> None:
+        args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
+        cursor = self.get_query_argument("cursor", None)
+
+        def work():
+            _account(account_id)
+            rows, next_cursor = list_payments(args, limit, cursor, account=account_id)
+            return {"data": [account_payment_json(p, account_id) for p in rows], "next_cursor": next_cursor}
+
+        self.send(await self.run_db(work))
+
+
+class AccountBalancesHandler(APIHandler):
+    @scope("write")
+    async def post(self, account_id: str) -> None:
+        balance_id, replayed = await self.create(lambda body: add_balance(_account(account_id), body).id)
+        body = await self.run_db(lambda: balance_json(_balance(balance_id)))
+        self.send(body, 200 if replayed else 201, replayed)
+
+
+class BalanceHandler(APIHandler):
+    @scope("read")
+    async def get(self, balance_id: str) -> None:
+        self.send(await self.run_db(lambda: balance_json(_balance(balance_id))))
+
+    @scope("admin")
+    async def patch(self, balance_id: str) -> None:
+        body = self.json_body()
+        balance = await self.run_db(lambda: in_transaction(lambda: update_balance(_balance(balance_id), body)))
+        self.send(balance_json(balance))
+
+
+class BalanceEntriesHandler(APIHandler):
+    @scope("read")
+    async def get(self, balance_id: str) -> None:
+        limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
+
+        def work():
+            rows, next_cursor = balance_entries(_balance(balance_id), limit, cursor)
+            return {"data": [entry_json(e) for e in rows], "next_cursor": next_cursor}
+
+        self.send(await self.run_db(work))
+
+
+ACCOUNT_ID = r"([^/]+)"
+
+default_handlers = [
+    (r"/api/v1/accounts", AccountsHandler),
+    (rf"/api/v1/accounts/{ACCOUNT_ID}", AccountHandler),
+    (rf"/api/v1/accounts/{ACCOUNT_ID}/payments", AccountPaymentsHandler),
+    (rf"/api/v1/accounts/{ACCOUNT_ID}/balances", AccountBalancesHandler),
+    (r"/api/v1/balances/([^/]+)", BalanceHandler),
+    (r"/api/v1/balances/([^/]+)/entries", BalanceEntriesHandler),
+]

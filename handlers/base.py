@@ -1,0 +1,176 @@
+"""What every API handler shares: auth, JSON in and out, errors, request ids,
+idempotency and running blocking database work off the IOLoop.
+
+Every HTTP method of every handler carries `@scope(...)` or `@public`;
+`check_every_method_is_guarded` refuses to start an app where one does not.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import re
+import uuid
+from concurrent.futures import Executor
+from decimal import Decimal
+from typing import Any, Callable
+
+from tornado.web import HTTPError, RequestHandler
+
+from models.auth import ApiToken, scope_allows
+from models.db import in_transaction, read_only
+from models.errors import ApiError
+from models.idempotency import create_once, fingerprint
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def scope(needed: str):
+    """The method needs a bearer token with at least this scope."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        async def guarded(self: "APIHandler", *args, **kwargs):
+            await self.authenticate(needed)
+            return await method(self, *args, **kwargs)
+
+        guarded.required_scope = needed
+        return guarded
+
+    return decorate
+
+
+def public(method):
+    """The method is open to anyone, deliberately."""
+    method.required_scope = None
+    return method
+
+
+def check_every_method_is_guarded(handler_classes) -> None:
+    for cls in handler_classes:
+        for name in HTTP_METHODS:
+            method = getattr(cls, name.lower(), None)
+            if method is None or method is getattr(RequestHandler, name.lower(), None):
+                continue
+            if not hasattr(method, "required_scope"):
+                raise RuntimeError(f"{cls.__name__}.{name.lower()} has neither @scope nor @public")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+class APIHandler(RequestHandler):
+    token: ApiToken | None = None
+
+    @property
+    def executor(self) -> Executor:
+        return self.settings["db_executor"]
+
+    @property
+    def hub(self):
+        return self.settings["hub"]
+
+    @property
+    def enqueue(self) -> Callable[[str], None]:
+        return self.settings["enqueue"]
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        given = self.request.headers.get("X-Request-Id", "")
+        self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        self.set_header("X-Request-Id", self.request_id)
+
+    def prepare(self) -> None:
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+
+    async def run_db(self, work: Callable[[], Any]) -> Any:
+        """Run blocking database work on the executor, never on the IOLoop."""
+        return await self.executor_run(functools.partial(read_only, work))
+
+    async def executor_run(self, work: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+
+    async def authenticate(self, needed: str) -> None:
+        header = self.request.headers.get("Authorization", "")
+        kind, _, secret = header.partition(" ")
+        if kind.lower() != "bearer" or not secret.strip():
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+        token = await self.run_db(lambda: ApiToken.authenticate(secret.strip()))
+        if token is None:
+            raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        if not scope_allows(token.scope, needed):
+            raise ApiError(403, "forbidden", f"this needs a token with the {needed} scope")
+        self.token = token
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(
+                self.request.body or b"null",
+                parse_float=Decimal,
+                parse_constant=_refuse_constant,
+            )
+        except (ValueError, UnicodeDecodeError) as problem:
+            raise ApiError(400, "malformed_json", f"request body is not valid JSON: {problem}") from None
+
+    async def create(self, create: Callable[[Any], str]) -> tuple[str, bool]:
+        """Run `create(body)` in one transaction, once per Idempotency-Key.
+        Returns the new (or, on a replay, the earlier) resource id."""
+        body = self.json_body()
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return await self.run_db(lambda: in_transaction(lambda: create(body))), False
+        print_ = fingerprint(self.request.method, self.request.path, body)
+        token_id = self.token.id
+        return await self.run_db(lambda: create_once(token_id, key, print_, lambda: create(body)))
+
+    def send(self, body: Any, status: int = 200, replayed: bool = False) -> None:
+        self.set_status(status)
+        if replayed:
+            self.set_header("Idempotent-Replayed", "true")
+        self.finish(json.dumps(body, separators=(",", ":")))
+
+    def query_args(self) -> dict[str, str]:
+        return {name: self.get_query_argument(name) for name in self.request.query_arguments}
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, ApiError):
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        error = kwargs.get("exc_info", (None, None))[1]
+        if not isinstance(error, ApiError):
+            error = _from_http_error(status_code, error)
+        self.set_status(error.status)
+        for name, value in error.headers.items():
+            self.set_header(name, value)
+        self.finish(json.dumps(error.to_json()))
+
+
+def _from_http_error(status: int, error: BaseException | None) -> ApiError:
+    if status == 404:
+        return ApiError(404, "not_found", "no such resource")
+    if status == 405:
+        return ApiError(405, "method_not_allowed", "this method is not allowed here")
+    if isinstance(error, HTTPError) and status < 500:
+        return ApiError(status, "bad_request", error.log_message or "bad request")
+    return ApiError(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+class NotFoundHandler(APIHandler):
+    """Any path under /api that names nothing."""
+
+    @public
+    async def get(self, *args) -> None:
+        raise ApiError(404, "not_found", "no such resource")
+
+    post = put = patch = delete = get

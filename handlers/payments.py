@@ -1,0 +1,104 @@
+"""Payments: transfers, deposits, withdrawals, and waiting for their outcome."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+from models.intake import submit_deposit, submit_transfer, submit_withdrawal
+from models.errors import not_found
+from models.ledger import PENDING, Payment
+from models.pagination import parse_limit
+from models.queries import list_payments, payment_entries
+from models.serialize import payment_json
+
+from .base import APIHandler, scope
+
+MAX_WAIT_SECONDS = 30
+_PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait=(\d+)")
+
+
+def _payment(payment_id: str) -> Payment:
+    payment = Payment.get_or_none(Payment.id == payment_id)
+    if payment is None:
+        raise not_found(f"payment {payment_id}")
+    return payment
+
+
+def payment_detail(payment_id: str) -> dict:
+    payment = _payment(payment_id)
+    return payment_json(payment, entries=payment_entries(payment))
+
+
+class PaymentIntakeHandler(APIHandler):
+    """POST creates a payment (202 pending), honouring `Prefer: wait=N`."""
+
+    async def accept(self, submit) -> None:
+        payment_id, replayed = await self.create(lambda body: submit(body, self.enqueue).id)
+        wait = self.wait_seconds()
+        final = self.hub.final_of(payment_id) if wait else None
+        try:
+            body = await self.run_db(lambda: payment_detail(payment_id))
+            if final is not None and body["status"] == PENDING:
+                try:
+                    await asyncio.wait_for(asyncio.shield(final), wait)
+                except asyncio.TimeoutError:
+                    pass
+                else:
+                    body = await self.run_db(lambda: payment_detail(payment_id))
+        finally:
+            if final is not None:
+                self.hub.forget(payment_id, final)
+        if replayed:
+            status = 200
+        else:
+            status = 202 if body["status"] == PENDING else 201
+        if wait:
+            self.set_header("Preference-Applied", f"wait={wait}")
+        self.send(body, status, replayed)
+
+    def wait_seconds(self) -> int:
+        match = _PREFER_WAIT.search(self.request.headers.get("Prefer", ""))
+        return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
+
+
+class PaymentsHandler(PaymentIntakeHandler):
+    @scope("read")
+    async def get(self) -> None:
+        args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
+        cursor = self.get_query_argument("cursor", None)
+
+        def work():
+            rows, next_cursor = list_payments(args, limit, cursor)
+            return {"data": [payment_json(p) for p in rows], "next_cursor": next_cursor}
+
+        self.send(await self.run_db(work))
+
+    @scope("write")
+    async def post(self) -> None:
+        await self.accept(submit_transfer)
+
+
+class DepositsHandler(PaymentIntakeHandler):
+    @scope("admin")
+    async def post(self) -> None:
+        await self.accept(submit_deposit)
+
+
+class WithdrawalsHandler(PaymentIntakeHandler):
+    @scope("admin")
+    async def post(self) -> None:
+        await self.accept(submit_withdrawal)
+
+
+class PaymentHandler(APIHandler):
+    @scope("read")
+    async def get(self, payment_id: str) -> None:
+        self.send(await self.run_db(lambda: payment_detail(payment_id)))
+
+
+default_handlers = [
+    (r"/api/v1/payments", PaymentsHandler),
+    (r"/api/v1/payments/([^/]+)", PaymentHandler),
+    (r"/api/v1/deposits", DepositsHandler),
+    (r"/api/v1/withdrawals", WithdrawalsHandler),
+]

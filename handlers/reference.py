@@ -1,0 +1,58 @@
+"""Currencies, the event log and the audit."""
+from __future__ import annotations
+
+from models.account import add_currency
+from models.audit import run_audit
+from models.currency import Currency
+from models.event import event_json
+from models.pagination import parse_limit
+from models.queries import list_events, parse_bool
+from models.serialize import currency_json
+
+from .base import APIHandler, scope
+
+
+class CurrenciesHandler(APIHandler):
+    @scope("read")
+    async def get(self) -> None:
+        active = parse_bool("active", self.get_query_argument("active", None))
+
+        def work():
+            query = Currency.select().order_by(Currency.code)
+            if active is not None:
+                query = query.where(Currency.active == active)
+            return {"data": [currency_json(c) for c in query], "next_cursor": None}
+
+        self.send(await self.run_db(work))
+
+    @scope("admin")
+    async def post(self) -> None:
+        code, replayed = await self.create(lambda body: add_currency(body).code)
+        body = await self.run_db(lambda: currency_json(Currency.get_by_id(code)))
+        self.send(body, 200 if replayed else 201, replayed)
+
+
+class EventsHandler(APIHandler):
+    @scope("read")
+    async def get(self) -> None:
+        args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
+        cursor = self.get_query_argument("cursor", None)
+
+        def work():
+            rows, next_cursor = list_events(args, limit, cursor)
+            return {"data": [event_json(e) for e in rows], "next_cursor": next_cursor}
+
+        self.send(await self.run_db(work))
+
+
+class AuditHandler(APIHandler):
+    @scope("admin")
+    async def get(self) -> None:
+        self.send(await self.run_db(run_audit))
+
+
+default_handlers = [
+    (r"/api/v1/currencies", CurrenciesHandler),
+    (r"/api/v1/events", EventsHandler),
+    (r"/api/v1/audit", AuditHandler),
+]

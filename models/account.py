@@ -1,0 +1,175 @@
+"""Accounts and their balances, one balance per currency."""
+from __future__ import annotations
+
+import re
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegrityError,
+)
+
+from .currency import Currency, validate_new_currency
+from .db import BaseModel, MinorUnitsField, database, lock_rows, utcnow
+from .errors import ApiError, invalid
+from .event import record_event
+from .ids import new_id
+from .serialize import account_json, balance_json, currency_json
+from .validation import check_shape
+
+ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SYSTEM_ACCOUNT = "@system"
+
+
+class Account(BaseModel):
+    id = CharField(max_length=64, primary_key=True)
+    owner = CharField(max_length=200)
+    email = CharField(max_length=254, null=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    @property
+    def is_system(self) -> bool:
+        return self.id == SYSTEM_ACCOUNT
+
+
+class Balance(BaseModel):
+    id = CharField(max_length=32, primary_key=True)
+    account = ForeignKeyField(Account, backref="balances", on_delete="RESTRICT")
+    currency = ForeignKeyField(Currency, backref="balances", on_delete="RESTRICT")
+    amount = MinorUnitsField(default=0)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "currency"), True),)
+
+    @classmethod
+    def lock_for_update(cls, balance_ids) -> dict[str, "Balance"]:
+        """Lock the given balances, always in id order so that two settlements
+        touching the same balances can never wait on each other in a cycle."""
+        query = cls.select().where(cls.id.in_(sorted(set(balance_ids)))).order_by(cls.id)
+        return {balance.id: balance for balance in lock_rows(query)}
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _account_fields(data: dict, creating: bool) -> dict:
+    """The owner/email/active values of a create or update request, checked."""
+    problems, clean = {}, {}
+    if "owner" in data or creating:
+        owner = (data.get("owner") or "").strip()
+        if not owner or len(owner) > 200:
+            problems["owner"] = "must be a non-empty string of at most 200 characters"
+        clean["owner"] = owner
+    if "email" in data:
+        email = data["email"]
+        if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+            problems["email"] = "must be an email address"
+        clean["email"] = email
+    if data.get("active") is not None:
+        clean["active"] = data["active"]
+    if creating:
+        account_id, currencies = data.get("id"), data.get("currencies") or []
+        if account_id is not None and not ACCOUNT_ID_PATTERN.match(account_id):
+            problems["id"] = "must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+        if not all(isinstance(c, str) for c in currencies) or len(set(currencies)) != len(currencies):
+            problems["currencies"] = "must be a list of distinct currency codes"
+    if problems:
+        raise invalid(problems)
+    return clean
+
+
+def create_account(body: object) -> Account:
+    """Open an account, with a zero balance in each currency asked for.
+    Call inside a transaction."""
+    data = check_shape(body, {"id": str, "owner": str, "email": str, "currencies": list}, required=("owner",))
+    fields = _account_fields(data, creating=True)
+    currencies = [_usable_currency(code) for code in data.get("currencies") or []]
+    account_id = data.get("id") or new_id("acc")
+    try:
+        with database.atomic():
+            account = Account.create(id=account_id, **fields)
+    except IntegrityError:
+        raise ApiError(409, "account_exists", f"account {account_id} already exists") from None
+    for currency in currencies:
+        Balance.create(id=new_id("bal"), account=account, currency=currency)
+    record_event("account.created", account_json(account, with_balances=True))
+    return account
+
+
+def update_account(account: Account, body: object) -> Account:
+    """Change an account's owner, email or active state."""
+    fields = _account_fields(check_shape(body, {"owner": str, "email": str, "active": bool}), creating=False)
+    if account.is_system:
+        raise ApiError(409, "system_account", "the @system account cannot be changed")
+    changed = {name: value for name, value in fields.items() if getattr(account, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(account, name, value)
+        account.updated_at = utcnow()
+        account.save()
+        record_event("account.updated", account_json(account, with_balances=True))
+    return account
+
+
+def add_balance(account: Account, body: object) -> Balance:
+    """Open a zero balance in a currency the account does not hold yet."""
+    code = check_shape(body, {"currency": str}, required=("currency",))["currency"]
+    currency = _usable_currency(code)
+    if account.is_system:
+        raise ApiError(409, "system_account", "the @system account cannot be changed")
+    try:
+        with database.atomic():
+            balance = Balance.create(id=new_id("bal"), account=account, currency=currency)
+    except IntegrityError:
+        raise ApiError(409, "balance_exists", f"{account.id} already has a {code} balance") from None
+    record_event("balance.created", balance_json(balance))
+    return balance
+
+
+def update_balance(balance: Balance, body: object) -> Balance:
+    """Activate or deactivate a balance."""
+    active = check_shape(body, {"active": bool}, required=("active",))["active"]
+    if balance.account_id == SYSTEM_ACCOUNT:
+        raise ApiError(409, "system_account", "the @system account cannot be changed")
+    # Lock it: a settlement holding this balance finishes first, and any
+    # settlement after this commit sees the new state.
+    balance = Balance.lock_for_update([balance.id])[balance.id]
+    if balance.active != active:
+        balance.active = active
+        balance.updated_at = utcnow()
+        balance.save()
+        record_event("balance.updated", balance_json(balance))
+    return balance
+
+
+def open_system_balance(currency: Currency) -> None:
+    """Every currency has one `@system` balance, which may go negative."""
+    Balance.insert(id=new_id("bal"), account=SYSTEM_ACCOUNT, currency=currency).on_conflict_ignore().execute()
+
+
+def _usable_currency(code: str) -> Currency:
+    currency = Currency.known(code)
+    if not currency.active:
+        raise ApiError(422, "unknown_currency", f"currency {code} is not active")
+    return currency
+
+
+def add_currency(body: object) -> Currency:
+    """An operator's custom currency (e.g. BTC with 8 decimals), with its
+    `@system` balance. Call inside a transaction."""
+    code, name, exponent = validate_new_currency(check_shape(body, {"code": str, "name": str, "exponent": int}, required=("code", "name", "exponent")))
+    try:
+        with database.atomic():
+            currency = Currency.create(code=code, name=name, exponent=exponent, custom=True)
+    except IntegrityError:
+        raise ApiError(409, "currency_exists", f"currency {code} already exists") from None
+    open_system_balance(currency)
+    record_event("currency.created", currency_json(currency))
+    return currency

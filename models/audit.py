@@ -1,0 +1,84 @@
+"""The invariant check (SPEC section 2), run on demand and after every
+concurrency test.
+
+Sums are exact (`exact_sum`) and compared in Python integers, so the audit
+itself can never be wrong by rounding.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from peewee import JOIN, fn
+
+from .account import SYSTEM_ACCOUNT, Balance
+from .db import exact_sum, utcnow
+from .ledger import COMPLETED, Entry, Payment
+from .money import format_amount
+from .currency import exponent_of
+from .serialize import iso
+
+
+def run_audit() -> dict:
+    """Invariants 1-3 (and 4's entry count): per-currency totals are zero,
+    each balance equals its entries, no customer balance is negative, each
+    completed payment has its entries and no other payment has any."""
+    problems: list[dict] = []
+    totals: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    amounts: dict[str, int] = {}
+    for balance_id, account_id, currency, amount in Balance.select(
+        Balance.id, Balance.account, Balance.currency, Balance.amount
+    ).tuples():
+        amount = int(amount)
+        amounts[balance_id] = amount
+        totals[currency] += amount
+        counts[currency] += account_id != SYSTEM_ACCOUNT
+        if amount < 0 and account_id != SYSTEM_ACCOUNT:
+            problems.append(_problem("negative_balance", f"{account_id} {currency} balance is {format_amount(amount, exponent_of(currency))}", balance=balance_id))
+
+    entry_sums: dict[str, int] = defaultdict(int)
+    for balance_id, direction, total in (
+        Entry.select(Entry.balance, Entry.direction, exact_sum(Entry.amount)).group_by(Entry.balance, Entry.direction).tuples()
+    ):
+        entry_sums[balance_id] += int(total) if direction == "incoming" else -int(total)
+    for balance_id, amount in amounts.items():
+        if entry_sums.get(balance_id, 0) != amount:
+            problems.append(_problem("balance_mismatch", f"balance {balance_id} is {amount} minor units but its entries sum to {entry_sums.get(balance_id, 0)}", balance=balance_id))
+
+    entry_counts = Entry.select(Entry.payment, fn.COUNT(Entry.id).alias("n")).group_by(Entry.payment)
+    expected = {"exchange": 4}
+    for payment_id, kind, status, n in (
+        Payment.select(Payment.id, Payment.kind, Payment.status, entry_counts.c.n)
+        .join(entry_counts, on=(entry_counts.c.payment_id == Payment.id))
+        .tuples()
+    ):
+        want = expected.get(kind, 2) if status == COMPLETED else 0
+        if n != want:
+            problems.append(_problem("entry_count", f"{status} payment {payment_id} has {n} entries, expected {want}", payment=payment_id))
+    missing = (
+        Payment.select(Payment.id)
+        .join(Entry, on=(Entry.payment == Payment.id), join_type=JOIN.LEFT_OUTER)
+        .where((Payment.status == COMPLETED) & Entry.id.is_null())
+        .tuples()
+    )
+    for (payment_id,) in missing:
+        problems.append(_problem("entry_count", f"completed payment {payment_id} has no entries", payment=payment_id))
+
+    currencies = [
+        {
+            "currency": code,
+            "balances": counts[code],
+            "total": format_amount(totals[code], exponent_of(code)),
+            "ok": totals[code] == 0,
+        }
+        for code in sorted(totals)
+        if counts[code] or totals[code]
+    ]
+    for row in currencies:
+        if not row["ok"]:
+            problems.append(_problem("currency_not_zero", f"{row['currency']} balances sum to {row['total']}, not zero", currency=row["currency"]))
+    return {"ok": not problems, "checked_at": iso(utcnow()), "currencies": currencies, "problems": problems}
+
+
+def _problem(code: str, message: str, **where) -> dict:
+    return {"code": code, "message": message, **where}

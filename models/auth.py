@@ -1,0 +1,104 @@
+"""Who may call: API tokens with scopes, and dashboard operators."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from peewee import AutoField, CharField, DateTimeField, IntegrityError
+
+from .db import BaseModel, database, utcnow
+from .errors import ApiError, invalid
+
+SCOPES = ("read", "write", "admin")
+ROLES = ("admin", "viewer")
+TOKEN_PREFIX = "pgw_"
+
+_hasher = PasswordHasher()
+
+
+def scope_allows(granted: str, needed: str) -> bool:
+    """Scopes are nested: admin can do what write can, write what read can."""
+    return SCOPES.index(granted) >= SCOPES.index(needed)
+
+
+def _digest(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is as safe as a slow one,
+    # and looking up its digest compares nothing secret in Python.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(BaseModel):
+    id = AutoField()
+    name = CharField(max_length=100)
+    scope = CharField(max_length=8)
+    digest = CharField(max_length=64, unique=True)
+    hint = CharField(max_length=16)
+    created_at = DateTimeField(default=utcnow)
+    revoked_at = DateTimeField(null=True)
+
+    @classmethod
+    def issue(cls, name: str, scope: str) -> tuple["ApiToken", str]:
+        """Create a token; the secret is returned once and stored only hashed."""
+        problems = {}
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            problems["name"] = "must be a non-empty string of at most 100 characters"
+        if scope not in SCOPES:
+            problems["scope"] = "must be one of read, write, admin"
+        if problems:
+            raise invalid(problems)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.create(name=name.strip(), scope=scope, digest=_digest(secret), hint=secret[:8] + "…")
+        return token, secret
+
+    @classmethod
+    def authenticate(cls, secret: str) -> "ApiToken | None":
+        """The live token whose secret this is, or None."""
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+            return None
+        token = cls.get_or_none(cls.digest == _digest(secret))
+        if token is None or token.revoked_at is not None:
+            return None
+        # The row was found by its digest; compare once more in constant time
+        # so the answer never depends on how much of a guess was right.
+        return token if hmac.compare_digest(token.digest, _digest(secret)) else None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = utcnow()
+            self.save()
+
+
+class Operator(BaseModel):
+    """A person who logs in to the dashboard."""
+
+    id = AutoField()
+    email = CharField(max_length=254, unique=True)
+    password_hash = CharField(max_length=200)
+    role = CharField(max_length=8, default="admin")
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def register(cls, email: str, password: str, role: str = "admin") -> "Operator":
+        problems = {}
+        if not isinstance(email, str) or "@" not in email or len(email) > 254:
+            problems["email"] = "must be an email address"
+        if not isinstance(password, str) or len(password) < 8:
+            problems["password"] = "must be at least 8 characters"
+        if role not in ROLES:
+            problems["role"] = "must be admin or viewer"
+        if problems:
+            raise invalid(problems)
+        try:
+            with database.atomic():
+                return cls.create(email=email.lower(), password_hash=_hasher.hash(password), role=role)
+        except IntegrityError:
+            raise ApiError(409, "operator_exists", f"operator {email} already exists") from None
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except VerificationError:
+            return False

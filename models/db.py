@@ -1,0 +1,184 @@
+"""The database: one Peewee proxy, bound at start-up to SQLite or PostgreSQL.
+
+Everything that differs between the two backends is decided here and nowhere
+else: how a write transaction takes its locks, how rows are locked, how money
+columns are stored and summed, and which errors are worth a retry.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+import random
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+from urllib.parse import unquote, urlparse
+
+from peewee import (
+    DatabaseProxy,
+    Field,
+    InterfaceError,
+    Model,
+    OperationalError,
+    SqliteDatabase,
+    fn,
+)
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+log = logging.getLogger(__name__)
+
+database = DatabaseProxy()
+
+T = TypeVar("T")
+
+# PostgreSQL SQLSTATEs after which the same transaction may simply be tried again.
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class MinorUnitsField(Field):
+    """An exact integer number of minor units, of any size.
+
+    10^15 major units of a currency with 18 decimals is 10^33 minor units, far
+    beyond 64 bits, so PostgreSQL stores NUMERIC(40,0) and SQLite (whose
+    integers stop at 64 bits and whose NUMERIC falls back to floats) stores the
+    decimal text. Amounts are never compared in SQL, only summed, through
+    `exact_sum`.
+    """
+
+    field_type = "MINOR_UNITS"
+
+    def db_value(self, value):
+        return None if value is None else str(int(value))
+
+    def python_value(self, value):
+        return None if value is None else int(value)
+
+
+class _BigSum:
+    """SQLite aggregate: the exact sum of decimal-text integers, as text."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value) -> None:
+        if value is not None:
+            self.total += int(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def exact_sum(column):
+    """SUM of a MinorUnitsField without ever passing through a float."""
+    return fn.BIGSUM(column) if is_sqlite() else fn.SUM(column)
+
+
+def lock_rows(query):
+    """Add FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction already
+    holds the database's single write lock, which covers every row."""
+    return query if is_sqlite() else query.for_update()
+
+
+def atomic():
+    """A write transaction that takes its write lock up front.
+
+    On SQLite a deferred transaction that reads and then writes can fail with
+    SQLITE_BUSY when another writer got there in between, without waiting;
+    BEGIN IMMEDIATE waits (busy_timeout) for the lock before the first read.
+    """
+    if is_sqlite():
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+def is_retryable(exc: Exception) -> bool:
+    """Deadlocks, serialization failures, a busy SQLite and lost connections."""
+    orig = exc.args[0] if exc.args else None
+    sqlstate = getattr(orig, "pgcode", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    if isinstance(exc, InterfaceError):
+        return True
+    text = str(exc).lower()
+    return sqlstate is None and any(
+        phrase in text
+        for phrase in ("database is locked", "connection", "server closed", "terminating")
+    )
+
+
+def in_transaction(work: Callable[[], T], attempts: int = 6) -> T:
+    """Run `work` in one atomic transaction, retrying it from the start on
+    transient errors. `work` must therefore have no effect outside the
+    database before it returns; post-commit effects go through
+    `database.after_commit`."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with database.connection_context():
+                with atomic():
+                    return work()
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == attempts or not is_retryable(exc):
+                raise
+            log.warning("transient database error, retry %d: %s", attempt, exc)
+            time.sleep(min(0.02 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
+
+
+def read_only(work: Callable[[], T]) -> T:
+    """Run read queries on a pooled connection, returned to the pool after."""
+    with database.connection_context():
+        return work()
+
+
+def connect(database_url: str | None, sqlite_path: Path, max_connections: int = 20):
+    """Bind the proxy to PostgreSQL (`database_url`) or to the SQLite file."""
+    if database_url:
+        url = urlparse(database_url)
+        if url.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"DATABASE_URL must be postgresql://..., not {url.scheme}://")
+        db = PooledPostgresqlDatabase(
+            unquote(url.path.lstrip("/")) or "postgres",
+            user=unquote(url.username) if url.username else None,
+            password=unquote(url.password) if url.password else None,
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 5432,
+            max_connections=max_connections,
+            stale_timeout=300,
+            timeout=30,
+            field_types={"MINOR_UNITS": "NUMERIC(40,0)"},
+        )
+    else:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        db = PooledSqliteDatabase(
+            str(sqlite_path),
+            max_connections=max_connections,
+            stale_timeout=300,
+            timeout=30,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "normal",
+                "foreign_keys": 1,
+                "busy_timeout": 30000,
+            },
+            field_types={"MINOR_UNITS": "TEXT"},
+            # Pooled connections move between threads, one thread at a time.
+            check_same_thread=False,
+        )
+        db.register_aggregate(_BigSum, "BIGSUM", 1)
+    database.initialize(db)
+    return db
+
+
+def utcnow():
+    """Naive UTC, the one clock every stored timestamp uses."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)

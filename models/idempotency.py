@@ -1,0 +1,75 @@
+"""Idempotency keys: a retried POST returns what the first one created.
+
+The key is claimed by inserting its row *first* in the same transaction that
+creates the resource. A concurrent request with the same key blocks on the
+unique index until the first commits, then fails its insert and replays the
+stored result; if the first rolls back (a refused request stores nothing), the
+second proceeds as if it were first. So two concurrent requests with one key
+create exactly one resource.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Callable
+
+from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegrityError
+
+from .auth import ApiToken
+from .db import BaseModel, database, in_transaction, utcnow
+from .errors import ApiError
+
+MAX_KEY_LENGTH = 255
+RETENTION = timedelta(hours=24)
+
+
+class IdempotencyRecord(BaseModel):
+    id = AutoField()
+    token = ForeignKeyField(ApiToken, on_delete="CASCADE")
+    key = CharField(max_length=MAX_KEY_LENGTH)
+    fingerprint = CharField(max_length=64)
+    resource_id = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("token", "key"), True),)
+
+
+def fingerprint(method: str, path: str, body: object) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ApiError(400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
+
+
+def create_once(token_id: int, key: str, print_: str, create: Callable[[], str]) -> tuple[str, bool]:
+    """Run `create` (which returns the new resource's id) at most once per
+    (token, key). Returns (resource id, replayed)."""
+    check_key(key)
+
+    def claim_and_create() -> str:
+        with database.atomic():
+            record = IdempotencyRecord.create(token=token_id, key=key, fingerprint=print_)
+        record.resource_id = create()
+        record.save()
+        return record.resource_id
+
+    try:
+        return in_transaction(claim_and_create), False
+    except IntegrityError:
+        pass
+    record = IdempotencyRecord.get((IdempotencyRecord.token == token_id) & (IdempotencyRecord.key == key))
+    if record.fingerprint != print_:
+        raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different request")
+    return record.resource_id, True
+
+
+def forget_expired() -> int:
+    """Drop keys older than the retention window; returns how many."""
+    cutoff = utcnow() - RETENTION
+    return IdempotencyRecord.delete().where(IdempotencyRecord.created_at < cutoff).execute()
+

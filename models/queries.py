@@ -1,0 +1,127 @@
+"""The read side: filtered, paginated lists, each in a bounded number of
+queries however long the page (no N+1)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from peewee import prefetch
+
+from .account import SYSTEM_ACCOUNT, Account, Balance
+from .errors import invalid
+from .event import Event
+from .ledger import KINDS, STATUSES, Entry, Payment
+from .pagination import decode_cursor, page
+
+
+def _bad(name: str, problem: str):
+    return invalid({name: problem}, code="invalid_request", status=400)
+
+
+def parse_bool(name: str, raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise _bad(name, "must be true or false")
+    return raw == "true"
+
+
+def parse_time(name: str, raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(name, "must be an ISO 8601 date or time") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def parse_choice(name: str, raw: str | None, choices) -> str | None:
+    if raw is not None and raw not in choices:
+        raise _bad(name, "must be one of " + ", ".join(choices))
+    return raw
+
+
+def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """Accounts oldest first, each with its balances (two queries)."""
+    query = Account.select().where(Account.id != SYSTEM_ACCOUNT)
+    active = parse_bool("active", args.get("active"))
+    if active is not None:
+        query = query.where(Account.active == active)
+    if args.get("owner"):
+        query = query.where(Account.owner.contains(args["owner"]))
+    if args.get("email"):
+        query = query.where(Account.email == args["email"])
+    if args.get("currency"):
+        holders = Balance.select(Balance.account).where(Balance.currency == args["currency"])
+        query = query.where(Account.id.in_(holders))
+    if args.get("q"):
+        term = args["q"]
+        query = query.where(Account.id.contains(term) | Account.owner.contains(term) | Account.email.contains(term))
+    key = decode_cursor(cursor, 2)
+    if key:
+        after = datetime.fromisoformat(key[0])
+        query = query.where((Account.created_at > after) | ((Account.created_at == after) & (Account.id > key[1])))
+    query = query.order_by(Account.created_at, Account.id).limit(limit + 1)
+    accounts = prefetch(query, Balance.select().order_by(Balance.currency))
+    return page(accounts, limit, lambda a: [a.created_at.isoformat(), a.id])
+
+
+def list_payments(args: dict, limit: int, cursor: str | None, account: str | None = None) -> tuple[list, str | None]:
+    """Payments newest first (or `order=asc`), by id, which sorts by time."""
+    query = Payment.select()
+    status = parse_choice("status", args.get("status"), STATUSES)
+    kind = parse_choice("kind", args.get("kind"), KINDS)
+    ascending = parse_choice("order", args.get("order"), ("asc", "desc")) == "asc"
+    after, before = parse_time("created_after", args.get("created_after")), parse_time("created_before", args.get("created_before"))
+    account = account or args.get("account")
+    if status:
+        query = query.where(Payment.status == status)
+    if kind:
+        query = query.where(Payment.kind == kind)
+    if account:
+        query = query.where((Payment.from_account == account) | (Payment.to_account == account))
+    if args.get("currency"):
+        query = query.where((Payment.currency == args["currency"]) | (Payment.target_currency == args["currency"]))
+    if after:
+        query = query.where(Payment.created_at >= after)
+    if before:
+        query = query.where(Payment.created_at < before)
+    key = decode_cursor(cursor, 1)
+    if key:
+        query = query.where(Payment.id > key[0] if ascending else Payment.id < key[0])
+    order = Payment.id.asc() if ascending else Payment.id.desc()
+    rows = list(query.order_by(order).limit(limit + 1))
+    return page(rows, limit, lambda p: [p.id])
+
+
+def balance_entries(balance: Balance, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """A balance's statement, oldest first, each line with `balance_after`."""
+    query = Entry.select(Entry, Balance).join(Balance).where(Entry.balance == balance.id)
+    key = decode_cursor(cursor, 1)
+    if key:
+        query = query.where(Entry.id > key[0])
+    rows = list(query.order_by(Entry.id).limit(limit + 1))
+    return page(rows, limit, lambda e: [e.id])
+
+
+def payment_entries(payment: Payment) -> list:
+    return list(Entry.select(Entry, Balance).join(Balance).where(Entry.payment == payment.id).order_by(Entry.id))
+
+
+def list_events(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """Events by ascending `seq` from `after` (or descending with `order=desc`)."""
+    descending = parse_choice("order", args.get("order"), ("asc", "desc")) == "desc"
+    raw_after = args.get("after")
+    if raw_after is not None and not raw_after.isdigit():
+        raise _bad("after", "must be a sequence number")
+    key = decode_cursor(cursor, 1)
+    if key:
+        start = int(key[0])
+    elif raw_after is not None:
+        start = int(raw_after)
+    else:
+        start = 2**62 if descending else 0
+    rows = list(Event.read_after(start, limit + 1, descending=descending))
+    return page(rows, limit, lambda e: [e.seq])

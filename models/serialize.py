@@ -1,0 +1,137 @@
+"""How every object looks in JSON: the API's bodies and the events' data.
+
+Amounts leave as decimal strings with exactly the currency's exponent of
+decimals; timestamps as ISO 8601 in UTC with a `Z`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .currency import exponent_of
+from .money import format_amount
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="microseconds") + "Z"
+
+
+def money(minor: int | None, currency_code: str | None) -> str | None:
+    if minor is None or currency_code is None:
+        return None
+    return format_amount(minor, exponent_of(currency_code))
+
+
+def currency_json(currency) -> dict:
+    return {
+        "code": currency.code,
+        "name": currency.name,
+        "exponent": currency.exponent,
+        "active": currency.active,
+        "custom": currency.custom,
+    }
+
+
+def balance_json(balance) -> dict:
+    return {
+        "id": balance.id,
+        "account": balance.account_id,
+        "currency": balance.currency_id,
+        "amount": money(balance.amount, balance.currency_id),
+        "active": balance.active,
+        "created_at": iso(balance.created_at),
+        "updated_at": iso(balance.updated_at),
+    }
+
+
+def account_json(account, balances=None, with_balances: bool = False) -> dict:
+    """`balances`: the account's balances when the caller already has them
+    (lists prefetch them in one query); else they are read here if asked for."""
+    body = {
+        "id": account.id,
+        "owner": account.owner,
+        "email": account.email,
+        "active": account.active,
+        "created_at": iso(account.created_at),
+    }
+    if balances is None and with_balances:
+        balances = sorted(account.balances, key=lambda b: b.currency_id)
+    if balances is not None:
+        body["balances"] = [balance_json(b) for b in balances]
+    return body
+
+
+def payment_json(payment, entries=None) -> dict:
+    body = {
+        "id": payment.id,
+        "kind": payment.kind,
+        "status": payment.status,
+        "failure_code": payment.failure_code,
+        "from_account": payment.from_account_id,
+        "to_account": payment.to_account_id,
+        "from_balance": payment.from_balance_id,
+        "to_balance": payment.to_balance_id,
+        "amount": money(payment.amount, payment.currency_id),
+        "currency": payment.currency_id,
+        "target_amount": money(payment.target_amount, payment.target_currency_id),
+        "target_currency": payment.target_currency_id,
+        "rate": payment.rate,
+        "description": payment.description,
+        "reverses": payment.reverses_id,
+        "reversed_by": payment.reversed_by,
+        "created_at": iso(payment.created_at),
+        "settled_at": iso(payment.settled_at),
+    }
+    if entries is not None:
+        body["entries"] = [entry_json(e) for e in entries]
+    return body
+
+
+def entry_json(entry) -> dict:
+    currency = entry.balance.currency_id
+    return {
+        "id": entry.id,
+        "payment_id": entry.payment_id,
+        "balance": entry.balance_id,
+        "account": entry.balance.account_id,
+        "currency": currency,
+        "direction": entry.direction,
+        "amount": money(entry.amount, currency),
+        "balance_after": money(entry.balance_after, currency),
+        "created_at": iso(entry.created_at),
+    }
+
+
+def account_payment_json(payment, account_id: str) -> dict:
+    """One account's side of a payment (its history line)."""
+    outgoing = payment.from_account_id == account_id
+    body = {
+        "payment_id": payment.id,
+        "kind": payment.kind,
+        "direction": "outgoing" if outgoing else "incoming",
+        "amount": money(payment.amount, payment.currency_id),
+        "currency": payment.currency_id,
+        "status": payment.status,
+        "failure_code": payment.failure_code,
+        "description": payment.description,
+        "created_at": iso(payment.created_at),
+        "settled_at": iso(payment.settled_at),
+    }
+    if outgoing:
+        body["to_account"] = payment.to_account_id
+    else:
+        body["from_account"] = payment.from_account_id
+        if payment.target_currency_id:
+            body["amount"] = money(payment.target_amount, payment.target_currency_id)
+            body["currency"] = payment.target_currency_id
+    return body
+
+
+def token_json(token) -> dict:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scope": token.scope,
+        "hint": token.hint,
+        "created_at": iso(token.created_at),
+        "revoked_at": iso(token.revoked_at),
+    }

@@ -1,0 +1,209 @@
+"""Payment Gateway: the server and its commands.
+
+    python server.py [serve]        the web server (+ the consumer when embedded)
+    python server.py migrate        bring the database up to date
+    python server.py worker         a settlement worker (needs REDIS_URL)
+    python server.py create-admin   --email E --password P [--role admin|viewer]
+    python server.py create-token   --name N --scope read|write|admin
+    python server.py audit          check the ledger's invariants (exit 1 if broken)
+    python server.py seed-demo      load the sample accounts into an empty database
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from config import Config
+
+log = logging.getLogger("gateway")
+
+MAX_BODY_BYTES = 1024 * 1024  # hard cap; the API refuses more than 64 KiB with a 413
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(config: Config) -> None:
+    handler = logging.StreamHandler()
+    if config.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=config.log_level.upper(), handlers=[handler], force=True)
+
+
+def connect(config: Config) -> None:
+    from models.db import connect as connect_database
+
+    connect_database(config.database_url, config.sqlite_path, max_connections=config.db_threads + config.consumer_workers + 4)
+
+
+async def serve(config: Config, started: threading.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or `stop`, for tests); `started` is set
+    once the port is open."""
+    from handlers.app import make_app
+    from handlers.hub import EventHub
+    from models.event import add_event_sink, remove_event_sink
+    from models.schema import migrate
+    from tasks.consumer import start_embedded
+    from tasks.fanout import RedisPublisher
+    from tasks.queue import queue_ping
+    from tasks.settlement import queue_settlement
+
+    connect(config)
+    loop = asyncio.get_running_loop()
+    hub = EventHub(loop)
+    consumer = None
+    if config.embedded:
+        await loop.run_in_executor(None, migrate)
+        sink = hub.publish_threadsafe
+        consumer = start_embedded(config.consumer_workers)
+    else:
+        sink = RedisPublisher(config.redis_url)
+        hub.follow_redis(config.redis_url)
+    add_event_sink(sink)
+    executor = ThreadPoolExecutor(config.db_threads, thread_name_prefix="db")
+    app = make_app(
+        executor=executor,
+        hub=hub,
+        enqueue=queue_settlement,
+        queue_ping=queue_ping,
+        cookie_secret=config.secret(),
+    )
+    server = app.listen(config.port, config.host, max_body_size=MAX_BODY_BYTES, xheaders=True)
+    mode = "embedded" if config.embedded else "services"
+    log.info("serving on http://%s:%d (%s mode)", config.host, config.port, mode)
+    stop = stop or asyncio.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    if started is not None:
+        started.set()
+    await stop.wait()
+    log.info("shutting down")
+    server.stop()
+    await server.close_all_connections()
+    if consumer is not None:
+        await loop.run_in_executor(None, lambda: consumer.stop(graceful=True))
+    await hub.close()
+    remove_event_sink(sink)
+    executor.shutdown(wait=True)
+
+
+def run_worker(config: Config, workers: int) -> None:
+    from models.event import add_event_sink
+    from tasks.consumer import run_worker as run_consumer
+    from tasks.fanout import RedisPublisher
+
+    if config.embedded:
+        sys.exit("worker needs REDIS_URL: without it the server settles payments itself")
+    connect(config)
+    add_event_sink(RedisPublisher(config.redis_url))
+    run_consumer(workers)
+
+
+def seed_demo() -> None:
+    """The sample data: bob123 with 100.00 PHP, alice456 with 0.01 PHP, and a
+    few more, funded by real deposits so that every invariant holds."""
+    from models.account import SYSTEM_ACCOUNT, Account, create_account
+    from models.db import in_transaction, read_only
+    from models.intake import submit_deposit
+    from models.settlement import settle_payment
+
+    if read_only(lambda: Account.select().where(Account.id != SYSTEM_ACCOUNT).exists()):
+        sys.exit("seed-demo loads into an empty database; this one has accounts")
+    people = [
+        ("bob123", "Bob", "bob@example.com", {"PHP": "100.00"}),
+        ("alice456", "Alice", "alice@example.com", {"PHP": "0.01"}),
+        ("carol789", "Carol", "carol@example.com", {"PHP": "2500.00", "USD": "120.00"}),
+        ("dave42", "Dave", None, {"USD": "75.50", "EUR": "40.00"}),
+        ("emi.tokyo", "Emi", "emi@example.jp", {"JPY": "15000"}),
+    ]
+    deposits: list[str] = []
+    for account_id, owner, email, amounts in people:
+        body = {"id": account_id, "owner": owner, "email": email, "currencies": sorted(amounts)}
+        in_transaction(lambda: create_account(body))
+        for currency, amount in amounts.items():
+            deposit = {"account": account_id, "currency": currency, "amount": amount, "description": "Opening deposit"}
+            in_transaction(lambda: submit_deposit(deposit, deposits.append))
+    for payment_id in deposits:
+        settle_payment(payment_id)
+    print(f"seeded {len(people)} accounts with {len(deposits)} settled deposits")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="server.py", description="Payment Gateway")
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("serve", help="run the web server")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="bring the database up to date")
+    worker = commands.add_parser("worker", help="run a settlement worker")
+    worker.add_argument("--workers", type=int, default=4, help="worker threads (default 4)")
+    admin = commands.add_parser("create-admin", help="create a dashboard operator")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--role", default="admin", choices=("admin", "viewer"))
+    token = commands.add_parser("create-token", help="create an API token; prints it alone on the last line")
+    token.add_argument("--name", required=True)
+    token.add_argument("--scope", required=True, choices=("read", "write", "admin"))
+    commands.add_parser("audit", help="check the ledger's invariants")
+    commands.add_parser("seed-demo", help="load the sample accounts")
+    args = parser.parse_args(argv)
+
+    config = Config.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    configure_logging(config)
+    command = args.command or "serve"
+    if command == "serve":
+        asyncio.run(serve(config))
+        return
+    if command == "worker":
+        run_worker(config, args.workers)
+        return
+
+    from models.auth import ApiToken, Operator
+    from models.audit import run_audit
+    from models.db import in_transaction, read_only
+    from models.errors import ApiError
+    from models.schema import migrate
+
+    connect(config)
+    try:
+        if command == "migrate":
+            applied = migrate()
+            print("applied: " + ", ".join(applied) if applied else "database is up to date")
+        elif command == "create-admin":
+            operator = in_transaction(lambda: Operator.register(args.email, args.password, args.role))
+            print(f"created {operator.role} {operator.email}")
+        elif command == "create-token":
+            _, secret = in_transaction(lambda: ApiToken.issue(args.name, args.scope))
+            print(f"created {args.scope} token {args.name!r}; it is shown only once:")
+            print(secret)
+        elif command == "audit":
+            report = read_only(run_audit)
+            print(json.dumps(report, indent=2))
+            sys.exit(0 if report["ok"] else 1)
+        elif command == "seed-demo":
+            seed_demo()
+    except ApiError as problem:
+        sys.exit(f"{command}: {problem.message}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Background work (Huey): settlement and the pending-payment sweeper."""

@@ -1,0 +1,26 @@
+"""Running the Huey consumer: as its own process, or inside the web server."""
+from __future__ import annotations
+
+from huey.consumer import Consumer
+
+from .queue import huey
+from . import settlement  # noqa: F401  (registers the tasks)
+
+
+class EmbeddedConsumer(Consumer):
+    """A consumer on threads inside the server process: the server owns the
+    signals and stops it on shutdown."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def start_embedded(workers: int) -> EmbeddedConsumer:
+    consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", max_delay=0.25, periodic=True)
+    consumer.start()
+    return consumer
+
+
+def run_worker(workers: int) -> None:
+    """Block running a consumer until SIGINT (graceful) or SIGTERM."""
+    huey.create_consumer(workers=workers, worker_type="thread", periodic=True, shutdown_timeout=30).run()
