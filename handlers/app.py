@@ -11,11 +11,11 @@ from typing import Callable
 
 import tornado.web
 
-from . import accounts, health, payments, reference
+from . import accounts, docs, health, payments, reference
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .hub import EventHub
 
-ROUTE_MODULES = (health, accounts, payments, reference)
+ROUTE_MODULES = (health, accounts, payments, reference, docs)
 
 
 def routes() -> list:

@@ -51,7 +51,8 @@ class PaymentIntakeHandler(APIHandler):
         if replayed:
             status = 200
         else:
-            status = 202 if body["status"] == PENDING else 201
+            # 201 only for a caller who asked to wait and got a final outcome.
+            status = 201 if wait and body["status"] != PENDING else 202
         if wait:
             self.set_header("Preference-Applied", f"wait={wait}")
         self.send(body, status, replayed)

@@ -84,9 +84,16 @@ def exact_sum(column):
 
 
 def lock_rows(query):
-    """Add FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction already
-    holds the database's single write lock, which covers every row."""
-    return query if is_sqlite() else query.for_update()
+    """Lock the selected rows for this transaction.
+
+    PostgreSQL: FOR NO KEY UPDATE, the lock an UPDATE of non-key columns
+    takes. Unlike FOR UPDATE it does not conflict with the KEY SHARE locks
+    that foreign-key checks take, so inserting a payment that references a
+    balance never waits on (or deadlocks with) a settlement holding it.
+    SQLite: nothing to add; the IMMEDIATE transaction already holds the
+    database's single write lock, which covers every row.
+    """
+    return query if is_sqlite() else query.for_update("FOR NO KEY UPDATE")
 
 
 def atomic():

@@ -1,0 +1,46 @@
+# Payment Gateway — everyday commands. `make run` and `make test` work on a
+# fresh machine: they create .venv and install what is needed first.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: run test test-embedded test-services lint format bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## Start the service on the embedded default (SQLite, in-process queue) at http://127.0.0.1:8000
+run: $(VENV)/.installed
+	$(PY) server.py migrate
+	$(PY) server.py serve
+
+## Run the whole suite embedded, then again on PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set
+test: $(VENV)/.installed test-embedded
+ifneq ($(DATABASE_URL),)
+	$(MAKE) test-services
+endif
+
+test-embedded: $(VENV)/.installed
+	env -u DATABASE_URL -u REDIS_URL $(PYTEST)
+
+test-services: $(VENV)/.installed
+	$(PYTEST)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
