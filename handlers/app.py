@@ -32,7 +32,7 @@ def make_app(
     debug: bool = False,
 ) -> tornado.web.Application:
     table = routes()
-    check_every_method_is_guarded([handler for _, handler in table] + [NotFoundHandler])
+    check_every_method_is_guarded([route[1] for route in table] + [NotFoundHandler])
     return tornado.web.Application(
         table,
         db_executor=executor,

@@ -84,8 +84,10 @@ class APIHandler(RequestHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
-        given = self.request.headers.get("X-Request-Id", "")
-        self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        # Runs again when an error clears the headers: keep the same id.
+        if not hasattr(self, "request_id"):
+            given = self.request.headers.get("X-Request-Id", "")
+            self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
 
     def prepare(self) -> None:
