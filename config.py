@@ -3,6 +3,7 @@
 Every knob the service has is here, with its default, so that the server, the
 workers, the tests and the benchmarks all agree on what a setting means.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ class Config:
     consumer_workers: int = 2
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Config":
+    def from_env(cls, env: dict | None = None, **overrides) -> Config:
         env = os.environ if env is None else env
         values = dict(
             host=env.get("HOST", cls.host),

@@ -1,13 +1,14 @@
 """Payment Gateway: the server and its commands.
 
-    python server.py [serve]        the web server (+ the consumer when embedded)
-    python server.py migrate        bring the database up to date
-    python server.py worker         a settlement worker (needs REDIS_URL)
-    python server.py create-admin   --email E --password P [--role admin|viewer]
-    python server.py create-token   --name N --scope read|write|admin
-    python server.py audit          check the ledger's invariants (exit 1 if broken)
-    python server.py seed-demo      load the sample accounts into an empty database
+python server.py [serve]        the web server (+ the consumer when embedded)
+python server.py migrate        bring the database up to date
+python server.py worker         a settlement worker (needs REDIS_URL)
+python server.py create-admin   --email E --password P [--role admin|viewer]
+python server.py create-token   --name N --scope read|write|admin
+python server.py audit          check the ledger's invariants (exit 1 if broken)
+python server.py seed-demo      load the sample accounts into an empty database
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from config import Config
 
@@ -51,7 +53,9 @@ def configure_logging(config: Config) -> None:
 def connect(config: Config) -> None:
     from models.db import connect as connect_database
 
-    connect_database(config.database_url, config.sqlite_path, max_connections=config.db_threads + config.consumer_workers + 4)
+    connect_database(
+        config.database_url, config.sqlite_path, max_connections=config.db_threads + config.consumer_workers + 4
+    )
 
 
 async def serve(config: Config, started: threading.Event | None = None, stop: asyncio.Event | None = None) -> None:
@@ -138,10 +142,10 @@ def seed_demo() -> None:
     deposits: list[str] = []
     for account_id, owner, email, amounts in people:
         body = {"id": account_id, "owner": owner, "email": email, "currencies": sorted(amounts)}
-        in_transaction(lambda: create_account(body))
+        in_transaction(partial(create_account, body))
         for currency, amount in amounts.items():
             deposit = {"account": account_id, "currency": currency, "amount": amount, "description": "Opening deposit"}
-            in_transaction(lambda: submit_deposit(deposit, deposits.append))
+            in_transaction(partial(submit_deposit, deposit, deposits.append))
     for payment_id in deposits:
         settle_payment(payment_id)
     print(f"seeded {len(people)} accounts with {len(deposits)} settled deposits")
@@ -177,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(config, args.workers)
         return
 
-    from models.auth import ApiToken, Operator
     from models.audit import run_audit
+    from models.auth import ApiToken, Operator
     from models.db import in_transaction, read_only
     from models.errors import ApiError
     from models.schema import migrate

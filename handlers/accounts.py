@@ -1,4 +1,5 @@
 """Accounts, their balances and statements."""
+
 from __future__ import annotations
 
 from models.account import Account, Balance, add_balance, create_account, update_account, update_balance

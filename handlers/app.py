@@ -4,10 +4,11 @@
 Dependencies (executor, event hub, queue) are passed in and live in
 settings, read by handlers through properties.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Callable
 
 import tornado.web
 

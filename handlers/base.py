@@ -4,6 +4,7 @@ idempotency and running blocking database work off the IOLoop.
 Every HTTP method of every handler carries `@scope(...)` or `@public`;
 `check_every_method_is_guarded` refuses to start an app where one does not.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,9 +13,10 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Executor
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
@@ -35,7 +37,7 @@ def scope(needed: str):
 
     def decorate(method):
         @functools.wraps(method)
-        async def guarded(self: "APIHandler", *args, **kwargs):
+        async def guarded(self: APIHandler, *args, **kwargs):
             await self.authenticate(needed)
             return await method(self, *args, **kwargs)
 
@@ -105,7 +107,9 @@ class APIHandler(RequestHandler):
         header = self.request.headers.get("Authorization", "")
         kind, _, secret = header.partition(" ")
         if kind.lower() != "bearer" or not secret.strip():
-            raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
+            )
         token = await self.run_db(lambda: ApiToken.authenticate(secret.strip()))
         if token is None:
             raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})

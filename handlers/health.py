@@ -1,4 +1,5 @@
 """Liveness, readiness and the API's front door."""
+
 from __future__ import annotations
 
 from models.db import database

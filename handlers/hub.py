@@ -5,9 +5,11 @@ straight from this process's own commits (embedded), and are handed, on the
 IOLoop, to whoever waits for them: requests holding a `Prefer: wait`
 response until their payment is final.
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -75,7 +77,5 @@ class EventHub:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass

@@ -1,11 +1,12 @@
 """Payments: transfers, deposits, withdrawals, and waiting for their outcome."""
+
 from __future__ import annotations
 
 import asyncio
 import re
 
-from models.intake import submit_deposit, submit_transfer, submit_withdrawal
 from models.errors import not_found
+from models.intake import submit_deposit, submit_transfer, submit_withdrawal
 from models.ledger import PENDING, Payment
 from models.pagination import parse_limit
 from models.queries import list_payments, payment_entries
@@ -41,7 +42,7 @@ class PaymentIntakeHandler(APIHandler):
             if final is not None and body["status"] == PENDING:
                 try:
                     await asyncio.wait_for(asyncio.shield(final), wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 else:
                     body = await self.run_db(lambda: payment_detail(payment_id))

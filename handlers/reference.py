@@ -1,4 +1,5 @@
 """Currencies, the event log and the audit."""
+
 from __future__ import annotations
 
 from models.account import add_currency

@@ -1,4 +1,5 @@
 """The ledger's tables, frozen as they were first created."""
+
 from peewee import (
     AutoField,
     BigAutoField,

@@ -3,6 +3,7 @@
 Handlers (API and dashboard) and tasks only translate between the outside
 world and these functions; no rule is written anywhere else.
 """
+
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .auth import ApiToken, Operator
 from .currency import Currency

@@ -1,4 +1,5 @@
 """Accounts and their balances, one balance per currency."""
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,7 @@ class Balance(BaseModel):
         indexes = ((("account", "currency"), True),)
 
     @classmethod
-    def lock_for_update(cls, balance_ids) -> dict[str, "Balance"]:
+    def lock_for_update(cls, balance_ids) -> dict[str, Balance]:
         """Lock the given balances, always in id order so that two settlements
         touching the same balances can never wait on each other in a cycle."""
         query = cls.select().where(cls.id.in_(sorted(set(balance_ids)))).order_by(cls.id)
@@ -164,7 +165,9 @@ def _usable_currency(code: str) -> Currency:
 def add_currency(body: object) -> Currency:
     """An operator's custom currency (e.g. BTC with 8 decimals), with its
     `@system` balance. Call inside a transaction."""
-    code, name, exponent = validate_new_currency(check_shape(body, {"code": str, "name": str, "exponent": int}, required=("code", "name", "exponent")))
+    code, name, exponent = validate_new_currency(
+        check_shape(body, {"code": str, "name": str, "exponent": int}, required=("code", "name", "exponent"))
+    )
     try:
         with database.atomic():
             currency = Currency.create(code=code, name=name, exponent=exponent, custom=True)

@@ -4,6 +4,7 @@ concurrency test.
 Sums are exact (`exact_sum`) and compared in Python integers, so the audit
 itself can never be wrong by rounding.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,10 +12,10 @@ from collections import defaultdict
 from peewee import JOIN, fn
 
 from .account import SYSTEM_ACCOUNT, Balance
+from .currency import exponent_of
 from .db import exact_sum, utcnow
 from .ledger import COMPLETED, Entry, Payment
 from .money import format_amount
-from .currency import exponent_of
 from .serialize import iso
 
 
@@ -34,16 +35,30 @@ def run_audit() -> dict:
         totals[currency] += amount
         counts[currency] += account_id != SYSTEM_ACCOUNT
         if amount < 0 and account_id != SYSTEM_ACCOUNT:
-            problems.append(_problem("negative_balance", f"{account_id} {currency} balance is {format_amount(amount, exponent_of(currency))}", balance=balance_id))
+            problems.append(
+                _problem(
+                    "negative_balance",
+                    f"{account_id} {currency} balance is {format_amount(amount, exponent_of(currency))}",
+                    balance=balance_id,
+                )
+            )
 
     entry_sums: dict[str, int] = defaultdict(int)
     for balance_id, direction, total in (
-        Entry.select(Entry.balance, Entry.direction, exact_sum(Entry.amount)).group_by(Entry.balance, Entry.direction).tuples()
+        Entry.select(Entry.balance, Entry.direction, exact_sum(Entry.amount))
+        .group_by(Entry.balance, Entry.direction)
+        .tuples()
     ):
         entry_sums[balance_id] += int(total) if direction == "incoming" else -int(total)
     for balance_id, amount in amounts.items():
         if entry_sums.get(balance_id, 0) != amount:
-            problems.append(_problem("balance_mismatch", f"balance {balance_id} is {amount} minor units but its entries sum to {entry_sums.get(balance_id, 0)}", balance=balance_id))
+            problems.append(
+                _problem(
+                    "balance_mismatch",
+                    f"balance {balance_id} is {amount} minor units but its entries sum to {entry_sums.get(balance_id, 0)}",
+                    balance=balance_id,
+                )
+            )
 
     entry_counts = Entry.select(Entry.payment, fn.COUNT(Entry.id).alias("n")).group_by(Entry.payment)
     expected = {"exchange": 4}
@@ -54,7 +69,11 @@ def run_audit() -> dict:
     ):
         want = expected.get(kind, 2) if status == COMPLETED else 0
         if n != want:
-            problems.append(_problem("entry_count", f"{status} payment {payment_id} has {n} entries, expected {want}", payment=payment_id))
+            problems.append(
+                _problem(
+                    "entry_count", f"{status} payment {payment_id} has {n} entries, expected {want}", payment=payment_id
+                )
+            )
     missing = (
         Payment.select(Payment.id)
         .join(Entry, on=(Entry.payment == Payment.id), join_type=JOIN.LEFT_OUTER)
@@ -76,7 +95,13 @@ def run_audit() -> dict:
     ]
     for row in currencies:
         if not row["ok"]:
-            problems.append(_problem("currency_not_zero", f"{row['currency']} balances sum to {row['total']}, not zero", currency=row["currency"]))
+            problems.append(
+                _problem(
+                    "currency_not_zero",
+                    f"{row['currency']} balances sum to {row['total']}, not zero",
+                    currency=row["currency"],
+                )
+            )
     return {"ok": not problems, "checked_at": iso(utcnow()), "currencies": currencies, "problems": problems}
 
 

@@ -1,4 +1,5 @@
 """Who may call: API tokens with scopes, and dashboard operators."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ class ApiToken(BaseModel):
     revoked_at = DateTimeField(null=True)
 
     @classmethod
-    def issue(cls, name: str, scope: str) -> tuple["ApiToken", str]:
+    def issue(cls, name: str, scope: str) -> tuple[ApiToken, str]:
         """Create a token; the secret is returned once and stored only hashed."""
         problems = {}
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
@@ -54,7 +55,7 @@ class ApiToken(BaseModel):
         return token, secret
 
     @classmethod
-    def authenticate(cls, secret: str) -> "ApiToken | None":
+    def authenticate(cls, secret: str) -> ApiToken | None:
         """The live token whose secret this is, or None."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
             return None
@@ -81,7 +82,7 @@ class Operator(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
-    def register(cls, email: str, password: str, role: str = "admin") -> "Operator":
+    def register(cls, email: str, password: str, role: str = "admin") -> Operator:
         problems = {}
         if not isinstance(email, str) or "@" not in email or len(email) > 254:
             problems["email"] = "must be an email address"

@@ -1,4 +1,5 @@
 """Currencies: ISO 4217 out of the box, custom ones added by operators."""
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,7 @@ class Currency(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
-    def known(cls, code: object) -> "Currency":
+    def known(cls, code: object) -> Currency:
         """The currency named `code`, or 422 `unknown_currency`."""
         currency = cls.get_or_none(cls.code == code) if isinstance(code, str) else None
         if currency is None:
@@ -33,9 +34,7 @@ class Currency(BaseModel):
 def iso_currencies() -> list[tuple[str, str, int]]:
     """(code, name, exponent) of every ISO 4217 currency that has minor units
     (funds, metals and test codes have none and cannot carry payments)."""
-    return sorted(
-        (c.code, c.currency_name, c.exponent) for c in iso4217.Currency if c.exponent is not None
-    )
+    return sorted((c.code, c.currency_name, c.exponent) for c in iso4217.Currency if c.exponent is not None)
 
 
 def validate_new_currency(data: dict) -> tuple[str, str, int]:
@@ -50,7 +49,6 @@ def validate_new_currency(data: dict) -> tuple[str, str, int]:
     if problems:
         raise invalid(problems)
     return code, name.strip(), exponent
-
 
 
 _exponents: dict[str, int] = {}

@@ -4,14 +4,16 @@ Everything that differs between the two backends is decided here and nowhere
 else: how a write transaction takes its locks, how rows are locked, how money
 columns are stored and summed, and which errors are worth a retry.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 import random
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from peewee import (
@@ -118,8 +120,7 @@ def is_retryable(exc: Exception) -> bool:
         return True
     text = str(exc).lower()
     return sqlstate is None and any(
-        phrase in text
-        for phrase in ("database is locked", "connection", "server closed", "terminating")
+        phrase in text for phrase in ("database is locked", "connection", "server closed", "terminating")
     )
 
 
@@ -130,9 +131,8 @@ def in_transaction(work: Callable[[], T], attempts: int = 6) -> T:
     `database.after_commit`."""
     for attempt in range(1, attempts + 1):
         try:
-            with database.connection_context():
-                with atomic():
-                    return work()
+            with database.connection_context(), atomic():
+                return work()
         except (OperationalError, InterfaceError) as exc:
             if attempt == attempts or not is_retryable(exc):
                 raise
@@ -188,4 +188,4 @@ def connect(database_url: str | None, sqlite_path: Path, max_connections: int = 
 
 def utcnow():
     """Naive UTC, the one clock every stored timestamp uses."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

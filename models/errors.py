@@ -5,6 +5,7 @@ Domain functions raise `ApiError`; the API renders it as
 page error. The status code travels with it so that each rule decides its own
 answer once.
 """
+
 from __future__ import annotations
 
 

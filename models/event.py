@@ -5,11 +5,12 @@ the two commit or vanish together, and handed to the process's event sink only
 after that commit (`database.after_commit`), so nobody is ever told of a change
 that was rolled back.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from peewee import BigAutoField, CharField, DateTimeField, TextField
 

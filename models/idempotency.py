@@ -7,12 +7,13 @@ stored result; if the first rolls back (a refused request stores nothing), the
 second proceeds as if it were first. So two concurrent requests with one key
 create exactly one resource.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegrityError
 
@@ -43,7 +44,9 @@ def fingerprint(method: str, path: str, body: object) -> str:
 
 def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ApiError(400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
+        raise ApiError(
+            400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters"
+        )
 
 
 def create_once(token_id: int, key: str, print_: str, create: Callable[[], str]) -> tuple[str, bool]:
@@ -72,4 +75,3 @@ def forget_expired() -> int:
     """Drop keys older than the retention window; returns how many."""
     cutoff = utcnow() - RETENTION
     return IdempotencyRecord.delete().where(IdempotencyRecord.created_at < cutoff).execute()
-

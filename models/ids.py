@@ -4,6 +4,7 @@
 milliseconds and 80 random bits in Crockford base32), so ids are unique across
 processes without coordination and newest-first order is order by id.
 """
+
 from __future__ import annotations
 
 import os

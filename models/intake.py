@@ -4,9 +4,10 @@ else commit the payment as `pending` with its `payment.created` event.
 Called inside a transaction by the API, the dashboard and the tests alike;
 funds are not checked here but at settlement, under the balances' locks.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency

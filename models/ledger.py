@@ -1,4 +1,5 @@
 """Payments and the ledger entries their settlement writes."""
+
 from __future__ import annotations
 
 from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField

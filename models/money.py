@@ -3,6 +3,7 @@
 The only two conversions between the outside world's decimal text and the
 integers the ledger stores. Nothing here ever touches a float.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,10 +26,10 @@ def parse_amount(value: object, exponent: int) -> int:
     units.
     """
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise AmountError("must be a decimal string such as \"10.50\"")
+        raise AmountError('must be a decimal string such as "10.50"')
     if isinstance(value, str):
         if not _DECIMAL_TEXT.match(value):
-            raise AmountError("must be a decimal string such as \"10.50\"")
+            raise AmountError('must be a decimal string such as "10.50"')
         number = Decimal(value)
     else:
         try:

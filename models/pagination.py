@@ -3,6 +3,7 @@
 A cursor is the sort key of the last row a page returned, so pages stay
 stable while new rows arrive (no offsets that shift).
 """
+
 from __future__ import annotations
 
 import base64

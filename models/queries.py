@@ -1,8 +1,9 @@
 """The read side: filtered, paginated lists, each in a bounded number of
 queries however long the page (no N+1)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from peewee import prefetch
 
@@ -33,7 +34,7 @@ def parse_time(name: str, raw: str | None) -> datetime | None:
     except ValueError:
         raise _bad(name, "must be an ISO 8601 date or time") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -74,7 +75,10 @@ def list_payments(args: dict, limit: int, cursor: str | None, account: str | Non
     status = parse_choice("status", args.get("status"), STATUSES)
     kind = parse_choice("kind", args.get("kind"), KINDS)
     ascending = parse_choice("order", args.get("order"), ("asc", "desc")) == "asc"
-    after, before = parse_time("created_after", args.get("created_after")), parse_time("created_before", args.get("created_before"))
+    after, before = (
+        parse_time("created_after", args.get("created_after")),
+        parse_time("created_before", args.get("created_before")),
+    )
     account = account or args.get("account")
     if status:
         query = query.where(Payment.status == status)

@@ -4,6 +4,7 @@ Safe to run from several processes at once (every web and worker container
 runs it at start): on PostgreSQL an advisory lock lets one at a time in, and
 each step is a no-op when already done.
 """
+
 from __future__ import annotations
 
 import logging

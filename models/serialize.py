@@ -3,6 +3,7 @@
 Amounts leave as decimal strings with exactly the currency's exponent of
 decimals; timestamps as ISO 8601 in UTC with a `Z`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -7,6 +7,7 @@ records the event. Running it twice is harmless: a payment that is no longer
 `pending` is left alone, and the payment's row lock makes a concurrent second
 run wait for the first and then see it settled.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -50,10 +51,22 @@ def _settle_locked(payment: Payment) -> str:
         balance.save()
     Entry.insert_many(
         [
-            dict(payment=payment.id, balance=source.id, direction="outgoing", amount=payment.amount,
-                 balance_after=source.amount, created_at=now),
-            dict(payment=payment.id, balance=target.id, direction="incoming", amount=payment.amount,
-                 balance_after=target.amount, created_at=now),
+            dict(
+                payment=payment.id,
+                balance=source.id,
+                direction="outgoing",
+                amount=payment.amount,
+                balance_after=source.amount,
+                created_at=now,
+            ),
+            dict(
+                payment=payment.id,
+                balance=target.id,
+                direction="incoming",
+                amount=payment.amount,
+                balance_after=target.amount,
+                created_at=now,
+            ),
         ]
     ).execute()
     payment.status = COMPLETED

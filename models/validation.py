@@ -3,6 +3,7 @@
 Shape problems are 400 `invalid_request` (the client sent something it could
 not have meant); rule problems found afterwards are 422.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,10 +1,11 @@
 """Running the Huey consumer: as its own process, or inside the web server."""
+
 from __future__ import annotations
 
 from huey.consumer import Consumer
 
-from .queue import huey
 from . import settlement  # noqa: F401  (registers the tasks)
+from .queue import huey
 
 
 class EmbeddedConsumer(Consumer):

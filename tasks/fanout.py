@@ -3,6 +3,7 @@
 Workers and web processes publish each event they commit to one Redis
 channel; every web process holds one subscription to it (`handlers.hub`).
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Built from the environment at import, as Huey's task decorators need it; the
 server, the workers and the tests all set the environment first.
 """
+
 from __future__ import annotations
 
 from huey import Huey, RedisHuey, SqliteHuey

@@ -1,5 +1,6 @@
 """Settlement tasks: one per accepted payment, and the sweeper that finds
 payments whose task was lost."""
+
 from __future__ import annotations
 
 import logging

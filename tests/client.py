@@ -1,5 +1,6 @@
 """A small synchronous HTTP client for the tests: one connection per call,
 so it is safe from any number of threads."""
+
 from __future__ import annotations
 
 import http.client
@@ -26,10 +27,20 @@ class Api:
         self.host, self.port = parsed.hostname, parsed.port
         self.token = token
 
-    def with_token(self, token: str | None) -> "Api":
+    def with_token(self, token: str | None) -> Api:
         return Api(self.base_url, token)
 
-    def request(self, method: str, path: str, body=None, *, params=None, headers=None, raw: bytes | None = None, wait: int | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        *,
+        params=None,
+        headers=None,
+        raw: bytes | None = None,
+        wait: int | None = None,
+    ) -> Response:
         if params:
             path = f"{path}?{urlencode(params)}"
         sent = dict(headers or {})

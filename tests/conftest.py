@@ -6,6 +6,7 @@ inside the server). With DATABASE_URL and REDIS_URL it runs on PostgreSQL and
 Redis with two separate worker processes, and fails, never skips, if either
 is unreachable.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ On PostgreSQL these run against two separate worker processes (four threads
 each) and a web server taking requests from many client threads; embedded,
 against the in-process consumer. Every test ends with the audit.
 """
+
 from __future__ import annotations
 
 import random

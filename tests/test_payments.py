@@ -1,4 +1,5 @@
 """Payments through the API: the lifecycle of SPEC section 4."""
+
 from __future__ import annotations
 
 from tests.conftest import open_account, unique
@@ -101,7 +102,9 @@ def test_payments_list_filters_and_paginates_with_cursor(writer, admin):
     bob = open_account(writer, admin, {"PHP": "100.00"})
     alice = open_account(writer, admin, currencies=["PHP"])
     ids = [
-        writer.post("/api/v1/payments", {"from_account": bob, "to_account": alice, "amount": str(n)}, wait=20).body["id"]
+        writer.post("/api/v1/payments", {"from_account": bob, "to_account": alice, "amount": str(n)}, wait=20).body[
+            "id"
+        ]
         for n in range(1, 6)
     ]
     seen, cursor = [], None
