@@ -48,6 +48,9 @@ def configure_logging(config: Config) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=config.log_level.upper(), handlers=[handler], force=True)
+    if config.log_level.lower() != "debug":
+        # Huey logs every task it runs at INFO: one line per payment is noise.
+        logging.getLogger("huey").setLevel(logging.WARNING)
 
 
 def connect(config: Config) -> None:

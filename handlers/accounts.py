@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from models.account import Account, Balance, add_balance, create_account, update_account, update_balance
-from models.db import in_transaction
 from models.errors import not_found
 from models.pagination import parse_limit
 from models.queries import balance_entries, list_accounts, list_payments
@@ -53,12 +52,10 @@ class AccountHandler(APIHandler):
     @scope("admin")
     async def patch(self, account_id: str) -> None:
         body = self.json_body()
-
-        def work():
-            account = in_transaction(lambda: update_account(_account(account_id), body))
-            return account_json(account, with_balances=True)
-
-        self.send(await self.run_db(work))
+        account = await self.run_txn(
+            lambda: account_json(update_account(_account(account_id), body), with_balances=True)
+        )
+        self.send(account)
 
 
 class AccountPaymentsHandler(APIHandler):
@@ -91,8 +88,7 @@ class BalanceHandler(APIHandler):
     @scope("admin")
     async def patch(self, balance_id: str) -> None:
         body = self.json_body()
-        balance = await self.run_db(lambda: in_transaction(lambda: update_balance(_balance(balance_id), body)))
-        self.send(balance_json(balance))
+        self.send(await self.run_txn(lambda: balance_json(update_balance(_balance(balance_id), body))))
 
 
 class BalanceEntriesHandler(APIHandler):

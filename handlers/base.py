@@ -97,8 +97,12 @@ class APIHandler(RequestHandler):
             raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
-        """Run blocking database work on the executor, never on the IOLoop."""
+        """Run blocking reads on the executor, never on the IOLoop."""
         return await self.executor_run(functools.partial(read_only, work))
+
+    async def run_txn(self, work: Callable[[], Any]) -> Any:
+        """Run `work` in one retried transaction on the executor."""
+        return await self.executor_run(functools.partial(in_transaction, work))
 
     async def executor_run(self, work: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
@@ -133,10 +137,10 @@ class APIHandler(RequestHandler):
         body = self.json_body()
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
-            return await self.run_db(lambda: in_transaction(lambda: create(body))), False
+            return await self.run_txn(lambda: create(body)), False
         print_ = fingerprint(self.request.method, self.request.path, body)
         token_id = self.token.id
-        return await self.run_db(lambda: create_once(token_id, key, print_, lambda: create(body)))
+        return await self.executor_run(lambda: create_once(token_id, key, print_, lambda: create(body)))
 
     def send(self, body: Any, status: int = 200, replayed: bool = False) -> None:
         self.set_status(status)

@@ -1,52 +1,20 @@
-"""The OpenAPI 3.1 document of the JSON API as it is implemented.
+"""The OpenAPI 3.1 document of the JSON API as it is implemented: what each
+operation takes, answers and refuses, and the scope it needs.
 
-Limits, patterns and enumerations are read from the modules that enforce
-them, so the document cannot drift from the code on those; which paths and
-methods exist is checked against the routing table by the tests.
+Which paths and methods exist is checked against the routing table by the
+tests, so a route without documentation fails them.
 """
 
 from __future__ import annotations
 
 import functools
 
-from models.account import ACCOUNT_ID_PATTERN
-from models.currency import CODE_PATTERN, MAX_EXPONENT
-from models.event import EVENT_TYPES
-from models.idempotency import MAX_KEY_LENGTH
-from models.ledger import FAILURE_CODES, KINDS, STATUSES
-from models.money import MAX_MAJOR_UNITS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
+from . import openapi_components as components
 from .base import MAX_BODY_BYTES
-from .payments import MAX_WAIT_SECONDS
+from .openapi_components import ERRORS, ref
 
-AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-
-# Every error code a client can meet, with its status and what it means.
-ERRORS: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "The body is not valid JSON."),
-    "invalid_request": (400, "Unknown field, wrong JSON type or bad query parameter; `fields` names each."),
-    "invalid_cursor": (400, "The cursor is not one this API gave out."),
-    "invalid_idempotency_key": (400, f"Idempotency-Key is empty, over {MAX_KEY_LENGTH} characters or not printable."),
-    "unauthorized": (401, "No bearer token, or an unknown or revoked one."),
-    "forbidden": (403, "The token's scope is too small for this operation."),
-    "not_found": (404, "The resource named in the path does not exist."),
-    "account_exists": (409, "An account with this id already exists."),
-    "balance_exists": (409, "The account already holds a balance in this currency."),
-    "currency_exists": (409, "A currency with this code already exists."),
-    "system_account": (409, "The `@system` account and its balances cannot be changed."),
-    "idempotency_conflict": (409, "This Idempotency-Key was already used with a different request."),
-    "body_too_large": (413, f"The request body is over {MAX_BODY_BYTES} bytes."),
-    "validation_error": (422, "A field breaks a rule; `fields` says which and why."),
-    "unknown_currency": (422, "No such currency, or it is inactive."),
-    "currency_required": (422, "`currency` was omitted and the sender does not hold exactly one active balance."),
-    "currency_mismatch": (422, "An account holds no balance in this currency."),
-    "account_inactive": (422, "An account taking part is inactive."),
-    "balance_inactive": (422, "A balance taking part is inactive."),
-    "same_balance": (422, "The payment would go from a balance to itself."),
-    "rate_unavailable": (422, "`to_currency` differs from `currency` and no exchange rate is available."),
-}
 STATUS_TITLES = {
     400: "Malformed request",
     401: "Not authenticated",
@@ -57,401 +25,6 @@ STATUS_TITLES = {
     422: "Refused by a rule; nothing was stored",
 }
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
-
-
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: dict) -> dict:
-    if "type" not in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    widened = {**schema, "type": [schema["type"], "null"]}
-    if "enum" in schema:
-        widened["enum"] = [*schema["enum"], None]
-    return widened
-
-
-def text(description: str, **constraints) -> dict:
-    return {"type": "string", "description": description, **constraints}
-
-
-def closed(properties: dict, optional: tuple[str, ...] = (), description: str | None = None) -> dict:
-    """An object with exactly these properties, all required but `optional`."""
-    schema = {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-    return {"description": description, **schema} if description else schema
-
-
-def page_of(name: str) -> dict:
-    return closed(
-        {
-            "data": {"type": "array", "items": ref(name)},
-            "next_cursor": nullable(text("Pass as `cursor` to get the next page; null on the last page.")),
-        },
-        description=f"One page of {name} objects.",
-    )
-
-
-TIME = {"type": "string", "format": "date-time", "examples": ["2025-01-31T09:30:00.123456Z"]}
-AMOUNT = ref("Amount")
-CURRENCY_CODE = text("Currency code.", examples=["PHP"])
-
-
-def _schemas() -> dict:
-    return {
-        "Amount": text(
-            "Exact decimal with exactly the currency's `exponent` decimals. Only `@system` balances go negative.",
-            pattern=AMOUNT_PATTERN,
-            examples=["100.50"],
-        ),
-        "AmountInput": {
-            "type": ["string", "number"],
-            "pattern": AMOUNT_PATTERN,
-            "description": (
-                "A decimal string or a JSON number, read exactly (never through a float). Must be greater than 0, "
-                f"have at most the currency's `exponent` decimals and be at most {MAX_MAJOR_UNITS} major units."
-            ),
-            "examples": ["30.50", 12],
-        },
-        "Error": closed(
-            {
-                "error": closed(
-                    {
-                        "code": text("Stable snake_case code to branch on.", examples=["validation_error"]),
-                        "message": text("Human-readable explanation."),
-                        "fields": {
-                            "type": "object",
-                            "additionalProperties": {"type": "string"},
-                            "description": "Field name to problem; only on validation errors.",
-                            "examples": [{"amount": "must be greater than 0"}],
-                        },
-                    },
-                    optional=("fields",),
-                )
-            },
-            description="Every error response has this shape.",
-        ),
-        "Currency": closed(
-            {
-                "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["PHP"]),
-                "name": text("Display name.", examples=["Philippine peso"]),
-                "exponent": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "maximum": MAX_EXPONENT,
-                    "description": "Minor-unit digits.",
-                },
-                "active": {"type": "boolean"},
-                "custom": {"type": "boolean", "description": "Added by an operator rather than from ISO 4217."},
-            }
-        ),
-        "Balance": closed(
-            {
-                "id": text("Balance id.", examples=["bal_01JD3ZK6Q8W6V2X3Y4Z5A6B7C8"]),
-                "account": text("Owning account id."),
-                "currency": CURRENCY_CODE,
-                "amount": AMOUNT,
-                "active": {"type": "boolean"},
-                "created_at": TIME,
-                "updated_at": TIME,
-            },
-            description="An account's money in one currency.",
-        ),
-        "Account": closed(
-            {
-                "id": text("Account id.", pattern=ACCOUNT_ID_PATTERN.pattern, examples=["bob123"]),
-                "owner": text("Display name of the owner."),
-                "email": nullable(text("Contact email.", format="email")),
-                "active": {"type": "boolean"},
-                "created_at": TIME,
-                "balances": {"type": "array", "items": ref("Balance"), "description": "Ordered by currency code."},
-            }
-        ),
-        "Entry": closed(
-            {
-                "id": {"type": "integer", "description": "Increases with every entry written."},
-                "payment_id": text("The payment that wrote this entry."),
-                "balance": text("Balance id."),
-                "account": text("Account id."),
-                "currency": CURRENCY_CODE,
-                "direction": {"type": "string", "enum": ["outgoing", "incoming"]},
-                "amount": AMOUNT,
-                "balance_after": AMOUNT,
-                "created_at": TIME,
-            },
-            description="A ledger line written by a settled payment; never changed.",
-        ),
-        "Payment": closed(
-            {
-                "id": text("Payment id; ids sort by creation time.", examples=["pay_01JD3ZK6Q8W6V2X3Y4Z5A6B7C8"]),
-                "kind": {"type": "string", "enum": list(KINDS)},
-                "status": {"type": "string", "enum": list(STATUSES), "description": "`pending` until settled."},
-                "failure_code": nullable(
-                    {"type": "string", "enum": list(FAILURE_CODES), "description": "Why it failed."}
-                ),
-                "from_account": text("Paying account (`@system` for deposits)."),
-                "to_account": text("Receiving account (`@system` for withdrawals)."),
-                "from_balance": text("Paying balance id."),
-                "to_balance": text("Receiving balance id."),
-                "amount": AMOUNT,
-                "currency": CURRENCY_CODE,
-                "target_amount": nullable(AMOUNT),
-                "target_currency": nullable(text("Currency received, for exchanges.")),
-                "rate": nullable(text("Exchange rate applied, exact decimal text.")),
-                "description": nullable(text("Free text given at intake.")),
-                "reverses": nullable(text("The payment this reversal undoes.")),
-                "reversed_by": nullable(text("The reversal that undid this payment.")),
-                "created_at": TIME,
-                "settled_at": nullable(TIME),
-                "entries": {
-                    "type": "array",
-                    "items": ref("Entry"),
-                    "description": "Present on a single payment, not in lists; empty unless `completed`.",
-                },
-            },
-            optional=("entries",),
-        ),
-        "PaymentWithEntries": {"allOf": [ref("Payment"), {"required": ["entries"]}]},
-        "AccountPayment": {
-            **closed(
-                {
-                    "payment_id": text("The payment."),
-                    "kind": {"type": "string", "enum": list(KINDS)},
-                    "direction": {"type": "string", "enum": ["outgoing", "incoming"]},
-                    "amount": {**AMOUNT, "description": "What this account paid or received."},
-                    "currency": CURRENCY_CODE,
-                    "status": {"type": "string", "enum": list(STATUSES)},
-                    "failure_code": nullable({"type": "string", "enum": list(FAILURE_CODES)}),
-                    "description": nullable({"type": "string"}),
-                    "created_at": TIME,
-                    "settled_at": nullable(TIME),
-                    "to_account": text("Receiving account; on `outgoing` lines."),
-                    "from_account": text("Paying account; on `incoming` lines."),
-                },
-                optional=("to_account", "from_account"),
-                description="One account's side of a payment: a line of its payment history.",
-            ),
-            "oneOf": [
-                {"properties": {"direction": {"const": "outgoing"}}, "required": ["to_account"]},
-                {"properties": {"direction": {"const": "incoming"}}, "required": ["from_account"]},
-            ],
-        },
-        "Event": closed(
-            {
-                "seq": {"type": "integer", "description": "Unique and increasing."},
-                "type": {"type": "string", "enum": list(EVENT_TYPES)},
-                "created_at": TIME,
-                "data": {"type": "object", "description": "The changed resource as it was after the change."},
-            },
-            description="An append-only record of a committed change.",
-        ),
-        "AuditReport": closed(
-            {
-                "ok": {"type": "boolean", "description": "True when no problem was found."},
-                "checked_at": TIME,
-                "currencies": {
-                    "type": "array",
-                    "items": closed(
-                        {
-                            "currency": CURRENCY_CODE,
-                            "balances": {"type": "integer", "description": "Customer balances in this currency."},
-                            "total": {**AMOUNT, "description": "Sum of all balances, `@system` included; must be 0."},
-                            "ok": {"type": "boolean"},
-                        }
-                    ),
-                },
-                "problems": {
-                    "type": "array",
-                    "items": closed(
-                        {
-                            "code": {
-                                "type": "string",
-                                "enum": ["negative_balance", "balance_mismatch", "entry_count", "currency_not_zero"],
-                            },
-                            "message": {"type": "string"},
-                            "balance": text("The balance concerned."),
-                            "payment": text("The payment concerned."),
-                            "currency": text("The currency concerned."),
-                        },
-                        optional=("balance", "payment", "currency"),
-                    ),
-                },
-            },
-            description="The ledger's invariants checked now.",
-        ),
-        "Index": closed(
-            {
-                "name": {"type": "string"},
-                "version": {"type": "string"},
-                "links": {"type": "object", "additionalProperties": {"type": "string"}},
-            }
-        ),
-        "Health": closed({"status": {"type": "string", "const": "ok"}}),
-        "Readiness": closed(
-            {
-                "status": {"type": "string", "enum": ["ok", "unavailable"]},
-                "checks": closed(
-                    {
-                        "database": text("`ok` or `error: <kind>`."),
-                        "queue": text("`ok` or `error: <kind>`."),
-                    }
-                ),
-            }
-        ),
-        "OpenApiDocument": {"type": "object", "description": "This document."},
-        "AccountList": page_of("Account"),
-        "AccountPaymentList": page_of("AccountPayment"),
-        "PaymentList": page_of("Payment"),
-        "EntryList": page_of("Entry"),
-        "EventList": page_of("Event"),
-        "CurrencyList": closed(
-            {
-                "data": {"type": "array", "items": ref("Currency")},
-                "next_cursor": {"type": "null", "description": "Always null: every currency comes in one page."},
-            }
-        ),
-        **_request_schemas(),
-    }
-
-
-def _request_schemas() -> dict:
-    description = nullable({"type": "string", "maxLength": 500, "description": "Free text, at most 500 characters."})
-    return {
-        "NewAccount": closed(
-            {
-                "id": nullable(text("Chosen id; generated when omitted.", pattern=ACCOUNT_ID_PATTERN.pattern)),
-                "owner": text("Display name.", minLength=1, maxLength=200),
-                "email": nullable(text("Contact email.", format="email", maxLength=254)),
-                "currencies": nullable(
-                    {
-                        "type": "array",
-                        "items": CURRENCY_CODE,
-                        "uniqueItems": True,
-                        "description": "Open a zero balance in each of these active currencies.",
-                    }
-                ),
-            },
-            optional=("id", "email", "currencies"),
-        ),
-        "AccountChange": closed(
-            {
-                "owner": text("Display name.", minLength=1, maxLength=200),
-                "email": nullable(text("Contact email; null clears it.", format="email", maxLength=254)),
-                "active": nullable(
-                    {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."}
-                ),
-            },
-            optional=("owner", "email", "active"),
-        ),
-        "NewBalance": closed({"currency": CURRENCY_CODE}),
-        "BalanceChange": closed({"active": {"type": "boolean"}}),
-        "NewTransfer": closed(
-            {
-                "from_account": text("Paying account id."),
-                "to_account": text("Receiving account id."),
-                "amount": ref("AmountInput"),
-                "currency": nullable(text("Omit when the sender holds exactly one active balance.", examples=["PHP"])),
-                "to_currency": nullable(
-                    text("Same as `currency` when given: other currencies are refused with `rate_unavailable`.")
-                ),
-                "description": description,
-            },
-            optional=("currency", "to_currency", "description"),
-        ),
-        "NewCashPayment": closed(
-            {
-                "account": text("The customer account."),
-                "currency": CURRENCY_CODE,
-                "amount": ref("AmountInput"),
-                "description": description,
-            },
-            optional=("description",),
-        ),
-        "NewCurrency": closed(
-            {
-                "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["BTC"]),
-                "name": text("Display name.", minLength=1, maxLength=100, examples=["Bitcoin"]),
-                "exponent": {"type": "integer", "minimum": 0, "maximum": MAX_EXPONENT, "examples": [8]},
-            }
-        ),
-    }
-
-
-def _parameters() -> dict:
-    def query(name: str, schema: dict, description: str) -> dict:
-        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-    return {
-        "RequestId": {
-            "name": "X-Request-Id",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
-            "description": "Echoed in the response's X-Request-Id when it matches the pattern; else one is made.",
-        },
-        "IdempotencyKey": {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-            "description": (
-                "Makes the POST safe to retry: a retry with the same key and body returns the resource first "
-                "created, in its current state, with status 200 and `Idempotent-Replayed: true`. The same key "
-                "with another body is 409 `idempotency_conflict`. Keys are per token and kept at least 24 hours."
-            ),
-        },
-        "PreferWait": {
-            "name": "Prefer",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "pattern": r"(^|[;,\s])wait=[0-9]+", "examples": ["wait=10"]},
-            "description": (
-                f"`wait=N` holds the response up to N seconds (at most {MAX_WAIT_SECONDS}) until the payment is "
-                "final: 201 when it settled in time, else 202 with status `pending`. "
-                "`Preference-Applied` says the wait used."
-            ),
-        },
-        "Limit": query(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-            "Page size.",
-        ),
-        "Cursor": query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
-        "PaymentStatus": query("status", {"type": "string", "enum": list(STATUSES)}, "Only payments in this status."),
-        "PaymentKind": query("kind", {"type": "string", "enum": list(KINDS)}, "Only payments of this kind."),
-        "PaymentCurrency": query("currency", CURRENCY_CODE, "Only payments paying or receiving this currency."),
-        "CreatedAfter": query("created_after", TIME, "Created at or after this ISO 8601 time (UTC if no offset)."),
-        "CreatedBefore": query("created_before", TIME, "Created before this ISO 8601 time (UTC if no offset)."),
-        "PaymentOrder": query(
-            "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "`desc`: newest first."
-        ),
-        "AccountId": {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "BalanceId": {"name": "balance_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "PaymentId": {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}},
-    }
-
-
-def _headers() -> dict:
-    return {
-        "X-Request-Id": {
-            "description": "The request's id: the client's X-Request-Id when valid, else a new one.",
-            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
-        },
-        "Idempotent-Replayed": {
-            "description": "Present on a replayed POST: this is the resource the first request created.",
-            "schema": {"type": "string", "const": "true"},
-        },
-        "Preference-Applied": {
-            "description": "The `wait=N` actually applied, when the request asked to wait.",
-            "schema": {"type": "string", "examples": ["wait=10"]},
-        },
-        "WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}},
-    }
 
 
 def header(name: str) -> dict:
@@ -576,10 +149,11 @@ PAYMENT_FILTERS = ("PaymentStatus", "PaymentKind", "PaymentCurrency", "CreatedAf
 
 
 def _operations() -> list[tuple[str, str, dict]]:
-    ok = success
     return [
-        operation("get", "/api", "getApiIndex", "Index", "API index", None, {"200": ok("Links.", "Index")}),
-        operation("get", "/api/v1", "getApiV1Index", "Index", "API v1 index", None, {"200": ok("Links.", "Index")}),
+        operation("get", "/api", "getApiIndex", "Index", "API index", None, {"200": success("Links.", "Index")}),
+        operation(
+            "get", "/api/v1", "getApiV1Index", "Index", "API v1 index", None, {"200": success("Links.", "Index")}
+        ),
         operation(
             "get",
             "/api/v1/openapi.json",
@@ -587,10 +161,16 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Index",
             "This OpenAPI document",
             None,
-            {"200": ok("The OpenAPI 3.1 document.", "OpenApiDocument")},
+            {"200": success("The OpenAPI 3.1 document.", "OpenApiDocument")},
         ),
         operation(
-            "get", "/healthz", "getHealth", "Health", "Liveness", None, {"200": ok("The process answers.", "Health")}
+            "get",
+            "/healthz",
+            "getHealth",
+            "Health",
+            "Liveness",
+            None,
+            {"200": success("The process answers.", "Health")},
         ),
         operation(
             "get",
@@ -600,8 +180,8 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Readiness",
             None,
             {
-                "200": ok("The database and the queue answer.", "Readiness"),
-                "503": ok("A dependency does not answer; `checks` says which.", "Readiness"),
+                "200": success("The database and the queue answer.", "Readiness"),
+                "503": success("A dependency does not answer; `checks` says which.", "Readiness"),
             },
         ),
         operation(
@@ -611,7 +191,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Currencies",
             "List currencies",
             "read",
-            {"200": ok("Every currency, by code.", "CurrencyList")},
+            {"200": success("Every currency, by code.", "CurrencyList")},
             parameters=("ActiveFilter",),
             errors=("invalid_request",),
         ),
@@ -634,7 +214,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Accounts",
             "List accounts",
             "read",
-            {"200": ok("Accounts oldest first, each with its balances.", "AccountList")},
+            {"200": success("Accounts oldest first, each with its balances.", "AccountList")},
             parameters=("ActiveFilter", "OwnerFilter", "EmailFilter", "HoldsCurrency", "SearchTerm", "Limit", "Cursor"),
         ),
         operation(
@@ -656,7 +236,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Accounts",
             "Get an account",
             "read",
-            {"200": ok("The account with its balances.", "Account")},
+            {"200": success("The account with its balances.", "Account")},
             parameters=("AccountId",),
             errors=("not_found",),
         ),
@@ -667,7 +247,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Accounts",
             "Change an account",
             "admin",
-            {"200": ok("The account as changed.", "Account")},
+            {"200": success("The account as changed.", "Account")},
             description="Changes the owner, email or active state; fields left out stay as they are.",
             parameters=("AccountId",),
             body="AccountChange",
@@ -680,7 +260,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Accounts",
             "An account's payment history",
             "read",
-            {"200": ok("This account's side of each payment, newest first.", "AccountPaymentList")},
+            {"200": success("This account's side of each payment, newest first.", "AccountPaymentList")},
             parameters=("AccountId", *PAYMENT_FILTERS, "Limit", "Cursor"),
             errors=("not_found",),
         ),
@@ -704,7 +284,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Balances",
             "Get a balance",
             "read",
-            {"200": ok("The balance.", "Balance")},
+            {"200": success("The balance.", "Balance")},
             parameters=("BalanceId",),
             errors=("not_found",),
         ),
@@ -715,7 +295,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Balances",
             "Activate or deactivate a balance",
             "admin",
-            {"200": ok("The balance as changed.", "Balance")},
+            {"200": success("The balance as changed.", "Balance")},
             description="Waits for any settlement holding the balance, so later settlements see the change.",
             parameters=("BalanceId",),
             body="BalanceChange",
@@ -728,7 +308,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Balances",
             "A balance's statement",
             "read",
-            {"200": ok("Entries oldest first, each with `balance_after`.", "EntryList")},
+            {"200": success("Entries oldest first, each with `balance_after`.", "EntryList")},
             parameters=("BalanceId", "Limit", "Cursor"),
             errors=("not_found",),
         ),
@@ -739,7 +319,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Payments",
             "List payments",
             "read",
-            {"200": ok("Payments newest first unless `order=asc`, without entries.", "PaymentList")},
+            {"200": success("Payments newest first unless `order=asc`, without entries.", "PaymentList")},
             parameters=(*PAYMENT_FILTERS[:3], "PaymentAccount", *PAYMENT_FILTERS[3:], "Limit", "Cursor"),
         ),
         operation(
@@ -766,7 +346,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Payments",
             "Get a payment",
             "read",
-            {"200": ok("The payment with its entries.", "PaymentWithEntries")},
+            {"200": success("The payment with its entries.", "PaymentWithEntries")},
             parameters=("PaymentId",),
             errors=("not_found",),
         ),
@@ -806,7 +386,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Events",
             "Replay the event log",
             "read",
-            {"200": ok("Events by ascending `seq` unless `order=desc`.", "EventList")},
+            {"200": success("Events by ascending `seq` unless `order=desc`.", "EventList")},
             parameters=("EventsAfter", "EventOrder", "Limit", "Cursor"),
         ),
         operation(
@@ -816,35 +396,13 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Audit",
             "Check the ledger's invariants",
             "admin",
-            {"200": ok("Totals per currency and any problem found.", "AuditReport")},
+            {"200": success("Totals per currency and any problem found.", "AuditReport")},
             description=(
                 "Checks now that every currency's balances sum to zero, every balance equals its entries, "
                 "no customer balance is negative and every completed payment has its entries."
             ),
         ),
     ]
-
-
-def _filter_parameters() -> dict:
-    def query(name: str, schema: dict, description: str) -> dict:
-        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-    return {
-        "ActiveFilter": query("active", {"type": "boolean"}, "Only active (`true`) or inactive (`false`) ones."),
-        "OwnerFilter": query("owner", {"type": "string"}, "Owner contains this text."),
-        "EmailFilter": query("email", {"type": "string"}, "Email is exactly this."),
-        "HoldsCurrency": query("currency", CURRENCY_CODE, "Holds a balance in this currency."),
-        "SearchTerm": query("q", {"type": "string"}, "Id, owner or email contains this text."),
-        "PaymentAccount": query("account", {"type": "string"}, "Only payments from or to this account."),
-        "EventsAfter": query(
-            "after",
-            {"type": "integer", "minimum": 0},
-            "Start after this `seq` (before it with `order=desc`); ignored when `cursor` is given.",
-        ),
-        "EventOrder": query(
-            "order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "`asc`: oldest first."
-        ),
-    }
 
 
 DESCRIPTION = f"""\
@@ -895,9 +453,9 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
-            "parameters": {**_parameters(), **_filter_parameters()},
-            "headers": _headers(),
+            "schemas": components.schemas(),
+            "parameters": components.parameters(),
+            "headers": components.headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

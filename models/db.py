@@ -112,39 +112,82 @@ def atomic():
 
 def is_retryable(exc: Exception) -> bool:
     """Deadlocks, serialization failures, a busy SQLite and lost connections."""
-    orig = exc.args[0] if exc.args else None
-    sqlstate = getattr(orig, "pgcode", None)
-    if sqlstate in _RETRYABLE_SQLSTATES:
-        return True
-    if isinstance(exc, InterfaceError):
-        return True
-    text = str(exc).lower()
-    return sqlstate is None and any(
-        phrase in text for phrase in ("database is locked", "connection", "server closed", "terminating")
+    orig = getattr(exc, "orig", None)  # the driver's exception, kept by Peewee
+    return (
+        getattr(orig, "pgcode", None) in _RETRYABLE_SQLSTATES
+        or is_connection_lost(exc)
+        or ("database is locked" in str(exc))
     )
 
 
-def in_transaction(work: Callable[[], T], attempts: int = 6) -> T:
-    """Run `work` in one atomic transaction, retrying it from the start on
-    transient errors. `work` must therefore have no effect outside the
-    database before it returns; post-commit effects go through
-    `database.after_commit`."""
+def is_connection_lost(exc: Exception) -> bool:
+    """The connection itself is gone (server restarted, backend terminated,
+    network cut): retrying needs a new connection, not just a new attempt."""
+    orig = getattr(exc, "orig", None)  # the driver's exception, kept by Peewee
+    sqlstate = getattr(orig, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
+    if isinstance(exc, InterfaceError):
+        return True
+    text = str(exc).lower()
+    return any(
+        phrase in text
+        for phrase in (
+            "server closed the connection",
+            "connection already closed",
+            "terminating connection",
+            "could not connect",
+            "connection refused",
+            "ssl syscall",
+            "no connection to the server",
+        )
+    )
+
+
+def _discard_connection() -> None:
+    """Drop this thread's broken connection so the next attempt opens a new one."""
+    try:
+        getattr(database.obj, "manual_close", database.close)()
+    except Exception:
+        database.obj._state.reset()
+
+
+def _retrying(work: Callable[[], T], attempts: int) -> T:
+    if database.obj._state.ctx:
+        # Called inside an open connection: the outermost caller owns the
+        # connection and so the retrying; run once.
+        return work()
     for attempt in range(1, attempts + 1):
         try:
-            with database.connection_context(), atomic():
+            with database.connection_context():
                 return work()
         except (OperationalError, InterfaceError) as exc:
             if attempt == attempts or not is_retryable(exc):
                 raise
+            if is_connection_lost(exc):
+                _discard_connection()
             log.warning("transient database error, retry %d: %s", attempt, exc)
             time.sleep(min(0.02 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
     raise AssertionError("unreachable")
 
 
-def read_only(work: Callable[[], T]) -> T:
-    """Run read queries on a pooled connection, returned to the pool after."""
-    with database.connection_context():
-        return work()
+def in_transaction(work: Callable[[], T], attempts: int = 8) -> T:
+    """Run `work` in one atomic transaction, retrying it from the start on
+    transient errors. `work` must therefore have no effect outside the
+    database before it returns; post-commit effects go through
+    `database.after_commit`."""
+
+    def atomically() -> T:
+        with atomic():
+            return work()
+
+    return _retrying(atomically, attempts)
+
+
+def read_only(work: Callable[[], T], attempts: int = 4) -> T:
+    """Run reads on a pooled connection (returned to the pool after), again
+    on a fresh connection if the first one turns out to be dead."""
+    return _retrying(work, attempts)
 
 
 def connect(database_url: str | None, sqlite_path: Path, max_connections: int = 20):

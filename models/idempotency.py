@@ -18,7 +18,7 @@ from datetime import timedelta
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegrityError
 
 from .auth import ApiToken
-from .db import BaseModel, database, in_transaction, utcnow
+from .db import BaseModel, database, in_transaction, read_only, utcnow
 from .errors import ApiError
 
 MAX_KEY_LENGTH = 255
@@ -51,7 +51,8 @@ def check_key(key: str) -> None:
 
 def create_once(token_id: int, key: str, print_: str, create: Callable[[], str]) -> tuple[str, bool]:
     """Run `create` (which returns the new resource's id) at most once per
-    (token, key). Returns (resource id, replayed)."""
+    (token, key). Returns (resource id, replayed). Opens its own
+    transactions: call it outside any."""
     check_key(key)
 
     def claim_and_create() -> str:
@@ -65,7 +66,9 @@ def create_once(token_id: int, key: str, print_: str, create: Callable[[], str])
         return in_transaction(claim_and_create), False
     except IntegrityError:
         pass
-    record = IdempotencyRecord.get((IdempotencyRecord.token == token_id) & (IdempotencyRecord.key == key))
+    record = read_only(
+        lambda: IdempotencyRecord.get((IdempotencyRecord.token == token_id) & (IdempotencyRecord.key == key))
+    )
     if record.fingerprint != print_:
         raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different request")
     return record.resource_id, True

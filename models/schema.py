@@ -14,7 +14,7 @@ from playhouse.migrations import Runner
 
 from .account import SYSTEM_ACCOUNT, Account, open_system_balance
 from .currency import Currency, iso_currencies
-from .db import database, in_transaction, is_sqlite
+from .db import atomic, database, is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ def migrate() -> list[str]:
             database.execute_sql("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
         try:
             applied = Runner(database.obj, str(MIGRATIONS)).up()
-            in_transaction(_load_reference_data)
+            with atomic():
+                _load_reference_data()
         finally:
             if not is_sqlite():
                 database.execute_sql("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))

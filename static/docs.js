@@ -106,7 +106,7 @@
   }
 
   function chips(values) {
-    return values.map((value) => el("code", { class: "chip" }, value === null ? "null" : String(value)));
+    return values.map((value, index) => [index ? ", " : null, el("code", { class: "chip" }, value === null ? "null" : String(value))]);
   }
 
   // The rules a value must follow, as short phrases.
@@ -130,12 +130,8 @@
     if (size) notes.push(size);
     if (schema.uniqueItems) notes.push("No duplicates.");
     if (schema.default !== undefined) notes.push(el("span", null, "Default ", chips([schema.default]), "."));
-    if (schema.examples) notes.push(el("span", { class: "example" }, "Example ", chips(schema.examples.map(show)), "."));
+    if (schema.examples) notes.push(el("span", { class: "example" }, "Example ", chips(schema.examples.map((value) => JSON.stringify(value))), "."));
     return notes;
-  }
-
-  function show(value) {
-    return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value);
   }
 
   function describe(schema) {
@@ -318,14 +314,24 @@
     return section;
   }
 
+  // A schema that only makes some of another's optional fields required.
+  function refinement(schema) {
+    const parts = schema.allOf || [];
+    const base = parts.find((part) => part.$ref);
+    const rest = parts.filter((part) => part !== base);
+    if (!base || !rest.every((part) => Object.keys(part).every((key) => key === "required"))) return null;
+    const names = rest.flatMap((part) => part.required).map((name, index) => [index ? ", " : null, el("code", null, name)]);
+    return el("p", null, "Every field of ", typeLabel(base), ", and ", names, " always present.");
+  }
+
   function renderSchemas() {
     const section = el("section", { id: "schemas" }, el("h2", { class: "tag-title" }, "Schemas"));
     const schemas = (spec.components || {}).schemas || {};
     for (const name of Object.keys(schemas)) {
       const schema = schemas[name];
       const box = el("article", { class: "schema", id: "schema-" + name }, el("h3", null, name));
-      if (schema.description && schema.properties) box.append(prose(schema.description));
-      box.append(fieldsTable(schema));
+      if (schema.description && (schema.properties || schema.allOf)) box.append(prose(schema.description));
+      box.append(refinement(schema) || fieldsTable(schema));
       section.append(box);
     }
     return section;
@@ -359,10 +365,10 @@
     notice.textContent = "Could not load " + SPEC_URL + ": " + problem;
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    fetch(SPEC_URL, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then((reply) => (reply.ok ? reply.json() : Promise.reject(new Error("HTTP " + reply.status))))
-      .then(render)
-      .catch((problem) => fail(problem.message || String(problem)));
-  });
+  // The script is deferred, so the page is parsed by now. The request matches
+  // the page's <link rel="preload">, so the document arrives with the page.
+  fetch(SPEC_URL)
+    .then((reply) => (reply.ok ? reply.json() : Promise.reject(new Error("HTTP " + reply.status))))
+    .then(render)
+    .catch((problem) => fail(problem.message || String(problem)));
 })();

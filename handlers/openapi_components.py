@@ -1,0 +1,461 @@
+"""The reusable parts of the OpenAPI document: schemas of every body the
+API reads or writes, parameters, headers, and the error codes it answers with.
+
+Limits, patterns and enumerations come from the modules that enforce them, so
+the document cannot drift from the code on those.
+"""
+
+from __future__ import annotations
+
+from models.account import ACCOUNT_ID_PATTERN
+from models.currency import CODE_PATTERN, MAX_EXPONENT
+from models.event import EVENT_TYPES
+from models.idempotency import MAX_KEY_LENGTH
+from models.ledger import FAILURE_CODES, KINDS, STATUSES
+from models.money import MAX_MAJOR_UNITS
+from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+from .base import MAX_BODY_BYTES
+from .payments import MAX_WAIT_SECONDS
+
+AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+# Every error code a client can meet, with its status and what it means.
+ERRORS: dict[str, tuple[int, str]] = {
+    "malformed_json": (400, "The body is not valid JSON."),
+    "invalid_request": (400, "Unknown field, wrong JSON type or bad query parameter; `fields` names each."),
+    "invalid_cursor": (400, "The cursor is not one this API gave out."),
+    "invalid_idempotency_key": (400, f"Idempotency-Key is empty, over {MAX_KEY_LENGTH} characters or not printable."),
+    "unauthorized": (401, "No bearer token, or an unknown or revoked one."),
+    "forbidden": (403, "The token's scope is too small for this operation."),
+    "not_found": (404, "The resource named in the path does not exist."),
+    "account_exists": (409, "An account with this id already exists."),
+    "balance_exists": (409, "The account already holds a balance in this currency."),
+    "currency_exists": (409, "A currency with this code already exists."),
+    "system_account": (409, "The `@system` account and its balances cannot be changed."),
+    "idempotency_conflict": (409, "This Idempotency-Key was already used with a different request."),
+    "body_too_large": (413, f"The request body is over {MAX_BODY_BYTES} bytes."),
+    "validation_error": (422, "A field breaks a rule; `fields` says which and why."),
+    "unknown_currency": (422, "No such currency, or it is inactive."),
+    "currency_required": (422, "`currency` was omitted and the sender does not hold exactly one active balance."),
+    "currency_mismatch": (422, "An account holds no balance in this currency."),
+    "account_inactive": (422, "An account taking part is inactive."),
+    "balance_inactive": (422, "A balance taking part is inactive."),
+    "same_balance": (422, "The payment would go from a balance to itself."),
+    "rate_unavailable": (422, "`to_currency` differs from `currency` and no exchange rate is available."),
+}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    if "type" not in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    widened = {**schema, "type": [schema["type"], "null"]}
+    if "enum" in schema:
+        widened["enum"] = [*schema["enum"], None]
+    return widened
+
+
+def text(description: str, **constraints) -> dict:
+    return {"type": "string", "description": description, **constraints}
+
+
+def closed(properties: dict, optional: tuple[str, ...] = (), description: str | None = None) -> dict:
+    """An object with exactly these properties, all required but `optional`."""
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+    return {"description": description, **schema} if description else schema
+
+
+def page_of(name: str) -> dict:
+    return closed(
+        {
+            "data": {"type": "array", "items": ref(name)},
+            "next_cursor": nullable(text("Pass as `cursor` to get the next page; null on the last page.")),
+        },
+        description=f"One page of {name} objects.",
+    )
+
+
+TIME = {"type": "string", "format": "date-time", "examples": ["2025-01-31T09:30:00.123456Z"]}
+AMOUNT = ref("Amount")
+CURRENCY_CODE = text("Currency code.", examples=["PHP"])
+
+
+def schemas() -> dict:
+    return {
+        "Amount": text(
+            "Exact decimal with exactly the currency's `exponent` decimals. Only `@system` balances go negative.",
+            pattern=AMOUNT_PATTERN,
+            examples=["100.50"],
+        ),
+        "AmountInput": {
+            "type": ["string", "number"],
+            "pattern": AMOUNT_PATTERN,
+            "description": (
+                "A decimal string or a JSON number, read exactly (never through a float). Must be greater than 0, "
+                f"have at most the currency's `exponent` decimals and be at most {MAX_MAJOR_UNITS:,} major units."
+            ),
+            "examples": ["30.50", 12],
+        },
+        "Error": closed(
+            {
+                "error": closed(
+                    {
+                        "code": text("Stable snake_case code to branch on.", examples=["validation_error"]),
+                        "message": text("Human-readable explanation."),
+                        "fields": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "Field name to problem; only on validation errors.",
+                            "examples": [{"amount": "must be greater than 0"}],
+                        },
+                    },
+                    optional=("fields",),
+                )
+            },
+            description="Every error response has this shape.",
+        ),
+        "Currency": closed(
+            {
+                "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["PHP"]),
+                "name": text("Display name.", examples=["Philippine peso"]),
+                "exponent": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_EXPONENT,
+                    "description": "Minor-unit digits.",
+                },
+                "active": {"type": "boolean"},
+                "custom": {"type": "boolean", "description": "Added by an operator rather than from ISO 4217."},
+            }
+        ),
+        "Balance": closed(
+            {
+                "id": text("Balance id.", examples=["bal_01JD3ZK6Q8W6V2X3Y4Z5A6B7C8"]),
+                "account": text("Owning account id."),
+                "currency": CURRENCY_CODE,
+                "amount": AMOUNT,
+                "active": {"type": "boolean"},
+                "created_at": TIME,
+                "updated_at": TIME,
+            },
+            description="An account's money in one currency.",
+        ),
+        "Account": closed(
+            {
+                "id": text("Account id.", pattern=ACCOUNT_ID_PATTERN.pattern, examples=["bob123"]),
+                "owner": text("Display name of the owner."),
+                "email": nullable(text("Contact email.", format="email")),
+                "active": {"type": "boolean"},
+                "created_at": TIME,
+                "balances": {"type": "array", "items": ref("Balance"), "description": "Ordered by currency code."},
+            }
+        ),
+        "Entry": closed(
+            {
+                "id": {"type": "integer", "description": "Increases with every entry written."},
+                "payment_id": text("The payment that wrote this entry."),
+                "balance": text("Balance id."),
+                "account": text("Account id."),
+                "currency": CURRENCY_CODE,
+                "direction": {"type": "string", "enum": ["outgoing", "incoming"]},
+                "amount": AMOUNT,
+                "balance_after": AMOUNT,
+                "created_at": TIME,
+            },
+            description="A ledger line written by a settled payment; never changed.",
+        ),
+        "Payment": closed(
+            {
+                "id": text("Payment id; ids sort by creation time.", examples=["pay_01JD3ZK6Q8W6V2X3Y4Z5A6B7C8"]),
+                "kind": {"type": "string", "enum": list(KINDS)},
+                "status": {"type": "string", "enum": list(STATUSES), "description": "`pending` until settled."},
+                "failure_code": nullable(
+                    {"type": "string", "enum": list(FAILURE_CODES), "description": "Why it failed."}
+                ),
+                "from_account": text("Paying account (`@system` for deposits)."),
+                "to_account": text("Receiving account (`@system` for withdrawals)."),
+                "from_balance": text("Paying balance id."),
+                "to_balance": text("Receiving balance id."),
+                "amount": AMOUNT,
+                "currency": CURRENCY_CODE,
+                "target_amount": nullable(AMOUNT),
+                "target_currency": nullable(text("Currency received, for exchanges.")),
+                "rate": nullable(text("Exchange rate applied, exact decimal text.")),
+                "description": nullable(text("Free text given at intake.")),
+                "reverses": nullable(text("The payment this reversal undoes.")),
+                "reversed_by": nullable(text("The reversal that undid this payment.")),
+                "created_at": TIME,
+                "settled_at": nullable(TIME),
+                "entries": {
+                    "type": "array",
+                    "items": ref("Entry"),
+                    "description": "Present on a single payment, not in lists; empty unless `completed`.",
+                },
+            },
+            optional=("entries",),
+        ),
+        "PaymentWithEntries": {
+            "description": "A single payment, as returned by its own URL and by the POSTs that create it.",
+            "allOf": [ref("Payment"), {"required": ["entries"]}],
+        },
+        "AccountPayment": {
+            **closed(
+                {
+                    "payment_id": text("The payment."),
+                    "kind": {"type": "string", "enum": list(KINDS)},
+                    "direction": {"type": "string", "enum": ["outgoing", "incoming"]},
+                    "amount": {**AMOUNT, "description": "What this account paid or received."},
+                    "currency": CURRENCY_CODE,
+                    "status": {"type": "string", "enum": list(STATUSES)},
+                    "failure_code": nullable({"type": "string", "enum": list(FAILURE_CODES)}),
+                    "description": nullable({"type": "string"}),
+                    "created_at": TIME,
+                    "settled_at": nullable(TIME),
+                    "to_account": text("Receiving account; on `outgoing` lines."),
+                    "from_account": text("Paying account; on `incoming` lines."),
+                },
+                optional=("to_account", "from_account"),
+                description="One account's side of a payment: a line of its payment history.",
+            ),
+            "oneOf": [
+                {"properties": {"direction": {"const": "outgoing"}}, "required": ["to_account"]},
+                {"properties": {"direction": {"const": "incoming"}}, "required": ["from_account"]},
+            ],
+        },
+        "Event": closed(
+            {
+                "seq": {"type": "integer", "description": "Unique and increasing."},
+                "type": {"type": "string", "enum": list(EVENT_TYPES)},
+                "created_at": TIME,
+                "data": {"type": "object", "description": "The changed resource as it was after the change."},
+            },
+            description="An append-only record of a committed change.",
+        ),
+        "AuditReport": closed(
+            {
+                "ok": {"type": "boolean", "description": "True when no problem was found."},
+                "checked_at": TIME,
+                "currencies": {
+                    "type": "array",
+                    "items": closed(
+                        {
+                            "currency": CURRENCY_CODE,
+                            "balances": {"type": "integer", "description": "Customer balances in this currency."},
+                            "total": {**AMOUNT, "description": "Sum of all balances, `@system` included; must be 0."},
+                            "ok": {"type": "boolean"},
+                        }
+                    ),
+                },
+                "problems": {
+                    "type": "array",
+                    "items": closed(
+                        {
+                            "code": {
+                                "type": "string",
+                                "enum": ["negative_balance", "balance_mismatch", "entry_count", "currency_not_zero"],
+                            },
+                            "message": {"type": "string"},
+                            "balance": text("The balance concerned."),
+                            "payment": text("The payment concerned."),
+                            "currency": text("The currency concerned."),
+                        },
+                        optional=("balance", "payment", "currency"),
+                    ),
+                },
+            },
+            description="The ledger's invariants checked now.",
+        ),
+        "Index": closed(
+            {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "links": {"type": "object", "additionalProperties": {"type": "string"}},
+            }
+        ),
+        "Health": closed({"status": {"type": "string", "const": "ok"}}),
+        "Readiness": closed(
+            {
+                "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                "checks": closed(
+                    {
+                        "database": text("`ok` or `error: <kind>`."),
+                        "queue": text("`ok` or `error: <kind>`."),
+                    }
+                ),
+            }
+        ),
+        "OpenApiDocument": {"type": "object", "description": "This document."},
+        "AccountList": page_of("Account"),
+        "AccountPaymentList": page_of("AccountPayment"),
+        "PaymentList": page_of("Payment"),
+        "EntryList": page_of("Entry"),
+        "EventList": page_of("Event"),
+        "CurrencyList": closed(
+            {
+                "data": {"type": "array", "items": ref("Currency")},
+                "next_cursor": {"type": "null", "description": "Always null: every currency comes in one page."},
+            }
+        ),
+        **_request_schemas(),
+    }
+
+
+def _request_schemas() -> dict:
+    description = nullable({"type": "string", "maxLength": 500, "description": "Free text."})
+    return {
+        "NewAccount": closed(
+            {
+                "id": nullable(text("Chosen id; generated when omitted.", pattern=ACCOUNT_ID_PATTERN.pattern)),
+                "owner": text("Display name.", minLength=1, maxLength=200),
+                "email": nullable(text("Contact email.", format="email", maxLength=254)),
+                "currencies": nullable(
+                    {
+                        "type": "array",
+                        "items": CURRENCY_CODE,
+                        "uniqueItems": True,
+                        "description": "Open a zero balance in each of these active currencies.",
+                    }
+                ),
+            },
+            optional=("id", "email", "currencies"),
+        ),
+        "AccountChange": closed(
+            {
+                "owner": text("Display name.", minLength=1, maxLength=200),
+                "email": nullable(text("Contact email; null clears it.", format="email", maxLength=254)),
+                "active": nullable(
+                    {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."}
+                ),
+            },
+            optional=("owner", "email", "active"),
+        ),
+        "NewBalance": closed({"currency": CURRENCY_CODE}),
+        "BalanceChange": closed({"active": {"type": "boolean"}}),
+        "NewTransfer": closed(
+            {
+                "from_account": text("Paying account id."),
+                "to_account": text("Receiving account id."),
+                "amount": ref("AmountInput"),
+                "currency": nullable(text("Omit when the sender holds exactly one active balance.", examples=["PHP"])),
+                "to_currency": nullable(
+                    text("Same as `currency` when given: other currencies are refused with `rate_unavailable`.")
+                ),
+                "description": description,
+            },
+            optional=("currency", "to_currency", "description"),
+        ),
+        "NewCashPayment": closed(
+            {
+                "account": text("The customer account."),
+                "currency": CURRENCY_CODE,
+                "amount": ref("AmountInput"),
+                "description": description,
+            },
+            optional=("description",),
+        ),
+        "NewCurrency": closed(
+            {
+                "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["BTC"]),
+                "name": text("Display name.", minLength=1, maxLength=100, examples=["Bitcoin"]),
+                "exponent": {"type": "integer", "minimum": 0, "maximum": MAX_EXPONENT, "examples": [8]},
+            }
+        ),
+    }
+
+
+def query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def parameters() -> dict:
+    """Headers every operation may take, path ids, paging and filters."""
+    return {
+        "RequestId": {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
+            "description": "Echoed in the response's X-Request-Id when it matches the pattern; else one is made.",
+        },
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            "description": (
+                "Makes the POST safe to retry: a retry with the same key and body returns the resource first "
+                "created, in its current state, with status 200 and `Idempotent-Replayed: true`. The same key "
+                "with another body is 409 `idempotency_conflict`. Keys are per token and kept at least 24 hours."
+            ),
+        },
+        "PreferWait": {
+            "name": "Prefer",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": r"(^|[;,\s])wait=[0-9]+", "examples": ["wait=10"]},
+            "description": (
+                f"`wait=N` holds the response up to N seconds (at most {MAX_WAIT_SECONDS}) until the payment is "
+                "final: 201 when it settled in time, else 202 with status `pending`. "
+                "`Preference-Applied` says the wait used."
+            ),
+        },
+        "Limit": query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            "Page size.",
+        ),
+        "Cursor": query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
+        "PaymentStatus": query("status", {"type": "string", "enum": list(STATUSES)}, "Only payments in this status."),
+        "PaymentKind": query("kind", {"type": "string", "enum": list(KINDS)}, "Only payments of this kind."),
+        "PaymentCurrency": query("currency", CURRENCY_CODE, "Only payments paying or receiving this currency."),
+        "CreatedAfter": query("created_after", TIME, "Created at or after this ISO 8601 time (UTC if no offset)."),
+        "CreatedBefore": query("created_before", TIME, "Created before this ISO 8601 time (UTC if no offset)."),
+        "PaymentOrder": query(
+            "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "`desc`: newest first."
+        ),
+        "AccountId": {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        "BalanceId": {"name": "balance_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        "PaymentId": {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        "ActiveFilter": query("active", {"type": "boolean"}, "Only active (`true`) or inactive (`false`) ones."),
+        "OwnerFilter": query("owner", {"type": "string"}, "Owner contains this text."),
+        "EmailFilter": query("email", {"type": "string"}, "Email is exactly this."),
+        "HoldsCurrency": query("currency", CURRENCY_CODE, "Holds a balance in this currency."),
+        "SearchTerm": query("q", {"type": "string"}, "Id, owner or email contains this text."),
+        "PaymentAccount": query("account", {"type": "string"}, "Only payments from or to this account."),
+        "EventsAfter": query(
+            "after",
+            {"type": "integer", "minimum": 0},
+            "Start after this `seq` (before it with `order=desc`); ignored when `cursor` is given.",
+        ),
+        "EventOrder": query(
+            "order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "`asc`: oldest first."
+        ),
+    }
+
+
+def headers() -> dict:
+    return {
+        "X-Request-Id": {
+            "description": "The request's id: the client's X-Request-Id when valid, else a new one.",
+            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
+        },
+        "Idempotent-Replayed": {
+            "description": "Present on a replayed POST: this is the resource the first request created.",
+            "schema": {"type": "string", "const": "true"},
+        },
+        "Preference-Applied": {
+            "description": "The `wait=N` actually applied, when the request asked to wait.",
+            "schema": {"type": "string", "examples": ["wait=10"]},
+        },
+        "WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}},
+    }

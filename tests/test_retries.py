@@ -1,0 +1,87 @@
+"""Settlement survives the transient failures a database throws at it."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from peewee import OperationalError
+
+from tests.conftest import CONFIG, assert_audit_ok, open_account
+from tests.test_concurrency import all_final, amounts
+
+
+class FakeDeadlock(Exception):
+    pgcode = "40P01"
+
+
+def test_a_transaction_that_hits_a_deadlock_is_run_again_from_the_start(writer, admin):
+    from models.account import Account
+    from models.db import in_transaction
+
+    account = open_account(writer, admin, currencies=["PHP"])
+    attempts = []
+
+    def work():
+        attempts.append(1)
+        Account.update(owner=f"Attempt {len(attempts)}").where(Account.id == account).execute()
+        if len(attempts) == 1:
+            raise OperationalError(FakeDeadlock("deadlock detected"))
+        return len(attempts)
+
+    assert in_transaction(work) == 2
+    assert writer.get(f"/api/v1/accounts/{account}").body["owner"] == "Attempt 2"
+
+
+def test_a_rule_violation_is_not_retried(writer, admin):
+    from models.db import in_transaction
+
+    attempts = []
+
+    def work():
+        attempts.append(1)
+        raise OperationalError(Exception("no such column: nonsense"))
+
+    with pytest.raises(OperationalError):
+        in_transaction(work)
+    assert len(attempts) == 1
+
+
+@pytest.mark.skipif(not CONFIG.database_url, reason="connections are lost to a database server; SQLite has none")
+def test_payments_settle_once_when_postgres_drops_every_connection_mid_run(writer, admin):
+    import psycopg2
+
+    payer = open_account(writer, admin, {"PHP": "500.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    ids: list[str] = []
+    halfway = threading.Event()
+
+    def pay(n: int) -> None:
+        response = writer.post("/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "1.00"})
+        if response.status == 202:
+            ids.append(response.body["id"])
+        else:
+            assert response.status == 503, response.body
+        if n == 100:
+            halfway.set()
+
+    def drop_connections() -> None:
+        halfway.wait(60)
+        with psycopg2.connect(CONFIG.database_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        conn.close()
+
+    killer = threading.Thread(target=drop_connections)
+    killer.start()
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(pay, range(300)))
+    killer.join()
+    payments = all_final(writer, ids)
+    assert all(p["status"] == "completed" for p in payments)
+    assert amounts(writer, payee) == {"PHP": Decimal(len(payments))}
+    assert_audit_ok()
