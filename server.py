@@ -25,7 +25,9 @@ from config import Config
 
 log = logging.getLogger("gateway")
 
-MAX_BODY_BYTES = 1024 * 1024  # hard cap; the API refuses more than 64 KiB with a 413
+# What a connection may send at most; the API keeps no more than 64 KiB of it
+# and answers 413 past that.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class JsonFormatter(logging.Formatter):

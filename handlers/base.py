@@ -18,11 +18,11 @@ from concurrent.futures import Executor
 from decimal import Decimal
 from typing import Any
 
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from models.auth import ApiToken, scope_allows
 from models.db import in_transaction, read_only
-from models.errors import ApiError
+from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,23 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
+def _exact_int(digits: str) -> int | Decimal:
+    # Python refuses int() of more than 4300 digits; such a number is still
+    # valid JSON, and the amount rules, not the parser, should refuse it.
+    return int(digits) if len(digits) <= 40 else Decimal(digits)
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+
+
+@stream_request_body
 class APIHandler(RequestHandler):
+    """Bodies are streamed in, so that one over the limit is refused with a
+    413 without ever being held in memory."""
+
     token: ApiToken | None = None
+    _body_size = 0
 
     @property
     def executor(self) -> Executor:
@@ -93,8 +108,17 @@ class APIHandler(RequestHandler):
         self.set_header("X-Request-Id", self.request_id)
 
     def prepare(self) -> None:
-        if len(self.request.body) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        self._chunks: list[bytes] = []
+        if any("\x00" in arg for arg in self.path_args):
+            raise ApiError(404, "not_found", "no such resource")
+
+    def data_received(self, chunk: bytes) -> None:
+        # Past the limit, keep reading but stop keeping: answering before the
+        # body is read would reset the connection under a client still
+        # sending, and it would never see the 413.
+        self._body_size += len(chunk)
+        if self._body_size <= MAX_BODY_BYTES:
+            self._chunks.append(chunk)
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
         """Run blocking reads on the executor, never on the IOLoop."""
@@ -122,13 +146,16 @@ class APIHandler(RequestHandler):
         self.token = token
 
     def json_body(self) -> Any:
+        if self._body_size > MAX_BODY_BYTES:
+            raise _too_large()
         try:
             return json.loads(
-                self.request.body or b"null",
+                b"".join(self._chunks) or b"null",
                 parse_float=Decimal,
+                parse_int=_exact_int,
                 parse_constant=_refuse_constant,
             )
-        except (ValueError, UnicodeDecodeError) as problem:
+        except (ValueError, UnicodeDecodeError, RecursionError) as problem:
             raise ApiError(400, "malformed_json", f"request body is not valid JSON: {problem}") from None
 
     async def create(self, create: Callable[[Any], str]) -> tuple[str, bool]:
@@ -149,7 +176,11 @@ class APIHandler(RequestHandler):
         self.finish(json.dumps(body, separators=(",", ":")))
 
     def query_args(self) -> dict[str, str]:
-        return {name: self.get_query_argument(name) for name in self.request.query_arguments}
+        args = {name: self.get_query_argument(name) for name in self.request.query_arguments}
+        for name, value in args.items():
+            if "\x00" in value:
+                raise invalid({name: "must not contain NUL characters"}, code="invalid_request", status=400)
+        return args
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, ApiError):

@@ -191,9 +191,9 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Currencies",
             "List currencies",
             "read",
-            {"200": success("Every currency, by code.", "CurrencyList")},
-            parameters=("ActiveFilter",),
-            errors=("invalid_request",),
+            {"200": success("Currencies by code, a page at a time.", "CurrencyList")},
+            parameters=("ActiveFilter", "Limit", "Cursor"),
+            errors=("invalid_request", "invalid_cursor"),
         ),
         operation(
             "post",

@@ -300,12 +300,7 @@ def schemas() -> dict:
         "PaymentList": page_of("Payment"),
         "EntryList": page_of("Entry"),
         "EventList": page_of("Event"),
-        "CurrencyList": closed(
-            {
-                "data": {"type": "array", "items": ref("Currency")},
-                "next_cursor": {"type": "null", "description": "Always null: every currency comes in one page."},
-            }
-        ),
+        "CurrencyList": page_of("Currency"),
         **_request_schemas(),
     }
 

@@ -7,7 +7,7 @@ from models.audit import run_audit
 from models.currency import Currency
 from models.event import event_json
 from models.pagination import parse_limit
-from models.queries import list_events, parse_bool
+from models.queries import list_currencies, list_events
 from models.serialize import currency_json
 
 from .base import APIHandler, scope
@@ -16,13 +16,12 @@ from .base import APIHandler, scope
 class CurrenciesHandler(APIHandler):
     @scope("read")
     async def get(self) -> None:
-        active = parse_bool("active", self.get_query_argument("active", None))
+        args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
+        cursor = self.get_query_argument("cursor", None)
 
         def work():
-            query = Currency.select().order_by(Currency.code)
-            if active is not None:
-                query = query.where(Currency.active == active)
-            return {"data": [currency_json(c) for c in query], "next_cursor": None}
+            rows, next_cursor = list_currencies(args, limit, cursor)
+            return {"data": [currency_json(c) for c in rows], "next_cursor": next_cursor}
 
         self.send(await self.run_db(work))
 

@@ -18,7 +18,7 @@ from .errors import ApiError, invalid
 from .event import record_event
 from .ids import new_id
 from .serialize import account_json, balance_json, currency_json
-from .validation import check_shape
+from .validation import CODES, check_shape
 
 ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SYSTEM_ACCOUNT = "@system"
@@ -79,8 +79,8 @@ def _account_fields(data: dict, creating: bool) -> dict:
         account_id, currencies = data.get("id"), data.get("currencies") or []
         if account_id is not None and not ACCOUNT_ID_PATTERN.match(account_id):
             problems["id"] = "must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-        if not all(isinstance(c, str) for c in currencies) or len(set(currencies)) != len(currencies):
-            problems["currencies"] = "must be a list of distinct currency codes"
+        if len(set(currencies)) != len(currencies):
+            problems["currencies"] = "must not name a currency twice"
     if problems:
         raise invalid(problems)
     return clean
@@ -89,7 +89,7 @@ def _account_fields(data: dict, creating: bool) -> dict:
 def create_account(body: object) -> Account:
     """Open an account, with a zero balance in each currency asked for.
     Call inside a transaction."""
-    data = check_shape(body, {"id": str, "owner": str, "email": str, "currencies": list}, required=("owner",))
+    data = check_shape(body, {"id": str, "owner": str, "email": str, "currencies": CODES}, required=("owner",))
     fields = _account_fields(data, creating=True)
     currencies = [_usable_currency(code) for code in data.get("currencies") or []]
     account_id = data.get("id") or new_id("acc")

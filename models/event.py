@@ -40,13 +40,6 @@ class Event(BaseModel):
     data = TextField()
 
     @classmethod
-    def read_after(cls, seq: int, limit: int, descending: bool = False):
-        query = cls.select()
-        if descending:
-            return query.where(cls.seq < seq).order_by(cls.seq.desc()).limit(limit)
-        return query.where(cls.seq > seq).order_by(cls.seq).limit(limit)
-
-    @classmethod
     def head(cls) -> int:
         last = cls.select(cls.seq).order_by(cls.seq.desc()).first()
         return last.seq if last else 0

@@ -7,7 +7,7 @@ integers the ledger stores. Nothing here ever touches a float.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 MAX_MAJOR_UNITS = 10**15
 
@@ -28,7 +28,7 @@ def parse_amount(value: object, exponent: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise AmountError('must be a decimal string such as "10.50"')
     if isinstance(value, str):
-        if not _DECIMAL_TEXT.match(value):
+        if not _DECIMAL_TEXT.fullmatch(value):
             raise AmountError('must be a decimal string such as "10.50"')
         number = Decimal(value)
     else:
@@ -44,8 +44,14 @@ def parse_amount(value: object, exponent: int) -> int:
         raise AmountError(f"must be at most {MAX_MAJOR_UNITS:,} major units".replace(",", " "))
     with localcontext() as exact:
         # 10^15 major units at 18 decimals needs 34 digits; the default is 28.
+        # Trapping Inexact turns any rounding (say 1e-2000000 underflowing
+        # to 0) into an error instead of a different amount.
         exact.prec = 64
-        minor = number.scaleb(exponent)
+        exact.traps[Inexact] = True
+        try:
+            minor = number.scaleb(exponent)
+        except Inexact:
+            raise AmountError(f"must have at most {exponent} decimal places") from None
     if minor != minor.to_integral_value():
         raise AmountError(f"must have at most {exponent} decimal places")
     return int(minor)

@@ -7,7 +7,10 @@ stable while new rows arrive (no offsets that shift).
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
+from datetime import datetime
 
 from .errors import ApiError, invalid
 
@@ -15,28 +18,52 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def parse_limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise invalid({"limit": f"must be an integer from 1 to {MAX_LIMIT}"}, code="invalid_request", status=400)
+MAX_SEQ = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def parse_count(name: str, raw: str, low: int, high: int) -> int:
+    """A query parameter that must be a whole number from low to high."""
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        raise invalid({name: f"must be an integer from {low} to {high}"}, code="invalid_request", status=400)
     return int(raw)
+
+
+def parse_limit(raw: str | None) -> int:
+    return DEFAULT_LIMIT if raw is None else parse_count("limit", raw, 1, MAX_LIMIT)
 
 
 def encode_cursor(key: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(raw: str | None, arity: int) -> list | None:
+SEQ = "seq"
+TIME = "time"
+TEXT = "text"
+
+
+def decode_cursor(raw: str | None, *kinds: str) -> list | None:
+    """The sort key a cursor carries, each part checked against its kind
+    (SEQ, TIME or TEXT); anything else is 400 `invalid_cursor`."""
     if raw is None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        key = None
-    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, (str, int)) for k in key):
-        raise ApiError(400, "invalid_cursor", "cursor is not one this API gave out")
-    return key
+        if not isinstance(key, list) or len(key) != len(kinds):
+            raise ValueError
+        return [_cursor_part(part, kind) for part, kind in zip(key, kinds, strict=True)]
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API gave out") from None
+
+
+def _cursor_part(part: object, kind: str):
+    if kind == SEQ and isinstance(part, int) and not isinstance(part, bool) and 0 <= part <= MAX_SEQ:
+        return part
+    if kind == TIME and isinstance(part, str):
+        return datetime.fromisoformat(part)
+    if kind == TEXT and isinstance(part, str) and "\x00" not in part and len(part) <= 64:
+        return part
+    raise ValueError(part)
 
 
 def page(rows: list, limit: int, key) -> tuple[list, str | None]:

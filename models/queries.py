@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from peewee import prefetch
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
+from .currency import Currency
 from .errors import invalid
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment
-from .pagination import decode_cursor, page
+from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
 
 
 def _bad(name: str, problem: str):
@@ -31,10 +32,10 @@ def parse_time(name: str, raw: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise _bad(name, "must be an ISO 8601 date or time") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -60,10 +61,10 @@ def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str
     if args.get("q"):
         term = args["q"]
         query = query.where(Account.id.contains(term) | Account.owner.contains(term) | Account.email.contains(term))
-    key = decode_cursor(cursor, 2)
+    key = decode_cursor(cursor, TIME, TEXT)
     if key:
-        after = datetime.fromisoformat(key[0])
-        query = query.where((Account.created_at > after) | ((Account.created_at == after) & (Account.id > key[1])))
+        after, last_id = key
+        query = query.where((Account.created_at > after) | ((Account.created_at == after) & (Account.id > last_id)))
     query = query.order_by(Account.created_at, Account.id).limit(limit + 1)
     accounts = prefetch(query, Balance.select().order_by(Balance.currency))
     return page(accounts, limit, lambda a: [a.created_at.isoformat(), a.id])
@@ -92,7 +93,7 @@ def list_payments(args: dict, limit: int, cursor: str | None, account: str | Non
         query = query.where(Payment.created_at >= after)
     if before:
         query = query.where(Payment.created_at < before)
-    key = decode_cursor(cursor, 1)
+    key = decode_cursor(cursor, TEXT)
     if key:
         query = query.where(Payment.id > key[0] if ascending else Payment.id < key[0])
     order = Payment.id.asc() if ascending else Payment.id.desc()
@@ -103,7 +104,7 @@ def list_payments(args: dict, limit: int, cursor: str | None, account: str | Non
 def balance_entries(balance: Balance, limit: int, cursor: str | None) -> tuple[list, str | None]:
     """A balance's statement, oldest first, each line with `balance_after`."""
     query = Entry.select(Entry, Balance).join(Balance).where(Entry.balance == balance.id)
-    key = decode_cursor(cursor, 1)
+    key = decode_cursor(cursor, SEQ)
     if key:
         query = query.where(Entry.id > key[0])
     rows = list(query.order_by(Entry.id).limit(limit + 1))
@@ -115,17 +116,25 @@ def payment_entries(payment: Payment) -> list:
 
 
 def list_events(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """Events by ascending `seq` from `after` (or descending with `order=desc`)."""
+    """Events after `after` by ascending `seq`, or newest first with `order=desc`."""
     descending = parse_choice("order", args.get("order"), ("asc", "desc")) == "desc"
-    raw_after = args.get("after")
-    if raw_after is not None and not raw_after.isdigit():
-        raise _bad("after", "must be a sequence number")
-    key = decode_cursor(cursor, 1)
+    after = parse_count("after", args["after"], 0, MAX_SEQ) if args.get("after") is not None else 0
+    query = Event.select().where(Event.seq > after)
+    key = decode_cursor(cursor, SEQ)
     if key:
-        start = int(key[0])
-    elif raw_after is not None:
-        start = int(raw_after)
-    else:
-        start = 2**62 if descending else 0
-    rows = list(Event.read_after(start, limit + 1, descending=descending))
+        query = query.where(Event.seq < key[0] if descending else Event.seq > key[0])
+    rows = list(query.order_by(Event.seq.desc() if descending else Event.seq).limit(limit + 1))
     return page(rows, limit, lambda e: [e.seq])
+
+
+def list_currencies(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """Currencies by code."""
+    query = Currency.select()
+    active = parse_bool("active", args.get("active"))
+    if active is not None:
+        query = query.where(Currency.active == active)
+    key = decode_cursor(cursor, TEXT)
+    if key:
+        query = query.where(Currency.code > key[0])
+    rows = list(query.order_by(Currency.code).limit(limit + 1))
+    return page(rows, limit, lambda c: [c.code])

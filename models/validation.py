@@ -11,12 +11,21 @@ from decimal import Decimal
 from .errors import invalid
 
 AMOUNT = "amount"
-_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list", AMOUNT: "a decimal string"}
+CODES = "list of codes"
+_TYPE_NAMES = {
+    str: "a string",
+    bool: "true or false",
+    int: "an integer",
+    AMOUNT: "a decimal string",
+    CODES: "a list of strings",
+}
 
 
 def _has_type(value: object, expected: object) -> bool:
     if expected is AMOUNT:
         return isinstance(value, (str, int, Decimal)) and not isinstance(value, bool)
+    if expected is CODES:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, expected)  # type: ignore[arg-type]
@@ -38,6 +47,8 @@ def check_shape(body: object, fields: dict[str, object], required: tuple[str, ..
                 problems[name] = "is required"
         elif not _has_type(value, expected):
             problems[name] = f"must be {_TYPE_NAMES[expected]}"
+        elif "\x00" in str(value):
+            problems[name] = "must not contain NUL characters"
     if problems:
         raise invalid(problems, code="invalid_request", status=400)
     return body

@@ -517,7 +517,7 @@ def no_account_created(api, account_id: str):
     assert api.get(f"/api/v1/accounts/{account_id}").status == 404
 
 
-BAD_ACCOUNT_IDS = ["", "-leading-dash", "_x", ".x", "a" * 65, "has space", "sl/ash", "@system", "\u00fcber", "a\u0000b"]
+BAD_ACCOUNT_IDS = ["", "-leading-dash", "_x", ".x", "a" * 65, "has space", "sl/ash", "@system", "\u00fcber"]
 
 
 @pytest.mark.parametrize("account_id", BAD_ACCOUNT_IDS, ids=[repr(a[:12]) for a in BAD_ACCOUNT_IDS])
@@ -525,6 +525,13 @@ def test_account_id_must_match_the_pattern(writer, account_id):
     before = newest_seq(writer)
     response = writer.post("/api/v1/accounts", {"id": account_id, "owner": "Owner"})
     assert_error(response, 422, "validation_error", "id")
+    assert newest_seq(writer) == before
+
+
+def test_account_id_with_a_nul_character_is_refused_as_a_malformed_string(writer):
+    before = newest_seq(writer)
+    response = writer.post("/api/v1/accounts", {"id": "a\u0000b", "owner": "Owner"})
+    assert_error(response, 400, "invalid_request", "id")
     assert newest_seq(writer) == before
 
 
@@ -638,7 +645,7 @@ def test_balance_for_the_system_account_is_refused(admin, bob):
 
 
 def currency_codes(api) -> set[str]:
-    return {c["code"] for c in api.get("/api/v1/currencies").body["data"]}
+    return {c["code"] for c in api.get("/api/v1/currencies", params={"limit": 500}).body["data"]}
 
 
 BAD_CODES = ["btc", "AB", "ABCDEFGHIJK", "BT-C", "", "B\u00c9C"]
@@ -674,7 +681,7 @@ def test_duplicate_currency_is_409_currency_exists(admin):
     response = admin.post("/api/v1/currencies", {"code": "PHP", "name": "Another Peso", "exponent": 2})
     assert_error(response, 409, "currency_exists")
     assert newest_seq(admin) == before
-    php = next(c for c in admin.get("/api/v1/currencies").body["data"] if c["code"] == "PHP")
+    php = next(c for c in admin.get("/api/v1/currencies", params={"limit": 500}).body["data"] if c["code"] == "PHP")
     assert php["name"] != "Another Peso" and php["custom"] is False
 
 
