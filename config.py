@@ -26,6 +26,7 @@ class Config:
     sentry_dsn: str | None = None
     db_threads: int = 8
     consumer_workers: int = 2
+    feed_send_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> Config:
@@ -43,6 +44,7 @@ class Config:
             sentry_dsn=env.get("SENTRY_DSN") or None,
             db_threads=int(env.get("DB_THREADS", cls.db_threads)),
             consumer_workers=int(env.get("CONSUMER_WORKERS", cls.consumer_workers)),
+            feed_send_timeout=float(env.get("FEED_SEND_TIMEOUT", cls.feed_send_timeout)),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

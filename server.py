@@ -63,37 +63,68 @@ def connect(config: Config) -> None:
     )
 
 
+class EventPipeline:
+    """This process's part in numbering and spreading events: the relay
+    (leader-elected on PostgreSQL), how commits wake it, and where it
+    publishes (the in-process hub, or Redis for every web process)."""
+
+    def __init__(self, config: Config, publish_here=None) -> None:
+        from models.event import on_commit_of_events
+        from tasks.fanout import RedisFanout
+        from tasks.relay import EventRelay, Leadership
+
+        self._stop = threading.Event()
+        leadership = Leadership(config.database_url) if config.database_url else None
+        if config.embedded:
+            self.fanout = None
+            self.relay = EventRelay(publish_here, leadership)
+            self._wake = self.relay.wake
+        else:
+            self.fanout = RedisFanout(config.redis_url, config.database_url)
+            self.relay = EventRelay(self.fanout.publish_events, leadership)
+            self._wake = self.fanout.wake_relay
+            self.fanout.follow_wakes(self.relay.wake, self._stop)
+        on_commit_of_events(self._wake)
+        self.relay.start()
+
+    def stop(self) -> None:
+        from models.event import forget_waker
+
+        forget_waker(self._wake)
+        self._stop.set()
+        self.relay.stop()
+
+
 async def serve(config: Config, started: threading.Event | None = None, stop: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or `stop`, for tests); `started` is set
     once the port is open."""
     from handlers.app import make_app
     from handlers.hub import EventHub
-    from models.event import add_event_sink, remove_event_sink
     from models.schema import migrate
     from tasks.consumer import start_embedded
-    from tasks.fanout import RedisPublisher
     from tasks.queue import queue_ping
     from tasks.settlement import queue_settlement
 
     connect(config)
     loop = asyncio.get_running_loop()
-    hub = EventHub(loop)
+    executor = ThreadPoolExecutor(config.db_threads, thread_name_prefix="db")
+    hub = EventHub(loop, executor)
     consumer = None
     if config.embedded:
         await loop.run_in_executor(None, migrate)
-        sink = hub.publish_threadsafe
+        await hub.start()
+        pipeline = EventPipeline(config, publish_here=hub.receive_threadsafe)
         consumer = start_embedded(config.consumer_workers)
     else:
-        sink = RedisPublisher(config.redis_url)
-        hub.follow_redis(config.redis_url)
-    add_event_sink(sink)
-    executor = ThreadPoolExecutor(config.db_threads, thread_name_prefix="db")
+        pipeline = EventPipeline(config)
+        await hub.start(config.redis_url, pipeline.fanout.events_channel)
     app = make_app(
         executor=executor,
         hub=hub,
         enqueue=queue_settlement,
         queue_ping=queue_ping,
         cookie_secret=config.secret(),
+        feed_send_timeout=config.feed_send_timeout,
     )
     server = app.listen(config.port, config.host, max_body_size=MAX_BODY_BYTES, xheaders=True)
     mode = "embedded" if config.embedded else "services"
@@ -110,21 +141,22 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     await server.close_all_connections()
     if consumer is not None:
         await loop.run_in_executor(None, lambda: consumer.stop(graceful=True))
+    await loop.run_in_executor(None, pipeline.stop)
     await hub.close()
-    remove_event_sink(sink)
     executor.shutdown(wait=True)
 
 
 def run_worker(config: Config, workers: int) -> None:
-    from models.event import add_event_sink
     from tasks.consumer import run_worker as run_consumer
-    from tasks.fanout import RedisPublisher
 
     if config.embedded:
         sys.exit("worker needs REDIS_URL: without it the server settles payments itself")
     connect(config)
-    add_event_sink(RedisPublisher(config.redis_url))
-    run_consumer(workers)
+    pipeline = EventPipeline(config)
+    try:
+        run_consumer(workers)
+    finally:
+        pipeline.stop()
 
 
 def seed_demo() -> None:

@@ -7,16 +7,19 @@ settings, read by handlers through properties.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 
 import tornado.web
+from tornado.log import access_log
 
-from . import accounts, docs, health, payments, reference
+from . import accounts, docs, health, payments, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .hub import EventHub
 
-ROUTE_MODULES = (health, accounts, payments, reference, docs)
+ROUTE_MODULES = (health, accounts, payments, reference, docs, stream)
 
 
 def routes() -> list:
@@ -30,6 +33,7 @@ def make_app(
     enqueue: Callable[[str], None],
     queue_ping: Callable[[], object],
     cookie_secret: str,
+    feed_send_timeout: float = 10.0,
     debug: bool = False,
 ) -> tornado.web.Application:
     table = routes()
@@ -42,5 +46,23 @@ def make_app(
         queue_ping=queue_ping,
         cookie_secret=cookie_secret,
         default_handler_class=NotFoundHandler,
+        feed_send_timeout=feed_send_timeout,
+        websocket_ping_interval=20,
+        log_function=log_request,
         debug=debug,
+    )
+
+
+_SECRET_PARAMETER = re.compile(r"([?&]token=)[^&]*")
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log line, without the `?token=` a feed client may
+    put in its URL: tokens are never written to logs."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    request = handler.request
+    uri = _SECRET_PARAMETER.sub(r"\1[redacted]", request.uri or "")
+    access_log.log(
+        level, "%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip, 1000.0 * request.request_time()
     )

@@ -53,6 +53,37 @@ def public(method):
     return method
 
 
+def checked_in_prepare(needed: str):
+    """The handler authenticates in `prepare` (a WebSocket must refuse before
+    the upgrade, which happens inside `get`)."""
+
+    def mark(method):
+        method.required_scope = needed
+        return method
+
+    return mark
+
+
+def bearer_secret(request) -> str | None:
+    kind, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return (secret.strip() or None) if kind.lower() == "bearer" else None
+
+
+def authorize_token(secret: str | None, needed: str) -> ApiToken:
+    """The live token behind `secret` if its scope covers `needed`; else
+    401 (missing, unknown, revoked) or 403 (scope too small). Blocking."""
+    if secret is None:
+        raise ApiError(
+            401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    token = read_only(lambda: ApiToken.authenticate(secret))
+    if token is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    if not scope_allows(token.scope, needed):
+        raise ApiError(403, "forbidden", f"this needs a token with the {needed} scope")
+    return token
+
+
 def check_every_method_is_guarded(handler_classes) -> None:
     for cls in handler_classes:
         for name in HTTP_METHODS:
@@ -132,18 +163,7 @@ class APIHandler(RequestHandler):
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     async def authenticate(self, needed: str) -> None:
-        header = self.request.headers.get("Authorization", "")
-        kind, _, secret = header.partition(" ")
-        if kind.lower() != "bearer" or not secret.strip():
-            raise ApiError(
-                401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
-            )
-        token = await self.run_db(lambda: ApiToken.authenticate(secret.strip()))
-        if token is None:
-            raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-        if not scope_allows(token.scope, needed):
-            raise ApiError(403, "forbidden", f"this needs a token with the {needed} scope")
-        self.token = token
+        self.token = await self.executor_run(functools.partial(authorize_token, bearer_secret(self.request), needed))
 
     def json_body(self) -> Any:
         if self._body_size > MAX_BODY_BYTES:
@@ -188,13 +208,19 @@ class APIHandler(RequestHandler):
         super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        error = kwargs.get("exc_info", (None, None))[1]
-        if not isinstance(error, ApiError):
-            error = _from_http_error(status_code, error)
-        self.set_status(error.status)
-        for name, value in error.headers.items():
-            self.set_header(name, value)
-        self.finish(json.dumps(error.to_json()))
+        write_json_error(self, status_code, kwargs.get("exc_info"))
+
+
+def write_json_error(handler: RequestHandler, status_code: int, exc_info) -> None:
+    """Render any error as the API's one JSON error shape."""
+    error = exc_info[1] if exc_info else None
+    if not isinstance(error, ApiError):
+        error = _from_http_error(status_code, error)
+    handler.set_status(error.status)
+    handler.set_header("Content-Type", "application/json; charset=UTF-8")
+    for name, value in error.headers.items():
+        handler.set_header(name, value)
+    handler.finish(json.dumps(error.to_json()))
 
 
 def _from_http_error(status: int, error: BaseException | None) -> ApiError:

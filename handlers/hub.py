@@ -1,9 +1,13 @@
-"""This web process's end of the event fan-out.
+"""This web process's view of the event log's tail, kept contiguous.
 
-Events arrive from the one Redis subscription of the process (services) or
-straight from this process's own commits (embedded), and are handed, on the
-IOLoop, to whoever waits for them: requests holding a `Prefer: wait`
-response until their payment is final.
+Numbered events arrive from the relay: over Redis pub/sub with services, by a
+direct call when embedded. The hub keeps the newest ones in a ring, in `seq`
+order with no gaps: an event whose `seq` is not head+1 means something was
+missed (a dropped pub/sub message, a reconnect), and the hub reads the gap
+from the database before going on. Feed connections (`handlers.stream`) read
+from the ring, or from the database when they are further behind than it
+reaches, and requests waiting for a payment's outcome (`Prefer: wait`) are
+answered from here too.
 """
 
 from __future__ import annotations
@@ -12,32 +16,140 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import Executor
+from itertools import islice
 
 import redis.asyncio as aioredis
 
-from tasks.fanout import CHANNEL
+from models.db import read_only
+from models.event import Event, Frame, event_json
 
 log = logging.getLogger(__name__)
 
 FINAL_EVENTS = ("payment.completed", "payment.failed")
+RING_SIZE = 20_000
+CATCH_UP_PAGE = 2_000
+SAFETY_CHECK_SECONDS = 2.0
+
+
+def frames_from_log(after: int, limit: int) -> list[Frame]:
+    """Numbered events after `after`, read from the database (blocking)."""
+    return [Frame.of(event_json(e)) for e in read_only(lambda: Event.numbered_after(after, limit))]
 
 
 class EventHub:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
         self._loop = loop
+        self._executor = executor
+        self.head = 0
+        self._ring: deque[Frame] = deque(maxlen=RING_SIZE)
+        self._inbox: asyncio.Queue[list[dict] | None] = asyncio.Queue()
+        self._advanced = loop.create_future()
         self._finals: dict[str, set[asyncio.Future]] = defaultdict(set)
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
-    def publish_threadsafe(self, frame: dict) -> None:
-        """Event sink for commits made in this process (any thread)."""
-        self._loop.call_soon_threadsafe(self.dispatch, frame)
+    async def start(self, redis_url: str | None = None, events_channel: str | None = None) -> None:
+        """Start from the log's current head; follow Redis if given."""
+        self.head = await self._loop.run_in_executor(self._executor, lambda: read_only(Event.head))
+        self._tasks.append(self._loop.create_task(self._process()))
+        self._tasks.append(self._loop.create_task(self._safety_net()))
+        if redis_url:
+            self._tasks.append(self._loop.create_task(self._subscribe(redis_url, events_channel)))
 
-    def dispatch(self, frame: dict) -> None:
-        if frame["type"] in FINAL_EVENTS:
-            for future in self._finals.pop(frame["data"]["id"], ()):
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- input ---------------------------------------------------------------
+
+    def receive_threadsafe(self, bodies: list[dict]) -> None:
+        """The embedded relay's publisher (called from its thread)."""
+        self._loop.call_soon_threadsafe(self._inbox.put_nowait, bodies)
+
+    async def _subscribe(self, url: str, channel: str) -> None:
+        while True:
+            client = aioredis.Redis.from_url(url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    # Whatever was published while we were not listening:
+                    self._inbox.put_nowait(None)
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._inbox.put_nowait(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("event subscription lost; reconnecting", exc_info=True)
+                await asyncio.sleep(1)
+            finally:
+                await client.aclose()
+
+    async def _safety_net(self) -> None:
+        # Pub/sub gives no delivery guarantee: look at the log now and then.
+        while True:
+            await asyncio.sleep(SAFETY_CHECK_SECONDS)
+            self._inbox.put_nowait(None)
+
+    async def _process(self) -> None:
+        while True:
+            bodies = await self._inbox.get()
+            try:
+                if bodies is None:
+                    await self._catch_up()
+                    continue
+                for body in bodies:
+                    if body["seq"] > self.head + 1:
+                        await self._catch_up(until=body["seq"] - 1)
+                    if body["seq"] == self.head + 1:
+                        self._append(Frame.of(body))
+            except Exception:
+                log.exception("could not follow the event log; retrying")
+                await asyncio.sleep(0.5)
+                self._inbox.put_nowait(None)
+
+    async def _catch_up(self, until: int | None = None) -> None:
+        while until is None or self.head < until:
+            head = self.head
+            frames = await self._loop.run_in_executor(self._executor, frames_from_log, head, CATCH_UP_PAGE)
+            for frame in frames:
+                if frame.seq == self.head + 1:
+                    self._append(frame)
+            if len(frames) < CATCH_UP_PAGE:
+                return
+
+    def _append(self, frame: Frame) -> None:
+        self._ring.append(frame)
+        self.head = frame.seq
+        if frame.type in FINAL_EVENTS:
+            payment_id = json.loads(frame.text)["data"]["id"]
+            for future in self._finals.pop(payment_id, ()):
                 if not future.done():
                     future.set_result(frame)
+        advanced, self._advanced = self._advanced, self._loop.create_future()
+        if not advanced.done():
+            advanced.set_result(self.head)
+
+    # -- output --------------------------------------------------------------
+
+    def advanced(self) -> asyncio.Future:
+        """Resolves the next time the head moves. Shared by every waiter:
+        shielded, so that one waiter's cancellation is not everyone's."""
+        return asyncio.shield(self._advanced)
+
+    def frames_after(self, seq: int, limit: int) -> list[Frame] | None:
+        """Up to `limit` frames after `seq` from memory, or None when `seq` is
+        older than the ring reaches (read the log instead)."""
+        if seq >= self.head:
+            return []
+        if not self._ring or seq + 1 < self._ring[0].seq:
+            return None
+        start = seq + 1 - self._ring[0].seq
+        return list(islice(self._ring, start, start + limit))
 
     def final_of(self, payment_id: str) -> asyncio.Future:
         """A future resolved with the payment's completed/failed event.
@@ -53,29 +165,3 @@ class EventHub:
             waiters.discard(future)
             if not waiters:
                 del self._finals[payment_id]
-
-    def follow_redis(self, url: str) -> None:
-        self._task = self._loop.create_task(self._subscribe(url))
-
-    async def _subscribe(self, url: str) -> None:
-        while True:
-            client = aioredis.Redis.from_url(url)
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self.dispatch(json.loads(message["data"]))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("event subscription lost; reconnecting", exc_info=True)
-                await asyncio.sleep(1)
-            finally:
-                await client.aclose()
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -3,6 +3,7 @@
 from peewee import (
     AutoField,
     BigAutoField,
+    BigIntegerField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -85,10 +86,16 @@ def up(migrator, db):
             indexes = ((("balance", "id"), False),)
 
     class Event(Base):
-        seq = BigAutoField()
+        id = BigAutoField()
+        seq = BigIntegerField(null=True, unique=True)
         type = CharField(max_length=40)
         created_at = DateTimeField()
+        account_a = CharField(max_length=64, null=True)
+        account_b = CharField(max_length=64, null=True)
         data = TextField()
+
+        class Meta:
+            indexes = ((("account_a", "seq"), False), (("account_b", "seq"), False))
 
     class ApiToken(Base):
         id = AutoField()
@@ -118,3 +125,5 @@ def up(migrator, db):
         created_at = DateTimeField()
 
     db.create_tables([Currency, Account, Balance, Payment, Entry, Event, ApiToken, IdempotencyRecord, Operator])
+    # The relay's work list: events committed but not yet numbered.
+    db.execute_sql("CREATE INDEX event_unnumbered ON event (id) WHERE seq IS NULL")

@@ -1,18 +1,36 @@
-"""The event log: an append-only record of every committed state change.
+"""The event log: an append-only record of every committed state change,
+numbered in commit order.
 
-An event is written in the same transaction as the change it describes, so
-the two commit or vanish together, and handed to the process's event sink only
-after that commit (`database.after_commit`), so nobody is ever told of a change
-that was rolled back.
+Why not number events when they are inserted? On PostgreSQL transactions
+commit out of order: one that took number 10 can commit after another took
+11, so a reader that has seen 11 and resumes "after 11" would never see 10.
+
+So an event is inserted, in the same transaction as the change it describes,
+with no `seq`. Numbers are given afterwards by `sequence_committed`, which
+only one process at a time runs (the relay, `tasks.relay`): it takes the
+committed events that have no number yet, in insertion order, and numbers
+them max(seq)+1, max(seq)+2, ... in one transaction. That is correct because:
+
+- it can only see committed events, so a number is never given to a change
+  that might still roll back, and an event committing later gets a later
+  number: numbers follow commit order and never go back;
+- one relay at a time (a PostgreSQL advisory lock; SQLite has one writer) and
+  a unique index on `seq` mean no number is given twice or skipped, so `seq`
+  runs 1, 2, 3, ... without gaps;
+- a reader asking for `seq > N` therefore sees every later event once, in
+  order, however long after N it asks (SPEC invariant 5).
+
+Causal order is kept too: a payment's settlement starts only after its
+intake committed, so its `payment.created` is numbered first.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
-from peewee import BigAutoField, CharField, DateTimeField, TextField
+from peewee import SQL, BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
 from .db import BaseModel, database, utcnow
 
@@ -28,21 +46,55 @@ EVENT_TYPES = (
     "rate.updated",
 )
 
-log = logging.getLogger(__name__)
-
-_sinks: list[Callable[[dict], None]] = []
+_wakers: list[Callable[[], None]] = []
 
 
 class Event(BaseModel):
-    seq = BigAutoField()
+    id = BigAutoField()
+    seq = BigIntegerField(null=True, unique=True)
     type = CharField(max_length=40)
     created_at = DateTimeField(default=utcnow)
+    account_a = CharField(max_length=64, null=True)
+    account_b = CharField(max_length=64, null=True)
     data = TextField()
+
+    class Meta:
+        indexes = ((("account_a", "seq"), False), (("account_b", "seq"), False))
 
     @classmethod
     def head(cls) -> int:
-        last = cls.select(cls.seq).order_by(cls.seq.desc()).first()
+        """The highest number given so far (0 for an empty log)."""
+        last = cls.select(cls.seq).where(cls.seq.is_null(False)).order_by(cls.seq.desc()).first()
         return last.seq if last else 0
+
+    @classmethod
+    def numbered_after(cls, seq: int, limit: int) -> list[Event]:
+        return list(cls.select().where(cls.seq > seq).order_by(cls.seq).limit(limit))
+
+
+class Frame(NamedTuple):
+    """An event as the feed sends it: its JSON text, made once, and what
+    subscribers filter on."""
+
+    seq: int
+    type: str
+    accounts: tuple[str, ...]
+    text: str
+
+    @classmethod
+    def of(cls, body: dict) -> Frame:
+        return cls(body["seq"], body["type"], accounts_of(body["type"], body["data"]), json.dumps(body))
+
+
+def accounts_of(event_type: str, data: dict) -> tuple[str, ...]:
+    """The accounts an event is about, for `?account=` filters."""
+    if event_type.startswith("payment."):
+        return (data["from_account"], data["to_account"])
+    if event_type.startswith("account."):
+        return (data["id"],)
+    if event_type.startswith("balance."):
+        return (data["account"],)
+    return ()
 
 
 def event_json(event: Event) -> dict:
@@ -55,30 +107,43 @@ def event_json(event: Event) -> dict:
 
 
 def record_event(event_type: str, data: dict) -> Event:
-    """Append an event inside the caller's transaction; publish it after commit."""
+    """Append an event inside the caller's transaction. After the commit the
+    relay is woken to number and publish it."""
     assert event_type in EVENT_TYPES, event_type
-    event = Event.create(type=event_type, data=json.dumps(data, separators=(",", ":")))
-    if _sinks:
-        frame = event_json(event)
-        database.after_commit(lambda: _publish(frame))
+    accounts = accounts_of(event_type, data) + (None, None)
+    event = Event.create(
+        type=event_type,
+        data=json.dumps(data, separators=(",", ":")),
+        account_a=accounts[0],
+        account_b=accounts[1] if accounts[1] != accounts[0] else None,
+    )
+    for wake in _wakers:
+        database.after_commit(wake)
     return event
 
 
-def _publish(frame: dict) -> None:
-    # The change is committed whatever happens here: a sink that fails (Redis
-    # down) must not turn a stored change into an error for the caller. Feed
-    # readers catch up from the log itself.
-    for sink in _sinks:
-        try:
-            sink(frame)
-        except Exception:
-            log.exception("event sink failed for seq %s", frame["seq"])
+def on_commit_of_events(wake: Callable[[], None]) -> None:
+    """Call `wake` after every commit in this process that recorded events."""
+    _wakers.append(wake)
 
 
-def add_event_sink(sink: Callable[[dict], None]) -> None:
-    """Receive every event this process commits (the fan-out publisher)."""
-    _sinks.append(sink)
+def forget_waker(wake: Callable[[], None]) -> None:
+    _wakers.remove(wake)
 
 
-def remove_event_sink(sink: Callable[[dict], None]) -> None:
-    _sinks.remove(sink)
+def sequence_committed(limit: int = 5000) -> list[Event]:
+    """Number up to `limit` committed, unnumbered events in insertion order,
+    continuing from the highest number; returns them in `seq` order. Call
+    inside a transaction, from one process at a time (see the module doc)."""
+    head = Event.head()
+    pending = (
+        Event.select(Event.id, SQL("row_number() OVER (ORDER BY id)").alias("n"))
+        .where(Event.seq.is_null())
+        .order_by(Event.id)
+        .limit(limit)
+        .cte("pending", columns=("id", "n"))
+    )
+    numbered = (
+        Event.update(seq=pending.c.n + head).from_(pending).where(Event.id == pending.c.id).with_cte(pending).execute()
+    )
+    return Event.numbered_after(head, numbered) if numbered else []

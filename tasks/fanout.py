@@ -1,21 +1,74 @@
-"""Publishing committed events to every web process (services mode).
+"""How events travel between processes (services mode), over Redis pub/sub.
 
-Workers and web processes publish each event they commit to one Redis
-channel; every web process holds one subscription to it (`handlers.hub`).
+Two channels per database, so that deployments sharing a Redis never hear
+each other:
+
+- wake: any process that committed events says so (no payload); the relay
+  listens, and numbers them at once instead of at its next poll;
+- events: the relay publishes each numbered batch, in `seq` order; every web
+  process holds one subscription (`handlers.hub.EventHub`).
+
+Pub/sub may drop messages (a subscriber reconnecting); nothing depends on it
+for correctness: the hub notices a gap in `seq` and reads the log instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import threading
+from collections.abc import Callable
+from urllib.parse import urlparse
 
 import redis
 
-CHANNEL = "payment-gateway:events"
+log = logging.getLogger(__name__)
 
 
-class RedisPublisher:
-    def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+def channel_names(database_url: str) -> tuple[str, str]:
+    """(wake, events) channel names for the database at `database_url`."""
+    url = urlparse(database_url)
+    identity = f"{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"
+    tag = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return f"gateway:{tag}:wake", f"gateway:{tag}:events"
 
-    def __call__(self, frame: dict) -> None:
-        self._client.publish(CHANNEL, json.dumps(frame, separators=(",", ":")))
+
+class RedisFanout:
+    """The Redis side of the fan-out for one process."""
+
+    def __init__(self, redis_url: str, database_url: str) -> None:
+        self.redis_url = redis_url
+        self.wake_channel, self.events_channel = channel_names(database_url)
+        self._client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    def wake_relay(self) -> None:
+        """After a commit that recorded events. A lost wake only delays
+        numbering to the relay's next poll, so failures are not errors."""
+        try:
+            self._client.publish(self.wake_channel, b"")
+        except redis.RedisError:
+            log.debug("could not wake the relay", exc_info=True)
+
+    def publish_events(self, bodies: list[dict]) -> None:
+        self._client.publish(self.events_channel, json.dumps(bodies, separators=(",", ":")))
+
+    def follow_wakes(self, wake: Callable[[], None], stop: threading.Event) -> threading.Thread:
+        """Call `wake` for every wake message, on a daemon thread, until `stop`."""
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    pubsub = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2).pubsub()
+                    pubsub.subscribe(self.wake_channel)
+                    while not stop.is_set():
+                        if pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5):
+                            wake()
+                    pubsub.close()
+                except redis.RedisError:
+                    log.warning("wake subscription lost; retrying", exc_info=True)
+                    stop.wait(1)
+
+        thread = threading.Thread(target=listen, name="relay-wakes", daemon=True)
+        thread.start()
+        return thread

@@ -30,6 +30,10 @@ class Api:
     def with_token(self, token: str | None) -> Api:
         return Api(self.base_url, token)
 
+    def at(self, base_url: str) -> Api:
+        """The same caller, talking to another web process."""
+        return Api(base_url, self.token)
+
     def request(
         self,
         method: str,

@@ -16,6 +16,7 @@ import tempfile
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="gateway-test-")
 os.environ.setdefault("LOG_LEVEL", "warning")
+os.environ.setdefault("FEED_SEND_TIMEOUT", "2")
 
 import asyncio  # noqa: E402
 import socket  # noqa: E402

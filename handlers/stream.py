@@ -1,0 +1,121 @@
+"""The live feed: WebSocket `/api/v1/stream` (SPEC section 6).
+
+Each connection keeps one number, the last `seq` it has passed on, and one
+task that loops: take the frames after it from the hub's ring (or from the
+database, when the connection is further behind than the ring reaches), send
+the ones its filters want, wait for the head to move. Replay and live are the
+same loop, so there is no seam to lose or repeat an event at.
+
+A client that does not read makes its own sends wait and nobody else's; when
+one send has waited longer than `feed_send_timeout` the connection is closed
+with code 4008 and the `after=` to resume from. Memory per connection is one
+batch of frames, whatever the client does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from models.auth import Operator
+from models.db import read_only
+from models.errors import ApiError, invalid
+from models.event import EVENT_TYPES, Frame
+from models.pagination import MAX_SEQ, parse_count
+
+from .base import authorize_token, bearer_secret, checked_in_prepare, write_json_error
+from .hub import EventHub, frames_from_log
+
+BATCH = 500
+SLOW_CLIENT = 4008
+SESSION_COOKIE = "operator"
+
+
+def _operator(operator_id: bytes) -> Operator:
+    operator = read_only(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+    if operator is None:
+        raise ApiError(401, "unauthorized", "session expired: log in again")
+    return operator
+
+
+class StreamHandler(WebSocketHandler):
+    last_sent = 0
+    _pump: asyncio.Task | None = None
+
+    @property
+    def hub(self) -> EventHub:
+        return self.settings["hub"]
+
+    async def prepare(self) -> None:
+        """Authenticate and read the filters before the upgrade, so that a
+        refused client gets a plain HTTP error it can read."""
+        loop = asyncio.get_running_loop()
+        executor = self.settings["db_executor"]
+        secret = bearer_secret(self.request) or self.get_query_argument("token", None)
+        cookie = self.get_signed_cookie(SESSION_COOKIE) if secret is None else None
+        if cookie is not None:
+            await loop.run_in_executor(executor, _operator, cookie)
+        else:
+            await loop.run_in_executor(executor, functools.partial(authorize_token, secret, "read"))
+        after = self.get_query_argument("after", None)
+        self.last_sent = self.hub.head if after is None else parse_count("after", after, 0, MAX_SEQ)
+        self.account = self.get_query_argument("account", None)
+        types = self.get_query_argument("types", None)
+        self.types = set(types.split(",")) if types else None
+        if self.types and not self.types <= set(EVENT_TYPES):
+            raise invalid(
+                {"types": "must be a comma-separated list of " + ", ".join(EVENT_TYPES)}, "invalid_request", 400
+            )
+
+    @checked_in_prepare("read")
+    async def get(self, *args, **kwargs) -> None:
+        await super().get(*args, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        write_json_error(self, status_code, kwargs.get("exc_info"))
+
+    async def open(self) -> None:
+        await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
+        self._pump = asyncio.create_task(self._follow())
+
+    def on_close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+
+    def on_message(self, message) -> None:
+        """The feed is one-way; what clients send is ignored."""
+
+    def _wants(self, frame: Frame) -> bool:
+        if self.types is not None and frame.type not in self.types:
+            return False
+        return self.account is None or self.account in frame.accounts
+
+    async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.settings.get("feed_send_timeout", 10.0)
+        with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
+            while True:
+                advanced = self.hub.advanced()
+                frames = self.hub.frames_after(self.last_sent, BATCH)
+                if frames is None:
+                    frames = await loop.run_in_executor(
+                        self.settings["db_executor"], frames_from_log, self.last_sent, BATCH
+                    )
+                if not frames:
+                    await advanced
+                    continue
+                for frame in frames:
+                    if self._wants(frame):
+                        try:
+                            await asyncio.wait_for(self.write_message(frame.text), timeout)
+                        except TimeoutError:
+                            self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
+                            return
+                    self.last_sent = frame.seq
+
+
+default_handlers = [(r"/api/v1/stream", StreamHandler)]

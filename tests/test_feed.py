@@ -1,0 +1,236 @@
+"""The live feed (SPEC section 6): every event once, in order, across
+processes, resumable, and no client able to hold up another."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+from base64 import b64encode
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bench.feed_client import FeedClient
+from tests.client import Api
+from tests.conftest import CONFIG, ROOT, assert_audit_ok, free_port, issue_token, open_account, wait_until
+from tests.test_concurrency import all_final
+
+
+def log_head(api: Api) -> int:
+    newest = api.get("/api/v1/events", params={"order": "desc", "limit": 1}).body["data"]
+    return newest[0]["seq"] if newest else 0
+
+
+def all_events(api: Api, after: int) -> list[dict]:
+    events, cursor = [], None
+    while True:
+        params = {"after": after, "limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/v1/events", params=params).body
+        events += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return events
+
+
+def database_balances() -> dict[str, str]:
+    from models.account import Balance
+    from models.db import read_only
+    from models.serialize import balance_json
+
+    return read_only(lambda: {b.id: balance_json(b)["amount"] for b in Balance.select()})
+
+
+@pytest.fixture
+def second_web(gateway):
+    """Another web process on its own port (services mode), or the same
+    server again when embedded: there is only one process then."""
+    if not CONFIG.database_url:
+        yield gateway.url
+        return
+    port = free_port()
+    env = dict(os.environ, PORT=str(port))
+    process = subprocess.Popen([sys.executable, "server.py", "serve"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    probe = Api(url, None)
+
+    def ready() -> bool:
+        try:
+            return probe.get("/readyz").status == 200
+        except OSError:
+            return False
+
+    assert wait_until(ready, timeout=30)
+    yield url
+    process.terminate()
+    process.wait(30)
+
+
+def test_every_event_reaches_clients_of_every_web_process_once_in_order(gateway, second_web, admin, writer):
+    accounts = [open_account(writer, admin, {"PHP": "1000.00"}) for _ in range(20)]
+    start = log_head(admin)
+    token = issue_token("read")
+    steady = FeedClient(gateway.url, token, after=start).start()
+    resumed = FeedClient(second_web, token, after=start).start()
+    rebuilding = FeedClient(second_web, token, after=0).start()
+    apis = [writer, writer.at(second_web)]
+    rng = random.Random(5000)
+    orders = [(rng.sample(accounts, 2), f"{rng.randint(1, 5000) / 100:.2f}") for _ in range(5000)]
+
+    def pay(n: int) -> str:
+        (sender, receiver), amount = orders[n]
+        if n == 2500:
+            resumed.drop_connection()
+        response = apis[n % 2].post(
+            "/api/v1/payments", {"from_account": sender, "to_account": receiver, "amount": amount}
+        )
+        assert response.status == 202, response.body
+        return response.body["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(pay, range(5000)))
+    all_final(writer, ids)
+    head = log_head(admin)
+    expected = all_events(admin, start)
+    assert len(expected) == head - start >= 10_000
+    for client in (steady, resumed, rebuilding):
+        assert client.wait_for(head), f"client stopped at {client.last_seq} of {head}"
+    for client in (steady, resumed, rebuilding):
+        client.stop()
+        assert client.problems == []
+    assert [e["seq"] for e in steady.events] == list(range(start + 1, head + 1))
+    assert steady.events == expected
+    assert resumed.events == expected and resumed.connections >= 2
+    assert [e["seq"] for e in rebuilding.events] == list(range(1, head + 1))
+    in_database = database_balances()
+    assert rebuilding.balances == {k: v for k, v in in_database.items() if k in rebuilding.balances}
+    assert all(balance in rebuilding.balances for balance, amount in in_database.items() if amount.strip("0.") != "")
+    assert_audit_ok()
+
+
+def test_filters_send_only_matching_events_in_order(gateway, admin, writer):
+    payer = open_account(writer, admin, {"USD": "50.00"})
+    payee = open_account(writer, admin, currencies=["USD"])
+    start = log_head(admin)
+    client = FeedClient(gateway.url, issue_token("read"), after=start, account=payee, types="payment.completed").start()
+    ids = [
+        writer.post("/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "1.00"}).body["id"]
+        for _ in range(5)
+    ]
+    all_final(writer, ids)
+    other = open_account(writer, admin, {"USD": "1.00"})
+    assert wait_until(lambda: len(client.events) == 5, timeout=30)
+    probe = FeedClient(gateway.url, issue_token("read"), after=start).start()
+    assert probe.wait_for(log_head(admin), timeout=30)
+    probe.stop()
+    client.stop()
+    assert [e["data"]["id"] for e in client.events] == ids
+    assert all(e["type"] == "payment.completed" and payee in (e["data"]["to_account"],) for e in client.events)
+    assert other not in json.dumps(client.events)
+
+
+def test_stream_refuses_missing_bad_and_foreign_origin_credentials(gateway, reader):
+    from tornado.httpclient import HTTPClient, HTTPClientError, HTTPRequest
+
+    url = gateway.url + "/api/v1/stream"
+    headers = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": b64encode(os.urandom(16)).decode(),
+    }
+    client = HTTPClient()
+    try:
+        for extra, expected in (
+            ({}, 401),
+            ({"Authorization": "Bearer pgw_wrong"}, 401),
+            ({"Authorization": f"Bearer {reader.token}", "Origin": "https://evil.example"}, 403),
+        ):
+            with pytest.raises(HTTPClientError) as refused:
+                client.fetch(HTTPRequest(url, headers={**headers, **extra}))
+            assert refused.value.code == expected
+        with pytest.raises(HTTPClientError) as bad_filter:
+            client.fetch(
+                HTTPRequest(url + "?types=nonsense", headers={**headers, "Authorization": f"Bearer {reader.token}"})
+            )
+        assert bad_filter.value.code == 400
+    finally:
+        client.close()
+
+
+def test_token_in_query_string_authenticates_the_feed(gateway, admin, writer):
+    start = log_head(admin)
+    follower = FeedClient(gateway.url, issue_token("read"), after=start, token_in_query=True).start()
+    open_account(writer, admin, currencies=["PHP"])
+    assert wait_until(lambda: follower.last_seq > start, timeout=30)
+    follower.stop()
+    assert follower.events[0]["type"] == "account.created"
+
+
+def raw_websocket(url: str, token: str, after: int) -> socket.socket:
+    """A client that does the handshake and then never reads."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    key = b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /api/v1/stream?after={after} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    return sock
+
+
+def close_frame(data: bytes) -> tuple[int, str] | None:
+    """The close code and reason in what a server sent, if it sent one."""
+    body = data[data.index(b"\r\n\r\n") + 4 :]
+    while len(body) >= 2:
+        opcode, length = body[0] & 0x0F, body[1] & 0x7F
+        offset = 2
+        if length == 126:
+            length, offset = int.from_bytes(body[2:4], "big"), 4
+        elif length == 127:
+            length, offset = int.from_bytes(body[2:10], "big"), 10
+        payload = body[offset : offset + length]
+        if opcode == 0x8:
+            return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+        body = body[offset + length :]
+    return None
+
+
+def test_a_client_that_never_reads_is_closed_and_holds_up_nobody(gateway, admin, writer):
+    token = issue_token("read")
+    stalled = raw_websocket(gateway.url, token, after=0)
+    start = log_head(admin)
+    lively = FeedClient(gateway.url, token, after=start).start()
+    accounts = [open_account(writer, admin, {"EUR": "100.00"}) for _ in range(4)]
+    ids = [
+        writer.post(
+            "/api/v1/payments", {"from_account": accounts[n % 4], "to_account": accounts[(n + 1) % 4], "amount": "0.01"}
+        ).body["id"]
+        for n in range(200)
+    ]
+    all_final(writer, ids)
+    head = log_head(admin)
+    assert lively.wait_for(head, timeout=60)
+    lively.stop()
+    assert lively.problems == []
+    received = b""
+    stalled.settimeout(30)
+    try:
+        while chunk := stalled.recv(1 << 20):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    stalled.close()
+    # Closed by the server (we read to the end), long before the whole log
+    # was sent: a 4008 close frame if it got through, else just cut off.
+    closing = close_frame(received)
+    assert closing is None or (closing[0] == 4008 and closing[1].startswith("too slow: resume with after="))
+    assert received.count(b'"seq"') < head
