@@ -1,0 +1,103 @@
+"""Accept-to-notify latency: from sending `POST /api/v1/payments` to a feed
+client receiving that payment's `payment.completed`, at a fixed offered load.
+
+Open loop: payments are sent on a fixed schedule whatever the server's
+answers, so a slow server shows as latency, not as a politely lower rate.
+
+    python -m bench.notify_latency [--rate 500] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+from bench.services import Services
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(services: Services, accounts: list[str], rate: int, seconds: float) -> dict:
+    base = services.urls[0]
+    sent: dict[str, float] = {}
+    completed: dict[str, float] = {}
+    feed = await websocket_connect(
+        HTTPRequest(base.replace("http", "ws") + "/api/v1/stream?types=payment.completed,payment.failed",
+                    headers={"Authorization": f"Bearer {services.admin_token}"})
+    )
+
+    async def follow() -> None:
+        while (message := await feed.read_message()) is not None:
+            frame = json.loads(message)
+            if frame["type"] != "hello":
+                completed.setdefault(frame["data"]["id"], time.perf_counter())
+
+    follower = asyncio.create_task(follow())
+    client = AsyncHTTPClient(max_clients=1000)
+    headers = {"Authorization": f"Bearer {services.admin_token}", "Content-Type": "application/json"}
+    rng = random.Random(7)
+    errors = 0
+
+    async def pay() -> None:
+        nonlocal errors
+        sender, receiver = rng.sample(accounts, 2)
+        body = json.dumps({"from_account": sender, "to_account": receiver, "amount": "0.01"})
+        started = time.perf_counter()
+        response = await client.fetch(f"{base}/api/v1/payments", method="POST", body=body, headers=headers, raise_error=False)
+        if response.code == 202:
+            sent[json.loads(response.body)["id"]] = started
+        else:
+            errors += 1
+
+    total = int(rate * seconds)
+    begin = time.perf_counter()
+    tasks = []
+    for n in range(total):
+        await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(pay()))
+    await asyncio.gather(*tasks)
+    deadline = time.perf_counter() + 30
+    while len(completed.keys() & sent.keys()) < len(sent) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    follower.cancel()
+    feed.close()
+    latencies = [1000 * (completed[p] - sent[p]) for p in sent if p in completed]
+    return {
+        "offered_per_s": rate,
+        "payments": total,
+        "errors": errors,
+        "unnotified": len(sent) - len(latencies),
+        "p50": round(percentile(latencies, 0.50), 1),
+        "p99": round(percentile(latencies, 0.99), 1),
+    }
+
+
+def run(rate: int = 500, seconds: float = 10.0, services: Services | None = None) -> dict:
+    if services is None:
+        with Services(web=1, workers=2) as started:
+            return run(rate, seconds, started)
+    accounts = services.fund_accounts(50)
+    return asyncio.run(measure(services, accounts, rate, seconds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    result = run(args.rate, args.seconds)
+    print(f"accept-to-notify at {result['offered_per_s']} payments/s: p50 {result['p50']} ms, p99 {result['p99']} ms "
+          f"({result['payments']} payments, {result['errors']} errors, {result['unnotified']} not notified)")
+
+
+if __name__ == "__main__":
+    main()
