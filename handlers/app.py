@@ -15,11 +15,11 @@ from concurrent.futures import Executor
 import tornado.web
 from tornado.log import access_log
 
-from . import accounts, docs, health, payments, reference, stream
+from . import accounts, docs, health, payments, rates, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .hub import EventHub
 
-ROUTE_MODULES = (health, accounts, payments, reference, docs, stream)
+ROUTE_MODULES = (health, accounts, payments, rates, reference, docs, stream)
 
 
 def routes() -> list:

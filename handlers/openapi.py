@@ -13,136 +13,10 @@ from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 from . import openapi_components as components
 from .base import MAX_BODY_BYTES
-from .openapi_components import ERRORS, ref
+from .openapi_builders import created, operation, payment_accepted, success
+from .openapi_rates import rate_operations, rate_parameters, rate_schemas, reversal_operation
 
-STATUS_TITLES = {
-    400: "Malformed request",
-    401: "Not authenticated",
-    403: "Scope too small",
-    404: "Not found",
-    409: "Conflict",
-    413: "Body too large",
-    422: "Refused by a rule; nothing was stored",
-}
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
-
-
-def header(name: str) -> dict:
-    return {"$ref": f"#/components/headers/{name}"}
-
-
-def param(name: str) -> dict:
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def success(description: str, schema: str, *headers: str) -> dict:
-    return {
-        "description": description,
-        "headers": {name: header(name) for name in ("X-Request-Id", *headers)},
-        "content": {"application/json": {"schema": ref(schema)}},
-    }
-
-
-def refusals(codes: list[str]) -> dict:
-    """Error responses grouped by status, each naming the codes it can carry."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(ERRORS[code][0], []).append(code)
-    responses = {}
-    for status, group in sorted(by_status.items()):
-        lines = "\n".join(f"- `{code}`: {ERRORS[code][1]}" for code in group)
-        headers = {"X-Request-Id": header("X-Request-Id")}
-        if status == 401:
-            headers["WWW-Authenticate"] = header("WWW-Authenticate")
-        responses[str(status)] = {
-            "description": f"{STATUS_TITLES[status]}.\n\n{lines}",
-            "headers": headers,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "allOf": [
-                            ref("Error"),
-                            {"properties": {"error": {"properties": {"code": {"enum": group}}}}},
-                        ]
-                    }
-                }
-            },
-            "x-error-codes": {code: ERRORS[code][1] for code in group},
-        }
-    return responses
-
-
-def operation(
-    method: str,
-    path: str,
-    op_id: str,
-    tag: str,
-    summary: str,
-    scope: str | None,
-    responses: dict,
-    *,
-    description: str = "",
-    parameters: tuple[str, ...] = (),
-    body: str | None = None,
-    errors: tuple[str, ...] = (),
-    creates_payment: bool = False,
-) -> tuple[str, str, dict]:
-    """One operation, with the parameters, headers and refusals that follow
-    from its method, scope and body."""
-    codes: list[str] = []
-    if scope is not None:
-        codes.append("unauthorized")
-    if scope in ("write", "admin"):
-        codes.append("forbidden")
-    if body is not None:
-        codes += ["malformed_json", "invalid_request", "body_too_large"]
-    if "Limit" in parameters:
-        codes += ["invalid_request", "invalid_cursor"]
-    if method == "post":
-        codes += ["invalid_idempotency_key", "idempotency_conflict"]
-        parameters = ("IdempotencyKey", *parameters)
-    if creates_payment:
-        parameters = (*parameters, "PreferWait")
-    codes += [code for code in errors if code not in codes]
-    access = "Public: no token needed." if scope is None else f"Requires a bearer token with the `{scope}` scope."
-    body_of = {
-        "summary": summary,
-        "operationId": op_id,
-        "tags": [tag],
-        "description": f"{description}\n\n{access}".strip(),
-        "x-scope": scope,
-        "security": [] if scope is None else [{"bearer": [scope]}],
-        "parameters": [param(name) for name in (*parameters, "RequestId")],
-        "responses": {**responses, **refusals(list(dict.fromkeys(codes)))},
-    }
-    if body is not None:
-        body_of["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": ref(body)}},
-        }
-    return path, method, body_of
-
-
-def created(schema: str, what: str) -> dict:
-    return {
-        "201": success(f"{what} created.", schema),
-        "200": success("Replay of an earlier request with the same Idempotency-Key.", schema, "Idempotent-Replayed"),
-    }
-
-
-def payment_accepted() -> dict:
-    return {
-        "202": success("Accepted and queued: status `pending`.", "PaymentWithEntries", "Preference-Applied"),
-        "201": success(
-            "Settled within `Prefer: wait`: status `completed` or `failed`.", "PaymentWithEntries", "Preference-Applied"
-        ),
-        "200": success(
-            "Replay of an earlier request with the same Idempotency-Key, in its current state.",
-            "PaymentWithEntries",
-            "Idempotent-Replayed",
-            "Preference-Applied",
-        ),
-    }
 
 
 PAYMENT_FILTERS = ("PaymentStatus", "PaymentKind", "PaymentCurrency", "CreatedAfter", "CreatedBefore", "PaymentOrder")
@@ -215,7 +89,15 @@ def _operations() -> list[tuple[str, str, dict]]:
             "List accounts",
             "read",
             {"200": success("Accounts oldest first, each with its balances.", "AccountList")},
-            parameters=("ActiveFilter", "OwnerFilter", "EmailFilter", "HoldsCurrency", "SearchTerm", "Limit", "Cursor"),
+            parameters=(
+                "AccountActiveFilter",
+                "OwnerFilter",
+                "EmailFilter",
+                "HoldsCurrency",
+                "SearchTerm",
+                "Limit",
+                "Cursor",
+            ),
         ),
         operation(
             "post",
@@ -327,13 +209,19 @@ def _operations() -> list[tuple[str, str, dict]]:
             "/api/v1/payments",
             "createTransfer",
             "Payments",
-            "Send a transfer",
+            "Send a transfer or an exchange",
             "write",
             payment_accepted(),
             description=(
                 "Moves money between two customers' balances of one currency. Refusable rules are checked now "
                 "(422, nothing stored); funds are checked at settlement, where a short balance ends the payment "
-                "`failed` with `insufficient_funds`."
+                "`failed` with `insufficient_funds`.\n\n"
+                "With `to_currency` different from `currency` it is an `exchange`: the receiver's `to_currency` "
+                "balance gets the amount converted at the rate (`currency`/`to_currency`) in force at settlement, "
+                "rounded down to the target currency's decimals, so rounding never creates money. The receiver "
+                "may be the sender itself, exchanging between its own two balances. No rate is 422 "
+                "`rate_unavailable` now, or `failure_code` `rate_unavailable` when the rate was removed before "
+                "settlement. Until settled, `target_amount` and `rate` are the quote at intake."
             ),
             body="NewTransfer",
             creates_payment=True,
@@ -350,6 +238,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             parameters=("PaymentId",),
             errors=("not_found",),
         ),
+        reversal_operation(),
         operation(
             "post",
             "/api/v1/deposits",
@@ -379,6 +268,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             creates_payment=True,
             errors=PAYMENT_REFUSALS,
         ),
+        *rate_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -431,8 +321,9 @@ TAGS = [
     ("Index", "Where to start."),
     ("Accounts", "Customers' accounts and their payment history."),
     ("Balances", "One balance per account and currency, and its statement."),
-    ("Payments", "Transfers, deposits and withdrawals; settled in the background."),
+    ("Payments", "Transfers, exchanges, deposits, withdrawals and reversals; settled in the background."),
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
+    ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Events", "The append-only log of every committed change."),
     ("Audit", "The ledger's invariants, checked on demand."),
     ("Health", "Liveness and readiness probes for load balancers."),
@@ -453,8 +344,8 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": components.schemas(),
-            "parameters": components.parameters(),
+            "schemas": {**components.schemas(), **rate_schemas()},
+            "parameters": {**components.parameters(), **rate_parameters()},
             "headers": components.headers(),
             "securitySchemes": {
                 "bearer": {

@@ -35,6 +35,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "currency_exists": (409, "A currency with this code already exists."),
     "system_account": (409, "The `@system` account and its balances cannot be changed."),
     "idempotency_conflict": (409, "This Idempotency-Key was already used with a different request."),
+    "payment_not_completed": (409, "The payment is pending or failed: only a completed payment can be reversed."),
+    "already_reversed": (409, "The payment has a reversal already, completed or pending."),
     "body_too_large": (413, f"The request body is over {MAX_BODY_BYTES} bytes."),
     "validation_error": (422, "A field breaks a rule; `fields` says which and why."),
     "unknown_currency": (422, "No such currency, or it is inactive."),
@@ -43,7 +45,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "account_inactive": (422, "An account taking part is inactive."),
     "balance_inactive": (422, "A balance taking part is inactive."),
     "same_balance": (422, "The payment would go from a balance to itself."),
-    "rate_unavailable": (422, "`to_currency` differs from `currency` and no exchange rate is available."),
+    "rate_unavailable": (422, "`to_currency` differs from `currency` and no rate from one to the other is in force."),
+    "not_reversible": (422, "Only transfers and exchanges can be reversed, not deposits, withdrawals or reversals."),
 }
 
 
@@ -188,12 +191,28 @@ def schemas() -> dict:
                 "to_balance": text("Receiving balance id."),
                 "amount": AMOUNT,
                 "currency": CURRENCY_CODE,
-                "target_amount": nullable(AMOUNT),
-                "target_currency": nullable(text("Currency received, for exchanges.")),
-                "rate": nullable(text("Exchange rate applied, exact decimal text.")),
+                "target_amount": nullable(
+                    {
+                        **AMOUNT,
+                        "description": (
+                            "Exchanges (and their reversals): what the receiver gets in `target_currency`. For a "
+                            "pending exchange, the quote at intake; once completed, what was paid."
+                        ),
+                    }
+                ),
+                "target_currency": nullable(text("Currency received, for exchanges and their reversals.")),
+                "rate": nullable(
+                    text(
+                        "Exchanges: `target_currency` per unit of `currency`, exact decimal text; the quote at "
+                        "intake while pending, the rate applied once completed. Null on a reversal, whose amounts "
+                        "are those of the exchange it undoes."
+                    )
+                ),
                 "description": nullable(text("Free text given at intake.")),
                 "reverses": nullable(text("The payment this reversal undoes.")),
-                "reversed_by": nullable(text("The reversal that undid this payment.")),
+                "reversed_by": nullable(
+                    text("The reversal, pending or completed, that undoes this payment; null again if it failed.")
+                ),
                 "created_at": TIME,
                 "settled_at": nullable(TIME),
                 "entries": {
@@ -343,7 +362,11 @@ def _request_schemas() -> dict:
                 "amount": ref("AmountInput"),
                 "currency": nullable(text("Omit when the sender holds exactly one active balance.", examples=["PHP"])),
                 "to_currency": nullable(
-                    text("Same as `currency` when given: other currencies are refused with `rate_unavailable`.")
+                    text(
+                        "The receiver's currency; when it differs from `currency` the payment is an exchange at "
+                        "the rate in force at settlement.",
+                        examples=["USD"],
+                    )
                 ),
                 "description": description,
             },
@@ -422,6 +445,12 @@ def parameters() -> dict:
         "BalanceId": {"name": "balance_id", "in": "path", "required": True, "schema": {"type": "string"}},
         "PaymentId": {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}},
         "ActiveFilter": query("active", {"type": "boolean"}, "Only active (`true`) or inactive (`false`) ones."),
+        "AccountActiveFilter": query(
+            "active",
+            {"type": "boolean"},
+            "`true`: what can send and receive, active accounts with only their active balances. "
+            "`false`: inactive accounts.",
+        ),
         "OwnerFilter": query("owner", {"type": "string"}, "Owner contains this text."),
         "EmailFilter": query("email", {"type": "string"}, "Email is exactly this."),
         "HoldsCurrency": query("currency", CURRENCY_CODE, "Holds a balance in this currency."),

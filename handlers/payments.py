@@ -1,4 +1,5 @@
-"""Payments: transfers, deposits, withdrawals, and waiting for their outcome."""
+"""Payments: transfers and exchanges, deposits, withdrawals, reversals, and
+waiting for their outcome."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import re
 
 from models.errors import not_found
-from models.intake import submit_deposit, submit_transfer, submit_withdrawal
+from models.intake import submit_deposit, submit_reversal, submit_transfer, submit_withdrawal
 from models.ledger import PENDING, Payment
 from models.pagination import parse_limit
 from models.queries import list_payments, payment_entries
@@ -92,6 +93,12 @@ class WithdrawalsHandler(PaymentIntakeHandler):
         await self.accept(submit_withdrawal)
 
 
+class PaymentReverseHandler(PaymentIntakeHandler):
+    @scope("admin")
+    async def post(self, payment_id: str) -> None:
+        await self.accept(lambda body, enqueue: submit_reversal(payment_id, body, enqueue))
+
+
 class PaymentHandler(APIHandler):
     @scope("read")
     async def get(self, payment_id: str) -> None:
@@ -101,6 +108,7 @@ class PaymentHandler(APIHandler):
 default_handlers = [
     (r"/api/v1/payments", PaymentsHandler),
     (r"/api/v1/payments/([^/]+)", PaymentHandler),
+    (r"/api/v1/payments/([^/]+)/reverse", PaymentReverseHandler),
     (r"/api/v1/deposits", DepositsHandler),
     (r"/api/v1/withdrawals", WithdrawalsHandler),
 ]

@@ -1,6 +1,9 @@
 """Payment intake (SPEC section 4, step 1): refuse what can be refused now,
 else commit the payment as `pending` with its `payment.created` event.
 
+Transfers, exchanges (a transfer into another currency), deposits,
+withdrawals and reversals all enter here.
+
 Called inside a transaction by the API, the dashboard and the tests alike;
 funds are not checked here but at settlement, under the balances' locks.
 """
@@ -9,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from peewee import IntegrityError
+
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database
-from .errors import ApiError, invalid
+from .db import database, lock_rows
+from .errors import ApiError, invalid, not_found
 from .event import record_event
 from .ids import new_id
-from .ledger import Payment
+from .ledger import COMPLETED, REVERSIBLE_KINDS, Payment
 from .money import AmountError, parse_amount
+from .rates import quote_exchange
 from .serialize import payment_json
 from .validation import AMOUNT, check_shape
 
@@ -34,21 +40,31 @@ CASH_FIELDS = {"account": str, "currency": str, "amount": AMOUNT, "description":
 
 
 def submit_transfer(body: object, enqueue: Enqueue) -> Payment:
-    """Accept a transfer between two customers' balances of one currency."""
+    """Accept a transfer between two customers' balances of one currency, or
+    an exchange when `to_currency` differs from `currency`: the receiver's
+    `to_currency` balance gets the amount converted at the rate in force at
+    settlement. The sender and the receiver may be one account exchanging
+    between its own two balances."""
     data = check_shape(body, TRANSFER_FIELDS, required=("from_account", "to_account", "amount"))
     _check_description(data)
     sender = _customer(data["from_account"], "from_account")
     receiver = _customer(data["to_account"], "to_account")
     currency = _transfer_currency(sender, data.get("currency"))
+    to_currency = currency
     if data.get("to_currency") not in (None, currency.code):
-        Currency.known(data["to_currency"])
-        raise ApiError(422, "rate_unavailable", f"no exchange rate from {currency.code} to {data['to_currency']}")
+        to_currency = Currency.known(data["to_currency"])
     amount = _amount(data["amount"], currency)
     source = _usable_balance(sender, currency)
-    target = _usable_balance(receiver, currency)
+    target = _usable_balance(receiver, to_currency)
     if source.id == target.id:
         raise ApiError(422, "same_balance", "a payment cannot go from a balance to itself")
-    return _accept("transfer", source, target, amount, data.get("description"), enqueue)
+    if to_currency.code == currency.code:
+        return _accept("transfer", source, target, amount, data.get("description"), enqueue)
+    # Quoted now so that an exchange that cannot happen is refused now; the
+    # amounts are set again at settlement, at the rate in force then.
+    target_amount, rate = quote_exchange(currency, to_currency, amount)
+    exchange = dict(target_amount=target_amount, target_currency=to_currency.code, rate=rate)
+    return _accept("exchange", source, target, amount, data.get("description"), enqueue, **exchange)
 
 
 def submit_deposit(body: object, enqueue: Enqueue) -> Payment:
@@ -65,7 +81,52 @@ def submit_withdrawal(body: object, enqueue: Enqueue) -> Payment:
     return _accept("withdrawal", _usable_balance(account, currency), system, amount, description, enqueue)
 
 
-def _accept(kind: str, source: Balance, target: Balance, amount: int, description, enqueue: Enqueue) -> Payment:
+def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
+    """Accept the reversal of a completed transfer or exchange: the money goes
+    back from the receiver to the sender, as a new `reversal` payment linked
+    both ways (`reverses` on it, `reversed_by` on the original). An exchange
+    goes back at its original rate: the receiver gives back `target_amount`
+    and the sender gets back the original `amount`.
+
+    Once per payment: a second request is 409 `already_reversed`, unless the
+    first reversal failed at settlement (the receiver had spent the money),
+    which frees the payment to be reversed again. Funds are checked at
+    settlement, like any payment."""
+    data = check_shape({} if body is None else body, {"description": str})
+    _check_description(data)
+    # Locked so that two requests to reverse one payment are taken one at a time.
+    original = lock_rows(Payment.select().where(Payment.id == payment_id)).first()
+    if original is None:
+        raise not_found(f"payment {payment_id}")
+    if original.kind not in REVERSIBLE_KINDS:
+        raise ApiError(422, "not_reversible", f"a {original.kind} cannot be reversed; only transfers and exchanges")
+    if original.status != COMPLETED:
+        raise ApiError(409, "payment_not_completed", f"payment {payment_id} is {original.status}, not completed")
+    if original.reversed_by is not None:
+        raise ApiError(409, "already_reversed", f"payment {payment_id} is already reversed by {original.reversed_by}")
+    source, target = Balance.get_by_id(original.to_balance_id), Balance.get_by_id(original.from_balance_id)
+    for balance in (source, target):
+        _check_usable(balance)
+    exchange = {}
+    amount = original.amount
+    if original.target_currency_id is not None:
+        amount = original.target_amount
+        exchange = dict(target_amount=original.amount, target_currency=original.currency_id)
+    try:
+        with database.atomic():
+            reversal = _accept(
+                "reversal", source, target, amount, data.get("description"), enqueue, reverses=original.id, **exchange
+            )
+    except IntegrityError:
+        # The partial unique index on `reverses` is the last guard.
+        raise ApiError(409, "already_reversed", f"payment {payment_id} is already being reversed") from None
+    Payment.update(reversed_by=reversal.id).where(Payment.id == original.id).execute()
+    return reversal
+
+
+def _accept(
+    kind: str, source: Balance, target: Balance, amount: int, description, enqueue: Enqueue, **extra
+) -> Payment:
     payment = Payment.create(
         id=new_id("pay"),
         kind=kind,
@@ -76,6 +137,7 @@ def _accept(kind: str, source: Balance, target: Balance, amount: int, descriptio
         amount=amount,
         currency=source.currency_id,
         description=description,
+        **extra,
     )
     record_event("payment.created", payment_json(payment))
     database.after_commit(lambda: enqueue(payment.id))
@@ -127,6 +189,14 @@ def _usable_balance(account: Account, currency: Currency) -> Balance:
     if not balance.active:
         raise ApiError(422, "balance_inactive", f"{account.id}'s {currency.code} balance is inactive")
     return balance
+
+
+def _check_usable(balance: Balance) -> None:
+    """The balance and its account can send and receive now."""
+    if not Account.get_by_id(balance.account_id).active:
+        raise ApiError(422, "account_inactive", f"account {balance.account_id} is inactive")
+    if not balance.active:
+        raise ApiError(422, "balance_inactive", f"{balance.account_id}'s {balance.currency_id} balance is inactive")
 
 
 def _system_balance(currency: Currency) -> Balance:

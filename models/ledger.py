@@ -6,12 +6,21 @@ from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField
 
 from .account import Account, Balance
 from .currency import Currency
-from .db import BaseModel, MinorUnitsField, utcnow
+from .db import BaseModel, MinorUnitsField, is_sqlite, utcnow
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
 KINDS = ("transfer", "deposit", "withdrawal", "exchange", "reversal")
+REVERSIBLE_KINDS = ("transfer", "exchange")
 STATUSES = (PENDING, COMPLETED, FAILED)
-FAILURE_CODES = ("insufficient_funds", "account_inactive", "balance_inactive", "rate_unavailable")
+FAILURE_CODES = (
+    "insufficient_funds",
+    "account_inactive",
+    "balance_inactive",
+    "rate_unavailable",
+    # The rate in force at settlement turns the amount into less than one
+    # minor unit of the target currency, or more than an amount may be.
+    "target_out_of_range",
+)
 
 
 class Payment(BaseModel):
@@ -29,7 +38,9 @@ class Payment(BaseModel):
     target_currency = ForeignKeyField(Currency, column_name="target_currency", null=True)
     rate = CharField(max_length=64, null=True)  # exact decimal text
     description = CharField(max_length=500, null=True)
-    reverses = ForeignKeyField("self", column_name="reverses", null=True, unique=True)
+    # At most one reversal that has not failed per payment: a partial unique
+    # index (migration 0002), so a failed reversal can be tried again.
+    reverses = ForeignKeyField("self", column_name="reverses", null=True, index=False)
     reversed_by = CharField(max_length=32, null=True)
     created_at = DateTimeField(default=utcnow, index=True)
     settled_at = DateTimeField(null=True)
@@ -51,3 +62,14 @@ class Entry(BaseModel):
 
     class Meta:
         indexes = ((("balance", "id"), False),)
+
+
+def lock_shared(query):
+    """Hold the selected rows unchanged until this transaction ends, while
+    letting other transactions read and share-lock them too.
+
+    PostgreSQL: FOR SHARE, which an UPDATE or DELETE of the rows waits for
+    (and which waits for one being committed, then reads the new version).
+    SQLite: nothing to add; its one writer at a time orders everything.
+    """
+    return query if is_sqlite() else query.for_update("FOR SHARE")

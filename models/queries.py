@@ -13,6 +13,7 @@ from .errors import invalid
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
+from .rates import ExchangeRate, RateChange
 
 
 def _bad(name: str, problem: str):
@@ -46,17 +47,23 @@ def parse_choice(name: str, raw: str | None, choices) -> str | None:
 
 
 def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """Accounts oldest first, each with its balances (two queries)."""
+    """Accounts oldest first, each with its balances (two queries).
+
+    `active=true` lists what can send and receive: active accounts with only
+    their active balances. `active=false` lists inactive accounts."""
     query = Account.select().where(Account.id != SYSTEM_ACCOUNT)
+    balances = Balance.select().order_by(Balance.currency)
     active = parse_bool("active", args.get("active"))
     if active is not None:
         query = query.where(Account.active == active)
+    if active:
+        balances = balances.where(Balance.active == True)  # noqa: E712
     if args.get("owner"):
         query = query.where(Account.owner.contains(args["owner"]))
     if args.get("email"):
         query = query.where(Account.email == args["email"])
     if args.get("currency"):
-        holders = Balance.select(Balance.account).where(Balance.currency == args["currency"])
+        holders = balances.select(Balance.account).where(Balance.currency == args["currency"]).order_by()
         query = query.where(Account.id.in_(holders))
     if args.get("q"):
         term = args["q"]
@@ -66,7 +73,7 @@ def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str
         after, last_id = key
         query = query.where((Account.created_at > after) | ((Account.created_at == after) & (Account.id > last_id)))
     query = query.order_by(Account.created_at, Account.id).limit(limit + 1)
-    accounts = prefetch(query, Balance.select().order_by(Balance.currency))
+    accounts = prefetch(query, balances)
     return page(accounts, limit, lambda a: [a.created_at.isoformat(), a.id])
 
 
@@ -138,3 +145,28 @@ def list_currencies(args: dict, limit: int, cursor: str | None) -> tuple[list, s
         query = query.where(Currency.code > key[0])
     rows = list(query.order_by(Currency.code).limit(limit + 1))
     return page(rows, limit, lambda c: [c.code])
+
+
+def list_rates(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """The rates in force, by base then quote; `base`/`quote` filter."""
+    query = ExchangeRate.select()
+    if args.get("base"):
+        query = query.where(ExchangeRate.base == args["base"])
+    if args.get("quote"):
+        query = query.where(ExchangeRate.quote == args["quote"])
+    key = decode_cursor(cursor, TEXT, TEXT)
+    if key:
+        base, quote = key
+        query = query.where((ExchangeRate.base > base) | ((ExchangeRate.base == base) & (ExchangeRate.quote > quote)))
+    rows = list(query.order_by(ExchangeRate.base, ExchangeRate.quote).limit(limit + 1))
+    return page(rows, limit, lambda r: [r.base_id, r.quote_id])
+
+
+def rate_history(base: str, quote: str, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """Every change of one pair's rate, newest first: who set what, when."""
+    query = RateChange.select().where((RateChange.base == base) & (RateChange.quote == quote))
+    key = decode_cursor(cursor, SEQ)
+    if key:
+        query = query.where(RateChange.id < key[0])
+    rows = list(query.order_by(RateChange.id.desc()).limit(limit + 1))
+    return page(rows, limit, lambda r: [r.id])

@@ -136,3 +136,15 @@ def token_json(token) -> dict:
         "created_at": iso(token.created_at),
         "revoked_at": iso(token.revoked_at),
     }
+
+
+def rate_json(rate) -> dict:
+    """An exchange rate in force, or one line of a pair's history (`rate`
+    null: the rate was removed)."""
+    return {
+        "base": rate.base_id,
+        "quote": rate.quote_id,
+        "rate": rate.rate,
+        "set_by": rate.set_by,
+        "set_at": iso(rate.set_at),
+    }
