@@ -11,15 +11,19 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
+from pathlib import Path
 
 import tornado.web
 from tornado.log import access_log
 
-from . import accounts, docs, health, payments, rates, reference, stream
+from . import accounts, dashboard, docs, health, payments, rates, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
+from .dashboard.formatting import make_environment
 from .hub import EventHub
 
-ROUTE_MODULES = (health, accounts, payments, rates, reference, docs, stream)
+# The dashboard comes last: its final route answers every other page path.
+ROUTE_MODULES = (health, accounts, payments, rates, reference, docs, stream, dashboard)
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def routes() -> list:
@@ -45,6 +49,13 @@ def make_app(
         enqueue=enqueue,
         queue_ping=queue_ping,
         cookie_secret=cookie_secret,
+        # Dashboard forms carry Tornado's CSRF token; API handlers opt out
+        # (bearer tokens, not cookies). The cookie lasts the browser session.
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax", "expires_days": None},
+        login_url="/login",
+        template_path=str(TEMPLATES),
+        jinja=make_environment(TEMPLATES),
         default_handler_class=NotFoundHandler,
         feed_send_timeout=feed_send_timeout,
         websocket_ping_interval=20,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -12,12 +13,20 @@ from peewee import AutoField, CharField, DateTimeField, IntegrityError
 
 from .db import BaseModel, database, utcnow
 from .errors import ApiError, invalid
+from .pagination import SEQ, decode_cursor, page
 
 SCOPES = ("read", "write", "admin")
 ROLES = ("admin", "viewer")
 TOKEN_PREFIX = "pgw_"
 
 _hasher = PasswordHasher()
+
+
+@functools.cache
+def _nobody() -> str:
+    """A hash to check against when no operator has the email given, so that
+    a wrong email takes as long to refuse as a wrong password."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def scope_allows(granted: str, needed: str) -> bool:
@@ -66,6 +75,15 @@ class ApiToken(BaseModel):
         # so the answer never depends on how much of a guess was right.
         return token if hmac.compare_digest(token.digest, _digest(secret)) else None
 
+    @classmethod
+    def newest_first(cls, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
+        """A page of tokens, revoked ones included, newest first."""
+        query = cls.select()
+        key = decode_cursor(cursor, SEQ)
+        if key:
+            query = query.where(cls.id < key[0])
+        return page(list(query.order_by(cls.id.desc()).limit(limit + 1)), limit, lambda t: [t.id])
+
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = utcnow()
@@ -98,8 +116,22 @@ class Operator(BaseModel):
         except IntegrityError:
             raise ApiError(409, "operator_exists", f"operator {email} already exists") from None
 
+    @classmethod
+    def authenticate(cls, email: str, password: str) -> Operator | None:
+        """The operator with this email and password, or None, in the same
+        time whether the email or the password was wrong."""
+        operator = cls.get_or_none(cls.email == email.strip().lower())
+        if operator is None:
+            _check(_nobody(), password)
+            return None
+        return operator if operator.check_password(password) else None
+
     def check_password(self, password: str) -> bool:
-        try:
-            return _hasher.verify(self.password_hash, password)
-        except VerificationError:
-            return False
+        return _check(self.password_hash, password)
+
+
+def _check(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except VerificationError:
+        return False

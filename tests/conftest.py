@@ -111,6 +111,19 @@ def gateway():
         worker.wait(30)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the dashboard tests of one module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
 def issue_token(scope: str) -> str:
     from models.auth import ApiToken
     from models.db import in_transaction

@@ -1,0 +1,19 @@
+"""The operator dashboard (SPEC section 7): server-rendered pages, one module
+per area, each ending in `default_handlers`; any other path outside /api is
+an HTML 404, so it comes last."""
+
+from __future__ import annotations
+
+from . import accounts, audit, auth, overview, payments, reference, tokens
+from .base import PageNotFoundHandler
+
+default_handlers = [
+    *auth.default_handlers,
+    *overview.default_handlers,
+    *accounts.default_handlers,
+    *payments.default_handlers,
+    *reference.default_handlers,
+    *tokens.default_handlers,
+    *audit.default_handlers,
+    (r"(?!/api(?:/|$)).*", PageNotFoundHandler),
+]

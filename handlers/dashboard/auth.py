@@ -1,0 +1,64 @@
+"""Logging in and out of the dashboard."""
+
+from __future__ import annotations
+
+import re
+
+from models.auth import Operator
+
+from .base import PageHandler, anonymous, viewer
+from .forms import Arguments, LoginForm
+
+# A path on this site: one slash, then not a slash or backslash (which
+# browsers read as "//", another site).
+_LOCAL_PATH = re.compile(r"^/(?![/\\])")
+
+
+def _local(url: str | None) -> str:
+    """Where to go after logging in: `url` if it is a page of this site, else
+    the overview."""
+    return url if url and _LOCAL_PATH.match(url) else "/"
+
+
+class LoginHandler(PageHandler):
+    @anonymous
+    async def get(self) -> None:
+        if self.operator is not None:
+            self.redirect(_local(self.get_query_argument("next", None)))
+            return
+        form = LoginForm(next=self.get_query_argument("next", ""))
+        self.render_page("login.html", form=form, problem=None)
+
+    @anonymous
+    async def post(self) -> None:
+        form = LoginForm(Arguments.posted(self))
+        operator = None
+        if form.validate():
+            email, password = form.email.data, form.password.data
+            operator = await self.run_db(lambda: Operator.authenticate(email, password))
+        if operator is None:
+            form.password.data = ""
+            self.render_page("login.html", 422, form=form, problem="Wrong email or password.")
+            return
+        self.start_session(operator)
+        self.redirect(_local(form.next.data), status=303)
+
+
+class LogoutHandler(PageHandler):
+    """GET asks (a link or a prefetch must not log anyone out); POST, with
+    its CSRF token, logs out."""
+
+    @viewer
+    async def get(self) -> None:
+        self.render_page("logout.html")
+
+    @anonymous
+    async def post(self) -> None:
+        self.end_session()
+        self.redirect("/login", status=303)
+
+
+default_handlers = [
+    (r"/login", LoginHandler),
+    (r"/logout", LogoutHandler),
+]

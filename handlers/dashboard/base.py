@@ -1,0 +1,272 @@
+"""What every dashboard page shares: who is logged in, what their role lets
+them do, rendering with Jinja2, security headers, and error pages.
+
+Every page method carries `@viewer` (any operator may look), `@admin_only`
+(viewers are refused with a 403 page) or `@anonymous`; the app's start-up
+check refuses a method that carries none. An operator who is not logged in
+is sent to /login and comes back afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from babel import Locale
+from jinja2 import Environment
+from markupsafe import Markup
+from tornado.web import HTTPError, RequestHandler
+
+from models.auth import Operator
+from models.db import in_transaction, read_only
+from models.errors import ApiError
+
+from ..stream import SESSION_COOKIE
+from .formatting import format_money, negotiate_locale
+
+log = logging.getLogger(__name__)
+
+SESSION_DAYS = 0.5  # 12 hours: a working day, then log in again
+FLASH_COOKIE = "flash"
+
+# Everything a page loads comes from this server: no inline script, no CDN,
+# no external font; forms post only here; no other site may frame a page.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+NAVIGATION = (
+    ("/", "Overview"),
+    ("/accounts", "Accounts"),
+    ("/payments", "Payments"),
+    ("/currencies", "Currencies"),
+    ("/rates", "Rates"),
+    ("/tokens", "API tokens"),
+    ("/audit", "Audit"),
+)
+
+
+def anonymous(method):
+    """Open to anyone, logged in or not (the login page)."""
+    method.required_scope = None
+    return method
+
+
+def viewer(method):
+    """Any logged-in operator, admin or viewer, may do this: it only looks."""
+
+    @functools.wraps(method)
+    async def guarded(self: PageHandler, *args, **kwargs):
+        if self.operator is None:
+            return self.send_to_login()
+        return await method(self, *args, **kwargs)
+
+    guarded.required_scope = "read"
+    return guarded
+
+
+def admin_only(method):
+    """Only an admin may do this: it changes something. A viewer gets a 403
+    page that says so."""
+
+    @functools.wraps(method)
+    async def guarded(self: PageHandler, *args, **kwargs):
+        if self.operator is None:
+            return self.send_to_login()
+        if not self.is_admin:
+            raise ApiError(403, "forbidden", "Viewers can look at everything but change nothing: ask an admin.")
+        return await method(self, *args, **kwargs)
+
+    guarded.required_scope = "admin"
+    return guarded
+
+
+class PageHandler(RequestHandler):
+    operator: Operator | None = None
+    feed_after = 0
+
+    @property
+    def jinja(self) -> Environment:
+        return self.settings["jinja"]
+
+    @property
+    def enqueue(self) -> Callable[[str], None]:
+        return self.settings["enqueue"]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.operator is not None and self.operator.role == "admin"
+
+    @functools.cached_property
+    def money_locale(self) -> Locale:
+        return negotiate_locale(self.request.headers.get("Accept-Language"))
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Security-Policy", PAGE_POLICY)
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+        if self.request.protocol == "https":
+            self.set_header("Strict-Transport-Security", "max-age=31536000")
+
+    def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None:
+        """Every cookie a page sets (session, CSRF, notice) is Secure when the
+        page came over HTTPS."""
+        if self.request.protocol == "https":
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, **kwargs)
+
+    async def prepare(self) -> None:
+        # Read before the page's queries, so that a live page resumes the
+        # feed from a point its own content already includes.
+        self.feed_after = self.settings["hub"].head
+        operator_id = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+        if operator_id is not None:
+            self.operator = await self.run_db(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+
+    def get_current_user(self) -> Operator | None:
+        return self.operator
+
+    async def run_db(self, work: Callable[[], Any]) -> Any:
+        """Run blocking reads on the database threads, never on the IOLoop."""
+        return await self._off_loop(functools.partial(read_only, work))
+
+    async def run_txn(self, work: Callable[[], Any]) -> Any:
+        """Run `work` in one retried transaction on the database threads."""
+        return await self._off_loop(functools.partial(in_transaction, work))
+
+    async def _off_loop(self, work: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], work)
+
+    def send_to_login(self) -> None:
+        if self.request.method == "GET":
+            self.redirect("/login?" + urlencode({"next": self.request.uri}))
+        else:
+            self.redirect("/login", status=303)
+
+    def start_session(self, operator: Operator) -> None:
+        """Log `operator` in: a new signed session cookie, and a new CSRF
+        token so that none issued before the login is good after it."""
+        self.clear_cookie("_xsrf")
+        self.set_signed_cookie(
+            SESSION_COOKIE, str(operator.id), expires_days=SESSION_DAYS, httponly=True, samesite="Lax"
+        )
+
+    def end_session(self) -> None:
+        self.clear_cookie(SESSION_COOKIE)
+        self.clear_cookie("_xsrf")
+
+    def notice(self, message: str) -> None:
+        """A one-line notice shown at the top of the next page (after a
+        redirect), once."""
+        self.set_signed_cookie(FLASH_COOKIE, message, expires_days=None, httponly=True, samesite="Lax")
+
+    def done(self, url: str, message: str) -> None:
+        """A form did what it asked: go to `url` (303, so a reload does not
+        post again) and say what happened there."""
+        self.notice(message)
+        self.redirect(url, status=303)
+
+    def _take_notice(self) -> str | None:
+        message = self.get_signed_cookie(FLASH_COOKIE, max_age_days=1)
+        if message is None:
+            return None
+        self.clear_cookie(FLASH_COOKIE)
+        return message.decode()
+
+    def url_with(self, **changes: str | None) -> str:
+        """This page's address with some query arguments changed (None takes
+        one away): for pagination links that keep the filters."""
+        args = {name: self.get_query_arguments(name) for name in self.request.query_arguments}
+        args.pop("fragment", None)
+        for name, value in changes.items():
+            if value is None:
+                args.pop(name, None)
+            else:
+                args[name] = [value]
+        query = urlencode(args, doseq=True)
+        return self.request.path + ("?" + query if query else "")
+
+    def money(self, amount: str | None, currency: str | None) -> str:
+        return format_money(amount, currency, self.money_locale)
+
+    def render_page(self, template_name: str, status: int = 200, **context: Any) -> None:
+        """Render a page; or, with `?fragment=live_...`, only that block of it
+        (what live updates fetch, so a row is written in one place)."""
+        template = self.jinja.get_template(template_name)
+        variables = {
+            "operator": self.operator,
+            "is_admin": self.is_admin,
+            "path": self.request.path,
+            "navigation": NAVIGATION,
+            "notice": self._take_notice(),
+            "xsrf_form": lambda: Markup(self.xsrf_form_html()),
+            "money": self.money,
+            "url_with": self.url_with,
+            "lang": str(self.money_locale).replace("_", "-"),
+            "feed_after": self.feed_after,
+            **context,
+        }
+        fragment = self.get_query_argument("fragment", None)
+        if fragment is not None and fragment.startswith("live_") and fragment in template.blocks:
+            html = "".join(template.blocks[fragment](template.new_context(variables)))
+        else:
+            html = template.render(variables)
+        self.set_status(status)
+        self.set_header("Server-Timing", f"page;dur={1000 * self.request.request_time():.1f}")
+        self.finish(html)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, ApiError):
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs["exc_info"][1] if "exc_info" in kwargs else None
+        if isinstance(error, ApiError):
+            status_code = error.status
+        title, message = _explain(status_code, error)
+        try:
+            self.render_page("error.html", status_code, title=title, message=message)
+        except Exception:
+            log.exception("could not render the error page")
+            self.finish(f"{title}. {message}")
+
+
+def _explain(status: int, error: BaseException | None) -> tuple[str, str]:
+    """The title and sentence an error page shows."""
+    if isinstance(error, ApiError):
+        titles = {403: "Not allowed", 404: "Not found"}
+        return titles.get(error.status, "Refused"), error.message
+    if status == 403 and isinstance(error, HTTPError) and "xsrf" in (error.log_message or "").lower():
+        return (
+            "Form expired",
+            "This form was not sent from a page of this dashboard, or it has expired. Go back, reload the page and try again.",
+        )
+    if status == 404:
+        return "Not found", "There is no page at this address."
+    if status == 405:
+        return "Not allowed", "This page does not take that kind of request."
+    if status < 500:
+        return "Bad request", "The request could not be understood."
+    return "Something went wrong", "Something went wrong on our side; it has been logged. Try again in a moment."
+
+
+class PageNotFoundHandler(PageHandler):
+    """Any path outside /api that names no page: an HTML 404."""
+
+    @anonymous
+    async def get(self, *args) -> None:
+        raise HTTPError(404)
+
+    post = get
+
+    def check_xsrf_cookie(self) -> None:
+        """A post to no page changes nothing: answer 404, not 403."""
