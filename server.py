@@ -58,9 +58,7 @@ def configure_logging(config: Config) -> None:
 def connect(config: Config) -> None:
     from models.db import connect as connect_database
 
-    connect_database(
-        config.database_url, config.sqlite_path, max_connections=config.db_threads + config.consumer_workers + 4
-    )
+    connect_database(config.database_url, config.sqlite_path)
 
 
 class EventPipeline:

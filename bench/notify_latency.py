@@ -31,8 +31,10 @@ async def measure(services: Services, accounts: list[str], rate: int, seconds: f
     sent: dict[str, float] = {}
     completed: dict[str, float] = {}
     feed = await websocket_connect(
-        HTTPRequest(base.replace("http", "ws") + "/api/v1/stream?types=payment.completed,payment.failed",
-                    headers={"Authorization": f"Bearer {services.admin_token}"})
+        HTTPRequest(
+            base.replace("http", "ws") + "/api/v1/stream?types=payment.completed,payment.failed",
+            headers={"Authorization": f"Bearer {services.admin_token}"},
+        )
     )
 
     async def follow() -> None:
@@ -52,7 +54,9 @@ async def measure(services: Services, accounts: list[str], rate: int, seconds: f
         sender, receiver = rng.sample(accounts, 2)
         body = json.dumps({"from_account": sender, "to_account": receiver, "amount": "0.01"})
         started = time.perf_counter()
-        response = await client.fetch(f"{base}/api/v1/payments", method="POST", body=body, headers=headers, raise_error=False)
+        response = await client.fetch(
+            f"{base}/api/v1/payments", method="POST", body=body, headers=headers, raise_error=False
+        )
         if response.code == 202:
             sent[json.loads(response.body)["id"]] = started
         else:
@@ -95,8 +99,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     result = run(args.rate, args.seconds)
-    print(f"accept-to-notify at {result['offered_per_s']} payments/s: p50 {result['p50']} ms, p99 {result['p99']} ms "
-          f"({result['payments']} payments, {result['errors']} errors, {result['unnotified']} not notified)")
+    print(
+        f"accept-to-notify at {result['offered_per_s']} payments/s: p50 {result['p50']} ms, p99 {result['p99']} ms "
+        f"({result['payments']} payments, {result['errors']} errors, {result['unnotified']} not notified)"
+    )
 
 
 if __name__ == "__main__":

@@ -124,7 +124,11 @@ class Services:
     def fund_accounts(self, count: int, currency: str = "PHP", amount: str = "1000000.00") -> list[str]:
         ids = []
         for n in range(count):
-            account = self.api("POST", "/api/v1/accounts", {"id": f"bench{n:06d}", "owner": f"Bench {n}", "currencies": [currency]})
-            self.api("POST", "/api/v1/deposits", {"account": account["id"], "currency": currency, "amount": amount}, wait=30)
+            account = self.api(
+                "POST", "/api/v1/accounts", {"id": f"bench{n:06d}", "owner": f"Bench {n}", "currencies": [currency]}
+            )
+            self.api(
+                "POST", "/api/v1/deposits", {"account": account["id"], "currency": currency, "amount": amount}, wait=30
+            )
             ids.append(account["id"])
         return ids

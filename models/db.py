@@ -17,15 +17,16 @@ from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from peewee import (
+    Database,
     DatabaseProxy,
     Field,
     InterfaceError,
     Model,
     OperationalError,
+    PostgresqlDatabase,
     SqliteDatabase,
     fn,
 )
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 log = logging.getLogger(__name__)
 
@@ -147,20 +148,23 @@ def is_connection_lost(exc: Exception) -> bool:
 def _discard_connection() -> None:
     """Drop this thread's broken connection so the next attempt opens a new one."""
     try:
-        getattr(database.obj, "manual_close", database.close)()
+        database.close()
     except Exception:
         database.obj._state.reset()
 
 
 def _retrying(work: Callable[[], T], attempts: int) -> T:
-    if database.obj._state.ctx:
-        # Called inside an open connection: the outermost caller owns the
-        # connection and so the retrying; run once.
+    """Each thread keeps one connection for its whole life (opened on first
+    use), so a request costs no connection checkout; a connection found dead
+    is replaced and the work tried again."""
+    if database.in_transaction():
+        # Inside someone's transaction: retrying is the outermost caller's job.
         return work()
     for attempt in range(1, attempts + 1):
         try:
-            with database.connection_context():
-                return work()
+            if database.is_closed():
+                database.connect()
+            return work()
         except (OperationalError, InterfaceError) as exc:
             if attempt == attempts or not is_retryable(exc):
                 raise
@@ -185,34 +189,34 @@ def in_transaction(work: Callable[[], T], attempts: int = 8) -> T:
 
 
 def read_only(work: Callable[[], T], attempts: int = 4) -> T:
-    """Run reads on a pooled connection (returned to the pool after), again
-    on a fresh connection if the first one turns out to be dead."""
+    """Run reads (each its own statement, no transaction), again on a fresh
+    connection if this thread's turns out to be dead."""
     return _retrying(work, attempts)
 
 
-def connect(database_url: str | None, sqlite_path: Path, max_connections: int = 20):
-    """Bind the proxy to PostgreSQL (`database_url`) or to the SQLite file."""
+def connect(database_url: str | None, sqlite_path: Path) -> Database:
+    """Bind the proxy to PostgreSQL (`database_url`) or to the SQLite file.
+
+    Connections are per thread and kept open (see `_retrying`), so the
+    number a process holds is the number of threads that use the database.
+    """
     if database_url:
         url = urlparse(database_url)
         if url.scheme not in ("postgres", "postgresql"):
             raise ValueError(f"DATABASE_URL must be postgresql://..., not {url.scheme}://")
-        db = PooledPostgresqlDatabase(
+        db = PostgresqlDatabase(
             unquote(url.path.lstrip("/")) or "postgres",
             user=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
             host=url.hostname or "127.0.0.1",
             port=url.port or 5432,
-            max_connections=max_connections,
-            stale_timeout=300,
-            timeout=30,
+            connect_timeout=5,
             field_types={"MINOR_UNITS": "NUMERIC(40,0)"},
         )
     else:
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        db = PooledSqliteDatabase(
+        db = SqliteDatabase(
             str(sqlite_path),
-            max_connections=max_connections,
-            stale_timeout=300,
             timeout=30,
             pragmas={
                 "journal_mode": "wal",
@@ -221,8 +225,6 @@ def connect(database_url: str | None, sqlite_path: Path, max_connections: int = 
                 "busy_timeout": 30000,
             },
             field_types={"MINOR_UNITS": "TEXT"},
-            # Pooled connections move between threads, one thread at a time.
-            check_same_thread=False,
         )
         db.register_aggregate(_BigSum, "BIGSUM", 1)
     database.initialize(db)

@@ -1,0 +1,224 @@
+"""`make bench`: the product's figures beside the machine's own limits.
+
+Runs on PostgreSQL + Redis (the machine's, as CI has them) with real web and
+worker processes on loopback and load from separate processes, prints one
+table and writes bench/results.json. Each figure comes with its anchor,
+measured in the same run, and their ratio: machines are shared and noisy,
+ratios travel better than absolute numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+from bench.services import REDIS_URL, Services, database_url
+
+os.environ.setdefault("DATABASE_URL", database_url())
+os.environ.setdefault("REDIS_URL", REDIS_URL)
+
+HERE = Path(__file__).resolve().parent
+CURRENCY, ONE_MILLION = "PHP", 100_000_000
+
+
+def connect_here() -> None:
+    from config import Config
+    from models.db import connect
+
+    config = Config.from_env()
+    connect(config.database_url, config.sqlite_path)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def pending_count() -> int:
+    from models.db import read_only
+    from models.ledger import PENDING, Payment
+
+    return read_only(lambda: Payment.select().where(Payment.status == PENDING).count())
+
+
+def drain(services: Services, pairs: list[tuple[str, str]], workers: int = 2) -> dict:
+    """Settle a backlog of transfers: payments settled per second."""
+    from bench.fixtures import pending_transfers
+    from tasks.settlement import queue_settlement
+
+    ids = pending_transfers(pairs, CURRENCY, 1)
+    for _ in range(workers):
+        services.spawn("worker", "--workers", "4")
+    started = time.perf_counter()
+    for payment_id in ids:
+        queue_settlement(payment_id)
+    while pending_count():
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    return {"payments": len(ids), "seconds": round(elapsed, 2), "per_s": round(len(ids) / elapsed, 1)}
+
+
+def settlement_scenario(accounts: int, hot: int, payments: int, rate: int) -> dict:
+    """Backlog throughput and paced accept-to-notify latency with `hot`
+    balances taking all the traffic among `accounts` funded accounts."""
+    from bench.fixtures import funded_accounts
+    from bench.notify_latency import measure
+
+    rng = random.Random(accounts * 31 + hot)
+    with Services(web=1, workers=0) as services:
+        ids = funded_accounts(accounts, CURRENCY, ONE_MILLION)
+        busy = ids[:hot] if hot else ids
+        pairs = [tuple(rng.sample(busy, 2)) for _ in range(payments)]
+        backlog = drain(services, pairs)
+        import asyncio
+
+        paced = asyncio.run(measure(services, busy, rate, 5))
+        return {
+            "accounts": accounts,
+            "hot_balances": hot or accounts,
+            **backlog,
+            "paced_per_s": rate,
+            "p50_ms": paced["p50"],
+            "p99_ms": paced["p99"],
+        }
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
+    return f"{os.cpu_count()} cores ({model}), {memory} GiB, Python {platform.python_version()}"
+
+
+def main() -> None:
+    from bench.anchors import bare_tornado, pgbench_tpcb
+    from bench.load import wrk
+    from bench.notify_latency import measure
+
+    connect_here()
+    started = time.perf_counter()
+    results: dict = {"machine": machine()}
+    tpcb = pgbench_tpcb()
+    bare = bare_tornado()
+    print(
+        f"anchors: pgbench TPC-B {tpcb:.0f} tps, bare Tornado GET {bare['get']['per_s']:.0f}/s POST {bare['post']['per_s']:.0f}/s",
+        flush=True,
+    )
+
+    with Services(web=1, workers=0) as services:
+        from bench.fixtures import funded_accounts
+
+        accounts = funded_accounts(1000, CURRENCY, ONE_MILLION)
+        rng = random.Random(1)
+        settled = drain(services, [tuple(rng.sample(accounts, 2)) for _ in range(20_000)])
+        results["settlement"] = {
+            "unit": "payments/s",
+            "ours": settled["per_s"],
+            "anchor": "pgbench tpcb",
+            "anchor_value": tpcb,
+            "ratio": round(settled["per_s"] / tpcb, 2),
+        }
+        env = {"BENCH_TOKEN": services.admin_token, "BENCH_ACCOUNTS": "1000"}
+        intake = wrk(services.urls[0] + "/api/v1/payments", "payments.lua", env=env)
+        results["intake"] = {
+            "unit": "requests/s per web process",
+            "ours": intake["per_s"],
+            "anchor": "bare tornado POST",
+            "anchor_value": bare["post"]["per_s"],
+            "ratio": round(intake["per_s"] / bare["post"]["per_s"], 2),
+            "p50_ms": intake["p50_ms"],
+            "p99_ms": intake["p99_ms"],
+            "errors": intake["errors"],
+        }
+        while pending_count():
+            time.sleep(0.1)
+        reads = {}
+        for name, path in (("account", "/api/v1/accounts/bench000001"), ("payments", "/api/v1/payments?limit=50")):
+            measured = wrk(
+                services.urls[0] + path, "get.lua", env={"BENCH_TOKEN": services.admin_token, "BENCH_PATH": path}
+            )
+            reads[name] = {
+                "ours": measured["per_s"],
+                "ratio": round(measured["per_s"] / bare["get"]["per_s"], 2),
+                "p99_ms": measured["p99_ms"],
+            }
+        results["reads"] = {
+            "unit": "requests/s per web process",
+            "anchor": "bare tornado GET",
+            "anchor_value": bare["get"]["per_s"],
+            **reads,
+        }
+        import asyncio
+
+        latency = asyncio.run(measure(services, accounts, 500, 10))
+        results["notify_latency_ms"] = {
+            "p50": latency["p50"],
+            "p99": latency["p99"],
+            "offered_per_s": 500,
+            "unnotified": latency["unnotified"],
+            "errors": latency["errors"],
+        }
+        results["memory_mb"] = {
+            "web": max(peak_rss_mb(p) for p in services.web_pids),
+            "worker": max(peak_rss_mb(p) for p in services.worker_pids),
+        }
+    results["scaling"] = [
+        settlement_scenario(100, 1, 3000, 200),
+        settlement_scenario(100, 8, 5000, 200),
+        settlement_scenario(100_000, 0, 10_000, 200),
+    ]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    s, i, r = results["settlement"], results["intake"], results["reads"]
+    lat, mem = results["notify_latency_ms"], results["memory_mb"]
+    rows = [
+        ("settlement (payments/s)", s["ours"], f"pgbench TPC-B {s['anchor_value']:.0f} tps", s["ratio"]),
+        ("intake POST /payments (req/s, 1 web)", i["ours"], f"bare Tornado POST {i['anchor_value']:.0f}/s", i["ratio"]),
+        (
+            "GET /accounts/{id} (req/s, 1 web)",
+            r["account"]["ours"],
+            f"bare Tornado GET {r['anchor_value']:.0f}/s",
+            r["account"]["ratio"],
+        ),
+        (
+            "GET /payments?limit=50 (req/s, 1 web)",
+            r["payments"]["ours"],
+            f"bare Tornado GET {r['anchor_value']:.0f}/s",
+            r["payments"]["ratio"],
+        ),
+        ("accept-to-notify p50 / p99 at 500/s (ms)", f"{lat['p50']} / {lat['p99']}", "", ""),
+        ("peak memory web / worker (MB)", f"{mem['web']} / {mem['worker']}", "", ""),
+    ]
+    for scenario in results["scaling"]:
+        rows.append(
+            (
+                f"settlement, {scenario['hot_balances']} hot of {scenario['accounts']} accounts (payments/s)",
+                scenario["per_s"],
+                f"p50/p99 at {scenario['paced_per_s']}/s: {scenario['p50_ms']}/{scenario['p99_ms']} ms",
+                "",
+            )
+        )
+    lines = [f"Machine: {results['machine']}", "", "| figure | ours | anchor | ratio |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
