@@ -33,6 +33,7 @@ from .hub import EventHub, frames_from_log
 BATCH = 500
 SLOW_CLIENT = 4008
 SESSION_COOKIE = "operator"
+SESSION_DAYS = 0.5  # a dashboard session lasts 12 hours, here as on its pages
 
 
 def _operator(operator_id: bytes) -> Operator:
@@ -56,7 +57,7 @@ class StreamHandler(WebSocketHandler):
         loop = asyncio.get_running_loop()
         executor = self.settings["db_executor"]
         secret = bearer_secret(self.request) or self.get_query_argument("token", None)
-        cookie = self.get_signed_cookie(SESSION_COOKIE) if secret is None else None
+        cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS) if secret is None else None
         if cookie is not None:
             await loop.run_in_executor(executor, _operator, cookie)
         else:

@@ -98,7 +98,7 @@
         // Never pull a row from under the keyboard: wait until focus leaves.
         if (region.contains(document.activeElement)) continue;
         stale.delete(region);
-        const url = new URL(window.location.href);
+        const url = new URL(region.dataset.liveFrom || window.location.href, window.location.href);
         url.hash = "";
         url.searchParams.set("fragment", region.dataset.liveBlock);
         const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });

@@ -6,6 +6,7 @@ that works from the keyboard and on a phone."""
 from __future__ import annotations
 
 import json
+import uuid
 
 from playwright.sync_api import expect
 
@@ -255,6 +256,12 @@ def test_the_login_form_and_the_pages_work_from_the_keyboard_alone(browser, gate
 
 def test_every_page_fits_a_phone_screen_without_sideways_scrolling(browser, gateway, writer, admin):
     account_id = open_account(writer, admin, {"PHP": "75.00"})
+    # The widest row a list can have: ten-letter codes and a rate with every digit allowed.
+    base, quote = ("W" + uuid.uuid4().hex[:9].upper() for _ in range(2))
+    for code in (base, quote):
+        assert admin.post("/api/v1/currencies", {"code": code, "name": "Wide coin", "exponent": 18}).status == 201
+    wide = {"rate": "999999999999999999." + "9" * 30}
+    assert admin.put(f"/api/v1/rates/{base}/{quote}", wide).status == 200
     page = open_page(browser, gateway, viewport=PHONE)
     log_in(page, new_operator())
     payment_id = admin.get(f"/api/v1/accounts/{account_id}/payments").body["data"][0]["payment_id"]

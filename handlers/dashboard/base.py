@@ -25,12 +25,11 @@ from models.auth import Operator
 from models.db import in_transaction, read_only
 from models.errors import ApiError
 
-from ..stream import SESSION_COOKIE
+from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
 log = logging.getLogger(__name__)
 
-SESSION_DAYS = 0.5  # 12 hours: a working day, then log in again
 FLASH_COOKIE = "flash"
 
 # Everything a page loads comes from this server: no inline script, no CDN,
