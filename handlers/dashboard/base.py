@@ -145,10 +145,11 @@ class PageHandler(RequestHandler):
         return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], work)
 
     def send_to_login(self) -> None:
+        """To the login page (the app's `login_url`), and back here after."""
         if self.request.method == "GET":
-            self.redirect("/login?" + urlencode({"next": self.request.uri}))
+            self.redirect(self.get_login_url() + "?" + urlencode({"next": self.request.uri}))
         else:
-            self.redirect("/login", status=303)
+            self.redirect(self.get_login_url(), status=303)
 
     def start_session(self, operator: Operator) -> None:
         """Log `operator` in: a new signed session cookie, and a new CSRF
