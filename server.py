@@ -101,7 +101,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     from models.schema import migrate
     from tasks.consumer import start_embedded
     from tasks.queue import queue_ping
-    from tasks.settlement import queue_settlement
+    from tasks.settlement import request_settlement
 
     connect(config)
     loop = asyncio.get_running_loop()
@@ -119,7 +119,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     app = make_app(
         executor=executor,
         hub=hub,
-        enqueue=queue_settlement,
+        enqueue=request_settlement,
         queue_ping=queue_ping,
         cookie_secret=config.secret(),
         feed_send_timeout=config.feed_send_timeout,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from bench.load import wrk
-from bench.services import PG_ADMIN_URL, database_url, free_port, fresh_database
+from bench.services import PG_ADMIN_URL, database_url, free_port, fresh_database, spawn
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,7 +29,7 @@ def pgbench_tpcb(seconds: int = 10, clients: int = 8) -> float:
 def bare_tornado(seconds: int = 8) -> dict:
     """Requests/s of a Tornado handler returning a constant (GET and POST)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "bare_tornado.py"), str(port)])
+    process = spawn([str(HERE / "bare_tornado.py"), str(port)])
     try:
         for _ in range(100):
             try:

@@ -51,14 +51,13 @@ def pending_count() -> int:
 def drain(services: Services, pairs: list[tuple[str, str]], workers: int = 2) -> dict:
     """Settle a backlog of transfers: payments settled per second."""
     from bench.fixtures import pending_transfers
-    from tasks.settlement import queue_settlement
+    from tasks.settlement import request_settlement
 
     ids = pending_transfers(pairs, CURRENCY, 1)
     for _ in range(workers):
         services.spawn("worker", "--workers", "4")
     started = time.perf_counter()
-    for payment_id in ids:
-        queue_settlement(payment_id)
+    request_settlement()
     while pending_count():
         time.sleep(0.05)
     elapsed = time.perf_counter() - started

@@ -8,8 +8,10 @@ from inside the server.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 DATABASE = os.environ.get("BENCH_DATABASE", "pgw_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _die_with_parent() -> None:
+    # Linux PR_SET_PDEATHSIG: a server started for a test or a benchmark
+    # ends with the process that started it, even one killed with SIGKILL.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def spawn(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
+    """Start a child process (`server.py ...` when args start with a
+    command name) that cannot outlive this one."""
+    command = [sys.executable, "server.py", *args] if not args[0].endswith(".py") else [sys.executable, *args]
+    return subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=_die_with_parent, **kwargs)
 
 
 def database_url(name: str = DATABASE) -> str:
@@ -88,7 +103,7 @@ class Services:
         ).stdout
 
     def spawn(self, *args: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=self.env)
+        process = spawn(list(args), self.env)
         self.processes.append(process)
         return process
 

@@ -57,7 +57,11 @@ class MinorUnitsField(Field):
     field_type = "MINOR_UNITS"
 
     def db_value(self, value):
-        return None if value is None else str(int(value))
+        if value is None:
+            return None
+        # PostgreSQL takes any Python int as a numeric literal; SQLite's
+        # driver refuses ints past 64 bits, so it gets the text.
+        return str(int(value)) if is_sqlite() else int(value)
 
     def python_value(self, value):
         return None if value is None else int(value)
@@ -97,6 +101,13 @@ def lock_rows(query):
     database's single write lock, which covers every row.
     """
     return query if is_sqlite() else query.for_update("FOR NO KEY UPDATE")
+
+
+def claim_rows(query):
+    """Lock the selected rows that no other transaction holds, skipping the
+    rest: how concurrent workers share out a backlog without waiting on each
+    other. SQLite has one writer at a time, so nothing is held there."""
+    return query if is_sqlite() else query.for_update("FOR NO KEY UPDATE SKIP LOCKED")
 
 
 def atomic():

@@ -109,17 +109,38 @@ def event_json(event: Event) -> dict:
 def record_event(event_type: str, data: dict) -> Event:
     """Append an event inside the caller's transaction. After the commit the
     relay is woken to number and publish it."""
+    event = Event.create(**_row(event_type, data))
+    _wake_after_commit()
+    return event
+
+
+def record_events(events: list[tuple[str, dict]]) -> None:
+    """Append many events in one statement (a settlement batch's)."""
+    if events:
+        Event.insert_many([_row(event_type, data) for event_type, data in events]).execute()
+        _wake_after_commit()
+
+
+def _row(event_type: str, data: dict) -> dict:
     assert event_type in EVENT_TYPES, event_type
     accounts = accounts_of(event_type, data) + (None, None)
-    event = Event.create(
-        type=event_type,
-        data=json.dumps(data, separators=(",", ":")),
-        account_a=accounts[0],
-        account_b=accounts[1] if accounts[1] != accounts[0] else None,
-    )
+    return {
+        "type": event_type,
+        "data": json.dumps(data, separators=(",", ":")),
+        "account_a": accounts[0],
+        "account_b": accounts[1] if accounts[1] != accounts[0] else None,
+        "created_at": utcnow(),
+    }
+
+
+def _wake_after_commit() -> None:
+    # Once per transaction, however many events it records. (The pending
+    # commit callbacks live in Peewee's per-thread state and are dropped on
+    # rollback, so a rolled-back transaction wakes nobody.)
+    pending = database.obj._state.commit_callbacks
     for wake in _wakers:
-        database.after_commit(wake)
-    return event
+        if wake not in pending:
+            database.after_commit(wake)
 
 
 def on_commit_of_events(wake: Callable[[], None]) -> None:

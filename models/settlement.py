@@ -1,12 +1,20 @@
 """Settlement (SPEC section 4, step 2): the one place money moves.
 
-`settle_payment` runs in one atomic transaction: it locks the payment row,
-then every balance it touches in one call in id order, re-checks activity,
-the exchange rate and funds under those locks, writes the entries, updates
-the balances and the status, and records the event. Running it twice is
-harmless: a payment that is no longer `pending` is left alone, and the
-payment's row lock makes a concurrent second run wait for the first and then
-see it settled.
+Payments settle in batches: `settle_pending` claims up to BATCH pending
+payments (oldest first; on PostgreSQL skipping rows another worker has
+claimed), and settles them all in one atomic transaction. It locks every
+balance the batch touches in one statement in id order (so two batches can
+never wait on each other in a cycle), share-locks the customers' accounts,
+then takes the payments one after another, in memory: each is re-checked
+against the balances *as the payments before it in the batch left them*
+(activity, the exchange rate, funds) and either moves money or fails. So
+each payment's outcome is exactly what it would be if the payments of the
+batch had been settled one by one, in that order; only the writes are
+grouped: one statement updates all the balances, one inserts all the
+entries, one updates all the payments, one inserts all the events.
+
+Running a payment twice is harmless: only `pending` payments are claimed, and
+a claimed payment's row stays locked until its batch commits.
 
 A transfer, deposit or withdrawal writes two entries. An exchange writes four,
 passing through the `@system` balance of each currency: the customer's source
@@ -19,119 +27,180 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from peewee import Case
+
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import in_transaction, lock_rows, utcnow
-from .event import record_event
+from .db import claim_rows, in_transaction, lock_rows, utcnow
+from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment, lock_shared
 from .rates import convert, rate_in_force, target_problem
 from .serialize import balance_json, payment_json
 
+BATCH = 256
+
+
+def settle_pending(limit: int = BATCH) -> int:
+    """Settle up to `limit` pending payments in one transaction; returns how
+    many were settled (fewer than `limit` means the backlog is empty, or
+    being settled by other workers)."""
+
+    def work() -> int:
+        query = Payment.select().where(Payment.status == PENDING).order_by(Payment.created_at).limit(limit)
+        payments = list(claim_rows(query))
+        if payments:
+            _settle_locked(payments)
+        return len(payments)
+
+    return in_transaction(work)
+
 
 def settle_payment(payment_id: str) -> str | None:
-    """Settle one pending payment; returns its final status, or None if it
-    was already final (or does not exist)."""
+    """Settle one pending payment now; returns its final status, or None if
+    it was already final (or does not exist)."""
 
     def work() -> str | None:
         query = Payment.select().where((Payment.id == payment_id) & (Payment.status == PENDING))
         payment = lock_rows(query).first()
         if payment is None:
             return None
-        return _settle_locked(payment)
+        _settle_locked([payment])
+        return payment.status
 
     return in_transaction(work)
 
 
-def _settle_locked(payment: Payment) -> str:
-    crosses = payment.target_currency_id is not None  # an exchange, or the reversal of one
-    wanted = [payment.from_balance_id, payment.to_balance_id]
-    if crosses:
-        system = _system_balance_ids(payment.currency_id, payment.target_currency_id)
-        wanted += system
-    # All of them in one call, in id order: no two settlements wait in a cycle.
+def _settle_locked(payments: list[Payment]) -> None:
+    """Settle claimed, locked payments in order, inside the caller's transaction."""
+    system = _system_balance_ids(
+        {code for p in payments if p.target_currency_id for code in (p.currency_id, p.target_currency_id)}
+    )
+    wanted = {b for p in payments for b in (p.from_balance_id, p.to_balance_id)} | set(system.values())
+    # All of them in one statement, in id order: no two batches wait in a cycle.
     balances = Balance.lock_for_update(wanted)
-    source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
-    failure = _inactivity(source, target)
-    if failure is None and payment.kind == "exchange":
-        failure = _price_exchange(payment)
-    if failure is None and source.account_id != SYSTEM_ACCOUNT and source.amount < payment.amount:
-        failure = "insufficient_funds"
+    inactive = _inactive_accounts(balances.values())
+    pairs = {(p.currency_id, p.target_currency_id) for p in payments if p.kind == "exchange"}
+    rates = {pair: rate_in_force(*pair, hold=True) for pair in sorted(pairs)}
+    # Read the clock only once every lock is held, rates included: a rate
+    # change waited for is then always older than the settlement it shaped.
     now = utcnow()
-    payment.settled_at = now
-    if failure:
-        payment.status, payment.failure_code = FAILED, failure
-        payment.save()
-        if payment.kind == "reversal":
-            _free_original(payment)
-        record_event("payment.failed", payment_json(payment))
-        return FAILED
-    legs = [(source, "outgoing", payment.amount)]
-    if crosses:
-        legs += [
-            (balances[system[0]], "incoming", payment.amount),
-            (balances[system[1]], "outgoing", payment.target_amount),
-            (target, "incoming", payment.target_amount),
-        ]
-    else:
-        legs.append((target, "incoming", payment.amount))
-    entries = []
-    for balance, direction, amount in legs:
-        balance.amount += amount if direction == "incoming" else -amount
-        balance.updated_at = now
-        balance.save()
-        entries.append(
-            dict(
-                payment=payment.id,
-                balance=balance.id,
-                direction=direction,
-                amount=amount,
-                balance_after=balance.amount,
-                created_at=now,
+    entries, events, changed = [], [], {}
+    for payment in payments:
+        source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
+        failure = _inactivity(source, target, inactive)
+        if failure is None and payment.kind == "exchange":
+            failure = _price_exchange(payment, rates)
+        if failure is None and source.account_id != SYSTEM_ACCOUNT and source.amount < payment.amount:
+            failure = "insufficient_funds"
+        payment.settled_at = now
+        if failure:
+            payment.status, payment.failure_code = FAILED, failure
+            if payment.kind == "reversal":
+                _free_original(payment)
+            events.append(("payment.failed", payment_json(payment)))
+            continue
+        legs = _legs(payment, source, target, balances, system)
+        for balance, direction, amount in legs:
+            balance.amount += amount if direction == "incoming" else -amount
+            balance.updated_at = now
+            changed[balance.id] = balance
+            entries.append(
+                {
+                    "payment": payment.id,
+                    "balance": balance.id,
+                    "direction": direction,
+                    "amount": amount,
+                    "balance_after": balance.amount,
+                    "created_at": now,
+                }
             )
+        payment.status = COMPLETED
+        data = payment_json(payment)
+        data["balances"] = [balance_json(balance) for balance, _, _ in legs]
+        events.append(("payment.completed", data))
+    _write(payments, changed.values(), entries, now)
+    record_events(events)
+
+
+def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, system: dict) -> list[tuple]:
+    """(balance, direction, amount) for each entry the payment writes."""
+    if payment.target_currency_id is None:
+        return [(source, "outgoing", payment.amount), (target, "incoming", payment.amount)]
+    return [
+        (source, "outgoing", payment.amount),
+        (balances[system[payment.currency_id]], "incoming", payment.amount),
+        (balances[system[payment.target_currency_id]], "outgoing", payment.target_amount),
+        (target, "incoming", payment.target_amount),
+    ]
+
+
+def _write(payments: list[Payment], balances, entries: list[dict], now) -> None:
+    """The batch's writes, one statement per table."""
+    balances = list(balances)
+    if balances:
+        amounts = Case(Balance.id, [(b.id, Balance.amount.db_value(b.amount)) for b in balances])
+        Balance.update(amount=amounts, updated_at=now).where(Balance.id.in_([b.id for b in balances])).execute()
+    if entries:
+        Entry.insert_many(entries).execute()
+    ids = [p.id for p in payments]
+    columns = {
+        Payment.status: Case(Payment.id, [(p.id, p.status) for p in payments]),
+        Payment.settled_at: now,
+    }
+    if any(p.failure_code for p in payments):
+        columns[Payment.failure_code] = Case(Payment.id, [(p.id, p.failure_code) for p in payments if p.failure_code])
+    exchanges = [p for p in payments if p.kind == "exchange" and p.status == COMPLETED]
+    if exchanges:
+        columns[Payment.rate] = Case(Payment.id, [(p.id, p.rate) for p in exchanges], Payment.rate)
+        columns[Payment.target_amount] = Case(
+            Payment.id,
+            [(p.id, Payment.target_amount.db_value(p.target_amount)) for p in exchanges],
+            Payment.target_amount,
         )
-    Entry.insert_many(entries).execute()
-    payment.status = COMPLETED
-    payment.save()
-    data = payment_json(payment)
-    data["balances"] = [balance_json(balance) for balance, _, _ in legs]
-    record_event("payment.completed", data)
-    return COMPLETED
+    Payment.update(columns).where(Payment.id.in_(ids)).execute()
 
 
-def _system_balance_ids(source_currency: str, target_currency: str) -> list[str]:
-    """The `@system` balances of the two currencies, source first."""
-    ids = dict(
+def _system_balance_ids(currencies: set[str]) -> dict[str, str]:
+    """The `@system` balance of each currency an exchange passes through."""
+    if not currencies:
+        return {}
+    return dict(
         Balance.select(Balance.currency, Balance.id)
-        .where((Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_([source_currency, target_currency]))
+        .where((Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_(sorted(currencies)))
         .tuples()
     )
-    return [ids[source_currency], ids[target_currency]]
 
 
-def _inactivity(source: Balance, target: Balance) -> str | None:
-    """`account_inactive` or `balance_inactive` when either side cannot send
-    or receive now, else None.
+def _inactive_accounts(balances) -> set[str]:
+    """The customers among the balances' accounts that are inactive.
 
-    The customers' account rows are share-locked: a deactivation committing
-    meanwhile waits for this settlement to end, and one being committed is
-    waited for and then seen. So once a deactivation is committed, no payment
-    of that account completes after it. (`@system` is never deactivated and
-    is left unlocked: every deposit and withdrawal reads it.)
+    Their account rows are share-locked: a deactivation committing meanwhile
+    waits for this settlement to end, and one being committed is waited for
+    and then seen. So once a deactivation is committed, no payment of that
+    account completes after it. (`@system` is never deactivated and is left
+    unlocked: every deposit and withdrawal reads it.)
     """
-    customers = [b.account_id for b in (source, target) if b.account_id != SYSTEM_ACCOUNT]
-    if customers:
-        query = Account.select(Account.id, Account.active).where(Account.id.in_(sorted(set(customers))))
-        if any(not account.active for account in lock_shared(query)):
-            return "account_inactive"
+    customers = sorted({b.account_id for b in balances if b.account_id != SYSTEM_ACCOUNT})
+    if not customers:
+        return set()
+    query = Account.select(Account.id, Account.active).where(Account.id.in_(customers))
+    return {account.id for account in lock_shared(query) if not account.active}
+
+
+def _inactivity(source: Balance, target: Balance, inactive_accounts: set[str]) -> str | None:
+    """`account_inactive` or `balance_inactive` when either side cannot send
+    or receive now, else None."""
+    if source.account_id in inactive_accounts or target.account_id in inactive_accounts:
+        return "account_inactive"
     if not (source.active and target.active):
         return "balance_inactive"
     return None
 
 
-def _price_exchange(payment: Payment) -> str | None:
-    """Set the exchange's rate and target amount from the rate in force now,
-    held until commit; or say why it cannot settle."""
-    rate = rate_in_force(payment.currency_id, payment.target_currency_id, hold=True)
+def _price_exchange(payment: Payment, rates: dict) -> str | None:
+    """Set the exchange's rate and target amount from the rate in force now
+    (`rates`, read and held for the batch); or say why it cannot settle."""
+    rate = rates[(payment.currency_id, payment.target_currency_id)]
     if rate is None:
         return "rate_unavailable"
     target_amount = convert(

@@ -1,53 +1,109 @@
-"""Settlement tasks: one per accepted payment, and the sweeper that finds
-payments whose task was lost."""
+"""Settlement tasks, and the sweeper that finds payments nobody settled.
+
+Intake does not queue a task per payment: it asks for settlement
+(`request_settlement`), and at most one request waits in the queue at a
+time. A flag (in Redis with services, in memory when embedded) is raised by
+the request that queues the task and lowered by the worker that takes it,
+before that worker looks for work; it then settles the backlog in batches
+until it finds it empty. A payment committed while it runs raises the flag
+again, so another worker joins in: under load several workers drain the
+backlog side by side, sharing it out with SKIP LOCKED; at rest, one request
+settles one payment at once.
+
+The flag expires by itself (FLAG_TTL), so a task lost with its worker only
+delays settlement until the next request; the sweeper covers the rest.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
+import redis
 from huey import crontab
 
+from config import Config
 from models.idempotency import forget_expired
-from models.settlement import settle_payment, stale_pending_ids
+from models.settlement import BATCH, settle_pending, stale_pending_ids
 
-from .queue import huey
+from .queue import QUEUE_NAME, huey
 
 log = logging.getLogger(__name__)
 
-# A payment still pending this long after intake has lost its task (queue
-# down at intake, worker killed mid-task); settling it again is harmless.
+FLAG_TTL = 2.0
+# A payment still pending this long after intake was missed (queue down at
+# intake, worker killed mid-batch): the sweeper asks for settlement again.
 STALE_AFTER = timedelta(seconds=30)
 
 
-@huey.task(retries=10, retry_delay=2)
-def settle(payment_id: str) -> None:
-    """Settle a payment. Transient database errors are retried inside
-    `settle_payment`; anything else is retried by Huey, then left to the
-    sweeper: the payment stays pending, never half-settled."""
-    settle_payment(payment_id)
+class RedisFlag:
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._key = f"{QUEUE_NAME}:settlement-requested"
+
+    def raise_(self) -> bool:
+        """True if it was down (the caller queues the task)."""
+        return bool(self._client.set(self._key, b"1", nx=True, px=int(FLAG_TTL * 1000)))
+
+    def lower(self) -> None:
+        self._client.delete(self._key)
 
 
-def queue_settlement(payment_id: str) -> None:
-    """Ask a worker to settle a payment that was just committed.
+class LocalFlag:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raised_at: float | None = None
+
+    def raise_(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._raised_at is not None and now - self._raised_at < FLAG_TTL:
+                return False
+            self._raised_at = now
+            return True
+
+    def lower(self) -> None:
+        with self._lock:
+            self._raised_at = None
+
+
+_config = Config.from_env()
+flag = RedisFlag(_config.redis_url) if _config.redis_url else LocalFlag()
+
+
+@huey.task(retries=10, retry_delay=1)
+def settle_backlog() -> None:
+    """Settle pending payments, a batch per transaction, until none are left.
+    Transient database errors are retried inside each batch; anything else is
+    retried by Huey: a payment stays pending, never half-settled."""
+    flag.lower()
+    while settle_pending() == BATCH:
+        pass
+
+
+def request_settlement(payment_id: str | None = None) -> None:
+    """After a payment's commit: make sure a worker will settle it.
 
     The payment is already stored, so a queue that is down must not fail the
-    request that accepted it: the sweeper will queue it again.
+    request that accepted it: the sweeper will ask again.
     """
     try:
-        settle(payment_id)
+        if flag.raise_():
+            settle_backlog()
     except Exception:  # redis.ConnectionError, sqlite3.OperationalError, ...
-        log.warning("could not queue payment %s; the sweeper will", payment_id, exc_info=True)
+        log.warning("could not queue settlement of %s; the sweeper will", payment_id, exc_info=True)
 
 
 def sweep_pending() -> int:
-    """Queue every payment pending longer than STALE_AFTER; returns how many."""
-    ids = stale_pending_ids(STALE_AFTER)
-    for payment_id in ids:
-        settle(payment_id)
-    if ids:
-        log.info("re-queued %d stale pending payments", len(ids))
-    return len(ids)
+    """Queue settlement when payments have waited longer than STALE_AFTER;
+    returns how many were waiting."""
+    stale = len(stale_pending_ids(STALE_AFTER))
+    if stale:
+        log.info("%d payments pending too long; queueing settlement", stale)
+        settle_backlog()
+    return stale
 
 
 @huey.periodic_task(crontab(minute="*"))

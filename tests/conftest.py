@@ -10,7 +10,6 @@ is unreachable.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 
 if not os.environ.get("DATABASE_URL"):
@@ -28,6 +27,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from bench.services import spawn  # noqa: E402
 from config import Config  # noqa: E402
 from tests.client import Api  # noqa: E402
 
@@ -58,10 +58,7 @@ def reset_services() -> None:
 
 
 def start_workers(count: int) -> list[subprocess.Popen]:
-    return [
-        subprocess.Popen([sys.executable, "server.py", "worker", "--workers", "4"], cwd=ROOT, env=dict(os.environ))
-        for _ in range(count)
-    ]
+    return [spawn(["worker", "--workers", "4"], dict(os.environ)) for _ in range(count)]
 
 
 class RunningServer:

@@ -7,16 +7,15 @@ import json
 import os
 import random
 import socket
-import subprocess
-import sys
 from base64 import b64encode
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bench.feed_client import FeedClient
+from bench.services import spawn
 from tests.client import Api
-from tests.conftest import CONFIG, ROOT, assert_audit_ok, free_port, issue_token, open_account, wait_until
+from tests.conftest import CONFIG, assert_audit_ok, free_port, issue_token, open_account, wait_until
 from tests.test_concurrency import all_final
 
 
@@ -53,7 +52,7 @@ def second_web(gateway):
         return
     port = free_port()
     env = dict(os.environ, PORT=str(port))
-    process = subprocess.Popen([sys.executable, "server.py", "serve"], cwd=ROOT, env=env)
+    process = spawn(["serve"], env)
     url = f"http://127.0.0.1:{port}"
     probe = Api(url, None)
 
