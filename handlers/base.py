@@ -136,11 +136,7 @@ class APIHandler(RequestHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
-        # Runs again when an error clears the headers: keep the same id.
-        if not hasattr(self, "request_id"):
-            given = self.request.headers.get("X-Request-Id", "")
-            self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        self.set_header("X-Request-Id", self.request_id)
+        tag_request(self)
 
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
@@ -167,7 +163,12 @@ class APIHandler(RequestHandler):
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     async def authenticate(self, needed: str) -> None:
-        self.token = await self.executor_run(functools.partial(authorize_token, bearer_secret(self.request), needed))
+        secret = bearer_secret(self.request)
+        known = ApiToken.remembered(secret) if secret else None
+        if known is not None and scope_allows(known.scope, needed):
+            self.token = known
+            return
+        self.token = await self.executor_run(functools.partial(authorize_token, secret, needed))
 
     def json_body(self) -> Any:
         if self._body_size > MAX_BODY_BYTES:
@@ -213,6 +214,16 @@ class APIHandler(RequestHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))
+
+
+def tag_request(handler: RequestHandler) -> None:
+    """Give the response the request's `X-Request-Id`: the client's own if it
+    sent a sensible one, else a new one. (Runs again when an error clears the
+    headers: the id stays the same.)"""
+    if not hasattr(handler, "request_id"):
+        given = handler.request.headers.get("X-Request-Id", "")
+        handler.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    handler.set_header("X-Request-Id", handler.request_id)
 
 
 def write_json_error(handler: RequestHandler, status_code: int, exc_info) -> None:

@@ -281,6 +281,31 @@ def _operations() -> list[tuple[str, str, dict]]:
         ),
         operation(
             "get",
+            "/api/v1/stream",
+            "followStream",
+            "Events",
+            "Follow the live feed (WebSocket)",
+            "read",
+            {
+                "101": {
+                    "description": (
+                        "Switching to the WebSocket protocol. The server sends JSON text frames: first "
+                        '`{"type": "hello", "head": <latest seq>}`, then one `Event` per frame with strictly '
+                        "increasing `seq` and no gaps among the events asked for. A client too slow to read is "
+                        "closed with code 4008 and the reason `too slow: resume with after=N`; reconnect with "
+                        "that `after` to miss nothing."
+                    )
+                }
+            },
+            description=(
+                "Authenticate with `Authorization: Bearer`, `?token=` or the dashboard's session cookie. "
+                "Browsers may connect from this service's own origin only (403 otherwise)."
+            ),
+            parameters=("StreamAfter", "StreamAccount", "StreamTypes", "StreamToken"),
+            errors=("invalid_request",),
+        ),
+        operation(
+            "get",
             "/api/v1/audit",
             "runAudit",
             "Audit",

@@ -459,10 +459,24 @@ def parameters() -> dict:
         "EventsAfter": query(
             "after",
             {"type": "integer", "minimum": 0},
-            "Start after this `seq` (before it with `order=desc`); ignored when `cursor` is given.",
+            "Only events after this `seq`; ignored when `cursor` is given.",
         ),
         "EventOrder": query(
             "order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "`asc`: oldest first."
+        ),
+        "StreamAfter": query(
+            "after",
+            {"type": "integer", "minimum": 0},
+            "Replay the events after this `seq`, then go live. Without it: live from now.",
+        ),
+        "StreamAccount": query("account", {"type": "string"}, "Only events about this account."),
+        "StreamTypes": query(
+            "types",
+            {"type": "string", "examples": ["payment.completed,payment.failed"]},
+            "Only these event types, comma-separated.",
+        ),
+        "StreamToken": query(
+            "token", {"type": "string"}, "The bearer token, for clients that cannot set headers (browsers)."
         ),
     }
 

@@ -27,7 +27,7 @@ from models.errors import ApiError, invalid
 from models.event import EVENT_TYPES, Frame
 from models.pagination import MAX_SEQ, parse_count
 
-from .base import authorize_token, bearer_secret, checked_in_prepare, write_json_error
+from .base import authorize_token, bearer_secret, checked_in_prepare, tag_request, write_json_error
 from .hub import EventHub, frames_from_log
 
 BATCH = 500
@@ -75,6 +75,9 @@ class StreamHandler(WebSocketHandler):
     @checked_in_prepare("read")
     async def get(self, *args, **kwargs) -> None:
         await super().get(*args, **kwargs)
+
+    def set_default_headers(self) -> None:
+        tag_request(self)
 
     def write_error(self, status_code: int, **kwargs) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -20,6 +21,11 @@ ROLES = ("admin", "viewer")
 TOKEN_PREFIX = "pgw_"
 
 _hasher = PasswordHasher()
+
+# Tokens this process has checked lately: digest -> (token, valid until).
+# Saves a database read on every request; only live tokens are kept.
+TOKEN_CACHE_SECONDS = 5.0
+_live_tokens: dict[str, tuple[ApiToken, float]] = {}
 
 
 @functools.cache
@@ -68,12 +74,27 @@ class ApiToken(BaseModel):
         """The live token whose secret this is, or None."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
             return None
-        token = cls.get_or_none(cls.digest == _digest(secret))
+        digest = _digest(secret)
+        token = cls.get_or_none(cls.digest == digest)
         if token is None or token.revoked_at is not None:
             return None
         # The row was found by its digest; compare once more in constant time
         # so the answer never depends on how much of a guess was right.
-        return token if hmac.compare_digest(token.digest, _digest(secret)) else None
+        if not hmac.compare_digest(token.digest, digest):
+            return None
+        _live_tokens[digest] = (token, time.monotonic() + TOKEN_CACHE_SECONDS)
+        return token
+
+    @classmethod
+    def remembered(cls, secret: str) -> ApiToken | None:
+        """The live token for `secret` if this process checked it in the last
+        TOKEN_CACHE_SECONDS, without touching the database; else None (ask
+        `authenticate`). A revocation in this process takes effect at once,
+        one in another process within TOKEN_CACHE_SECONDS."""
+        hit = _live_tokens.get(_digest(secret))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
 
     @classmethod
     def newest_first(cls, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
@@ -88,6 +109,10 @@ class ApiToken(BaseModel):
         if self.revoked_at is None:
             self.revoked_at = utcnow()
             self.save()
+        # Forget it now and again once committed, in case a request read the
+        # row, still live, in between.
+        _live_tokens.pop(self.digest, None)
+        database.after_commit(lambda: _live_tokens.pop(self.digest, None))
 
 
 class Operator(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import iso4217
 from peewee import BooleanField, CharField, DateTimeField, IntegerField
@@ -12,6 +13,8 @@ from .errors import ApiError, invalid
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{3,10}$")
 MAX_EXPONENT = 18
+CACHE_SECONDS = 10.0
+_recent: dict[str, tuple[Currency, float]] = {}
 
 
 class Currency(BaseModel):
@@ -24,10 +27,16 @@ class Currency(BaseModel):
 
     @classmethod
     def known(cls, code: object) -> Currency:
-        """The currency named `code`, or 422 `unknown_currency`."""
+        """The currency named `code`, or 422 `unknown_currency`. Read from a
+        short-lived cache: currencies are added, never removed, and every
+        payment names one."""
+        hit = _recent.get(code) if isinstance(code, str) else None
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
         currency = cls.get_or_none(cls.code == code) if isinstance(code, str) else None
         if currency is None:
             raise ApiError(422, "unknown_currency", f"unknown currency {code!r}")
+        _recent[code] = (currency, time.monotonic() + CACHE_SECONDS)
         return currency
 
 

@@ -10,7 +10,9 @@ funds are not checked here but at settlement, under the balances' locks.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
+from functools import reduce
 
 from peewee import IntegrityError
 
@@ -47,15 +49,13 @@ def submit_transfer(body: object, enqueue: Enqueue) -> Payment:
     between its own two balances."""
     data = check_shape(body, TRANSFER_FIELDS, required=("from_account", "to_account", "amount"))
     _check_description(data)
-    sender = _customer(data["from_account"], "from_account")
-    receiver = _customer(data["to_account"], "to_account")
+    sender, receiver = _customers(("from_account", data["from_account"]), ("to_account", data["to_account"]))
     currency = _transfer_currency(sender, data.get("currency"))
     to_currency = currency
     if data.get("to_currency") not in (None, currency.code):
         to_currency = Currency.known(data["to_currency"])
     amount = _amount(data["amount"], currency)
-    source = _usable_balance(sender, currency)
-    target = _usable_balance(receiver, to_currency)
+    source, target = _usable_balances((sender, currency), (receiver, to_currency))
     if source.id == target.id:
         raise ApiError(422, "same_balance", "a payment cannot go from a balance to itself")
     if to_currency.code == currency.code:
@@ -70,15 +70,15 @@ def submit_transfer(body: object, enqueue: Enqueue) -> Payment:
 def submit_deposit(body: object, enqueue: Enqueue) -> Payment:
     """Accept money arriving from outside: `@system` pays the customer."""
     account, currency, amount, description = _cash_request(body)
-    system = _system_balance(currency)
-    return _accept("deposit", system, _usable_balance(account, currency), amount, description, enqueue)
+    customer, system = _usable_balances((account, currency), (None, currency))
+    return _accept("deposit", system, customer, amount, description, enqueue)
 
 
 def submit_withdrawal(body: object, enqueue: Enqueue) -> Payment:
     """Accept money leaving to outside: the customer pays `@system`."""
     account, currency, amount, description = _cash_request(body)
-    system = _system_balance(currency)
-    return _accept("withdrawal", _usable_balance(account, currency), system, amount, description, enqueue)
+    customer, system = _usable_balances((account, currency), (None, currency))
+    return _accept("withdrawal", customer, system, amount, description, enqueue)
 
 
 def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
@@ -147,7 +147,7 @@ def _accept(
 def _cash_request(body: object) -> tuple[Account, Currency, int, str | None]:
     data = check_shape(body, CASH_FIELDS, required=("account", "currency", "amount"))
     _check_description(data)
-    account = _customer(data["account"], "account")
+    (account,) = _customers(("account", data["account"]))
     currency = Currency.known(data["currency"])
     return account, currency, _amount(data["amount"], currency), data.get("description")
 
@@ -157,13 +157,18 @@ def _check_description(data: dict) -> None:
         raise invalid({"description": "must be at most 500 characters"})
 
 
-def _customer(account_id: str, field: str) -> Account:
-    account = Account.get_or_none(Account.id == account_id) if account_id != SYSTEM_ACCOUNT else None
-    if account is None:
-        raise invalid({field: f"no such account: {account_id}"})
-    if not account.active:
-        raise ApiError(422, "account_inactive", f"account {account_id} is inactive")
-    return account
+def _customers(*named: tuple[str, str]) -> list[Account]:
+    """The accounts named in the request's fields, each existing and active,
+    read in one query; refused in the order the fields are named."""
+    ids = [account_id for _, account_id in named if account_id != SYSTEM_ACCOUNT]
+    found = {a.id: a for a in Account.select().where(Account.id.in_(ids))} if ids else {}
+    for field, account_id in named:
+        account = found.get(account_id)
+        if account is None:
+            raise invalid({field: f"no such account: {account_id}"})
+        if not account.active:
+            raise ApiError(422, "account_inactive", f"account {account_id} is inactive")
+    return [found[account_id] for _, account_id in named]
 
 
 def _transfer_currency(sender: Account, code: str | None) -> Currency:
@@ -182,13 +187,19 @@ def _amount(value: object, currency: Currency) -> int:
         raise invalid({"amount": str(problem)}) from None
 
 
-def _usable_balance(account: Account, currency: Currency) -> Balance:
-    balance = Balance.get_or_none((Balance.account == account.id) & (Balance.currency == currency.code))
-    if balance is None:
-        raise ApiError(422, "currency_mismatch", f"{account.id} has no {currency.code} balance")
-    if not balance.active:
-        raise ApiError(422, "balance_inactive", f"{account.id}'s {currency.code} balance is inactive")
-    return balance
+def _usable_balances(*wanted: tuple[Account | None, Currency]) -> list[Balance]:
+    """The balance of each (account, currency), read in one query; None for
+    the account means `@system`'s. A customer's must exist and be active."""
+    keys = [(account.id if account else SYSTEM_ACCOUNT, currency.code) for account, currency in wanted]
+    condition = reduce(operator.or_, ((Balance.account == a) & (Balance.currency == c) for a, c in keys))
+    found = {(b.account_id, b.currency_id): b for b in Balance.select().where(condition)}
+    for account_id, code in keys:
+        balance = found.get((account_id, code))
+        if balance is None:
+            raise ApiError(422, "currency_mismatch", f"{account_id} has no {code} balance")
+        if not balance.active:
+            raise ApiError(422, "balance_inactive", f"{account_id}'s {code} balance is inactive")
+    return [found[key] for key in keys]
 
 
 def _check_usable(balance: Balance) -> None:
@@ -197,7 +208,3 @@ def _check_usable(balance: Balance) -> None:
         raise ApiError(422, "account_inactive", f"account {balance.account_id} is inactive")
     if not balance.active:
         raise ApiError(422, "balance_inactive", f"{balance.account_id}'s {balance.currency_id} balance is inactive")
-
-
-def _system_balance(currency: Currency) -> Balance:
-    return Balance.get((Balance.account == SYSTEM_ACCOUNT) & (Balance.currency == currency.code))
