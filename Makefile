@@ -39,8 +39,10 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## Benchmarks on PostgreSQL + Redis (this machine's), load from wrk: prints a table, writes bench/results.json
 bench: $(VENV)/.installed
-	$(PY) bench/run.py
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -26,7 +26,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(services: Services, accounts: list[str], rate: int, seconds: float) -> dict:
+async def measure(
+    services: Services, accounts: list[str], rate: int, seconds: float, senders: list[str] | None = None
+) -> dict:
+    """Send `rate` payments a second for `seconds` between random `accounts`
+    (from one of `senders` when given) and time each until its outcome
+    reaches a feed client."""
     base = services.urls[0]
     sent: dict[str, float] = {}
     completed: dict[str, float] = {}
@@ -51,7 +56,11 @@ async def measure(services: Services, accounts: list[str], rate: int, seconds: f
 
     async def pay() -> None:
         nonlocal errors
-        sender, receiver = rng.sample(accounts, 2)
+        if senders:
+            sender = rng.choice(senders)
+            receiver = rng.choice([a for a in accounts if a != sender])
+        else:
+            sender, receiver = rng.sample(accounts, 2)
         body = json.dumps({"from_account": sender, "to_account": receiver, "amount": "0.01"})
         started = time.perf_counter()
         response = await client.fetch(

@@ -73,12 +73,15 @@ def settlement_scenario(accounts: int, hot: int, payments: int, rate: int) -> di
     rng = random.Random(accounts * 31 + hot)
     with Services(web=1, workers=0) as services:
         ids = funded_accounts(accounts, CURRENCY, ONE_MILLION)
-        busy = ids[:hot] if hot else ids
-        pairs = [tuple(rng.sample(busy, 2)) for _ in range(payments)]
+        if hot:
+            # Every payment leaves one of the `hot` balances for any other account.
+            pairs = [(ids[rng.randrange(hot)], ids[rng.randrange(hot, accounts)]) for _ in range(payments)]
+        else:
+            pairs = [tuple(rng.sample(ids, 2)) for _ in range(payments)]
         backlog = drain(services, pairs)
         import asyncio
 
-        paced = asyncio.run(measure(services, busy, rate, 5))
+        paced = asyncio.run(measure(services, ids[:200] if hot else ids, rate, 5, senders=ids[:hot] if hot else None))
         return {
             "accounts": accounts,
             "hot_balances": hot or accounts,
@@ -123,6 +126,7 @@ def main() -> None:
         accounts = funded_accounts(1000, CURRENCY, ONE_MILLION)
         rng = random.Random(1)
         settled = drain(services, [tuple(rng.sample(accounts, 2)) for _ in range(20_000)])
+        print(f"settlement: {settled}", flush=True)
         results["settlement"] = {
             "unit": "payments/s",
             "ours": settled["per_s"],
@@ -132,6 +136,7 @@ def main() -> None:
         }
         env = {"BENCH_TOKEN": services.admin_token, "BENCH_ACCOUNTS": "1000"}
         intake = wrk(services.urls[0] + "/api/v1/payments", "payments.lua", env=env)
+        print(f"intake: {intake}", flush=True)
         results["intake"] = {
             "unit": "requests/s per web process",
             "ours": intake["per_s"],
@@ -163,6 +168,7 @@ def main() -> None:
         import asyncio
 
         latency = asyncio.run(measure(services, accounts, 500, 10))
+        print(f"notify latency: {latency}", flush=True)
         results["notify_latency_ms"] = {
             "p50": latency["p50"],
             "p99": latency["p99"],
