@@ -16,13 +16,15 @@ from pathlib import Path
 import tornado.web
 from tornado.log import access_log
 
-from . import accounts, dashboard, docs, health, payments, rates, reference, stream
+from . import accounts, dashboard, docs, health, metrics, payments, rates, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
+from .batching import IntakeBatcher
 from .dashboard.formatting import make_environment
 from .hub import EventHub
+from .metrics import observe_request
 
 # The dashboard comes last: its final route answers every other page path.
-ROUTE_MODULES = (health, accounts, payments, rates, reference, docs, stream, dashboard)
+ROUTE_MODULES = (health, metrics, accounts, payments, rates, reference, docs, stream, dashboard)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -47,6 +49,7 @@ def make_app(
         db_executor=executor,
         hub=hub,
         enqueue=enqueue,
+        intake_batcher=IntakeBatcher(executor, enqueue),
         queue_ping=queue_ping,
         cookie_secret=cookie_secret,
         # Dashboard forms carry Tornado's CSRF token; API handlers opt out
@@ -69,11 +72,23 @@ _SECRET_PARAMETER = re.compile(r"([?&]token=)[^&]*")
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
     """Tornado's access log line, without the `?token=` a feed client may
-    put in its URL: tokens are never written to logs."""
+    put in its URL: tokens are never written to logs. Its fields (request
+    id included) ride along for the JSON log format; the request is counted
+    for /metrics."""
+    observe_request(handler)
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     request = handler.request
     uri = _SECRET_PARAMETER.sub(r"\1[redacted]", request.uri or "")
+    duration_ms = round(1000.0 * request.request_time(), 2)
+    fields = {
+        "request_id": getattr(handler, "request_id", None),
+        "method": request.method,
+        "path": uri,
+        "status": status,
+        "duration_ms": duration_ms,
+        "remote_ip": request.remote_ip,
+    }
     access_log.log(
-        level, "%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip, 1000.0 * request.request_time()
+        level, "%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip, duration_ms, extra=fields
     )

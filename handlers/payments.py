@@ -34,7 +34,9 @@ def payment_detail(payment_id: str) -> dict:
 class PaymentIntakeHandler(APIHandler):
     """POST creates a payment (202 pending), honouring `Prefer: wait=N`."""
 
-    async def accept(self, submit) -> None:
+    async def accept(self, submit, kind: str | None = None) -> None:
+        """Accept the payment `submit(body, enqueue)` makes; without an
+        Idempotency-Key, a payment of `kind` goes through the batcher."""
         accepted: dict = {}
 
         def create(body) -> str:
@@ -44,7 +46,12 @@ class PaymentIntakeHandler(APIHandler):
             accepted["body"] = payment_json(payment, entries=[])
             return payment.id
 
-        payment_id, replayed = await self.create(create)
+        if kind is not None and "Idempotency-Key" not in self.request.headers:
+            payment = await self.settings["intake_batcher"].submit(kind, self.json_body())
+            accepted["body"] = payment_json(payment, entries=[])
+            payment_id, replayed = payment.id, False
+        else:
+            payment_id, replayed = await self.create(create)
         wait = self.wait_seconds()
         final = self.hub.final_of(payment_id) if wait else None
         try:
@@ -90,19 +97,19 @@ class PaymentsHandler(PaymentIntakeHandler):
 
     @scope("write")
     async def post(self) -> None:
-        await self.accept(submit_transfer)
+        await self.accept(submit_transfer, "transfer")
 
 
 class DepositsHandler(PaymentIntakeHandler):
     @scope("admin")
     async def post(self) -> None:
-        await self.accept(submit_deposit)
+        await self.accept(submit_deposit, "deposit")
 
 
 class WithdrawalsHandler(PaymentIntakeHandler):
     @scope("admin")
     async def post(self) -> None:
-        await self.accept(submit_withdrawal)
+        await self.accept(submit_withdrawal, "withdrawal")
 
 
 class PaymentReverseHandler(PaymentIntakeHandler):

@@ -110,6 +110,13 @@ def update_account(account: Account, body: object) -> Account:
     if account.is_system:
         raise ApiError(409, "system_account", "the @system account cannot be changed")
     changed = {name: value for name, value in fields.items() if getattr(account, name) != value}
+    if "active" in changed:
+        # Settlement locks the balances it moves and then reads whether their
+        # accounts are active. Holding this account's balances too makes the
+        # two take turns: a settlement in progress finishes first, and any
+        # later one sees the new state. So once this commits, no payment of
+        # the account completes after it.
+        Balance.lock_for_update(b.id for b in Balance.select(Balance.id).where(Balance.account == account.id))
     if changed:
         for name, value in changed.items():
             setattr(account, name, value)

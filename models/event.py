@@ -117,7 +117,7 @@ def record_event(event_type: str, data: dict) -> Event:
 def record_events(events: list[tuple[str, dict]]) -> None:
     """Append many events in one statement (a settlement batch's)."""
     if events:
-        Event.insert_many([_row(event_type, data) for event_type, data in events]).execute()
+        Event.insert_many([_row(event_type, data) for event_type, data in events]).as_rowcount().execute()
         _wake_after_commit()
 
 

@@ -10,19 +10,17 @@ funds are not checked here but at settlement, under the balances' locks.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from functools import reduce
 
 from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database, lock_rows
+from .db import database, lock_rows, utcnow
 from .errors import ApiError, invalid, not_found
-from .event import record_event
+from .event import record_event, record_events
 from .ids import new_id
-from .ledger import COMPLETED, REVERSIBLE_KINDS, Payment
+from .ledger import COMPLETED, PENDING, REVERSIBLE_KINDS, Payment
 from .money import AmountError, parse_amount
 from .rates import quote_exchange
 from .serialize import payment_json
@@ -41,44 +39,159 @@ TRANSFER_FIELDS = {
 CASH_FIELDS = {"account": str, "currency": str, "amount": AMOUNT, "description": str}
 
 
+def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> list[Payment | ApiError]:
+    """Intake of many transfers, deposits and withdrawals (`(kind, body)`) in
+    the caller's transaction: what the API does with the requests that
+    arrive together. Each is judged on its own, by exactly the rules it would
+    meet alone, against the accounts and balances as the transaction finds
+    them (intake changes neither); the ones accepted are stored together,
+    with their events, and settlement is asked for once. Returns, in order,
+    each request's payment or the ApiError refusing it."""
+    shaped: list[dict | ApiError] = []
+    for kind, body in requests:
+        try:
+            shaped.append(_shape(kind, body))
+        except ApiError as refusal:
+            shaped.append(refusal)
+    lookups = _Lookups([data for data in shaped if isinstance(data, dict)])
+    outcomes: list[Payment | ApiError] = []
+    for (kind, _), data in zip(requests, shaped, strict=True):
+        if isinstance(data, ApiError):
+            outcomes.append(data)
+            continue
+        try:
+            outcomes.append(_RULES[kind](data, lookups))
+        except ApiError as refusal:
+            outcomes.append(refusal)
+    accepted = [p for p in outcomes if isinstance(p, Payment)]
+    if accepted:
+        Payment.insert_many([p.__data__ for p in accepted]).as_rowcount().execute()
+        record_events([("payment.created", payment_json(p)) for p in accepted])
+        database.after_commit(lambda: enqueue(accepted[0].id))
+    return outcomes
+
+
 def submit_transfer(body: object, enqueue: Enqueue) -> Payment:
-    """Accept a transfer between two customers' balances of one currency, or
-    an exchange when `to_currency` differs from `currency`: the receiver's
+    """Accept one transfer (or exchange); see `_transfer`."""
+    return _one("transfer", body, enqueue)
+
+
+def submit_deposit(body: object, enqueue: Enqueue) -> Payment:
+    """Accept one deposit; see `_deposit`."""
+    return _one("deposit", body, enqueue)
+
+
+def submit_withdrawal(body: object, enqueue: Enqueue) -> Payment:
+    """Accept one withdrawal; see `_withdrawal`."""
+    return _one("withdrawal", body, enqueue)
+
+
+def _one(kind: str, body: object, enqueue: Enqueue) -> Payment:
+    (outcome,) = accept_payments([(kind, body)], enqueue)
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome
+
+
+def _shape(kind: str, body: object) -> dict:
+    if kind == "transfer":
+        data = check_shape(body, TRANSFER_FIELDS, required=("from_account", "to_account", "amount"))
+    else:
+        data = check_shape(body, CASH_FIELDS, required=("account", "currency", "amount"))
+    _check_description(data)
+    return data
+
+
+class _Lookups:
+    """The accounts and balances a batch of requests names, read up front in
+    two queries, so that judging each request reads nothing more."""
+
+    def __init__(self, requests: list[dict]) -> None:
+        ids = {data[f] for data in requests for f in ("from_account", "to_account", "account") if f in data}
+        ids.discard(SYSTEM_ACCOUNT)
+        cash = {data["currency"] for data in requests if "account" in data}
+        self.accounts = {a.id: a for a in Account.select().where(Account.id.in_(sorted(ids)))} if ids else {}
+        condition = Balance.account.in_(sorted(self.accounts)) if self.accounts else None
+        if cash:
+            system = (Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_(sorted(cash))
+            condition = system if condition is None else condition | system
+        found = list(Balance.select().where(condition)) if condition is not None else []
+        self.balances = {(b.account_id, b.currency_id): b for b in found}
+
+    def customers(self, *named: tuple[str, str]) -> list[Account]:
+        """The accounts named in the request's fields, each existing and
+        active; refused in the order the fields are named."""
+        for field, account_id in named:
+            account = self.accounts.get(account_id)
+            if account is None:
+                raise invalid({field: f"no such account: {account_id}"})
+            if not account.active:
+                raise ApiError(422, "account_inactive", f"account {account_id} is inactive")
+        return [self.accounts[account_id] for _, account_id in named]
+
+    def usable(self, *wanted: tuple[Account | None, Currency]) -> list[Balance]:
+        """The balance of each (account, currency); None for the account
+        means `@system`'s. A customer's must exist and be active."""
+        keys = [(account.id if account else SYSTEM_ACCOUNT, currency.code) for account, currency in wanted]
+        for account_id, code in keys:
+            balance = self.balances.get((account_id, code))
+            if balance is None:
+                raise ApiError(422, "currency_mismatch", f"{account_id} has no {code} balance")
+            if not balance.active:
+                raise ApiError(422, "balance_inactive", f"{account_id}'s {code} balance is inactive")
+        return [self.balances[key] for key in keys]
+
+    def transfer_currency(self, sender: Account, code: str | None) -> Currency:
+        """The named currency, or the sender's only active one."""
+        if code is not None:
+            return Currency.known(code)
+        active = [b for (owner, _), b in self.balances.items() if owner == sender.id and b.active]
+        if len(active) != 1:
+            raise ApiError(
+                422, "currency_required", f"{sender.id} holds {len(active)} active balances: say which currency"
+            )
+        return Currency.known(active[0].currency_id)
+
+
+def _transfer(data: dict, lookups: _Lookups) -> Payment:
+    """A transfer between two customers' balances of one currency, or an
+    exchange when `to_currency` differs from `currency`: the receiver's
     `to_currency` balance gets the amount converted at the rate in force at
     settlement. The sender and the receiver may be one account exchanging
     between its own two balances."""
-    data = check_shape(body, TRANSFER_FIELDS, required=("from_account", "to_account", "amount"))
-    _check_description(data)
-    sender, receiver = _customers(("from_account", data["from_account"]), ("to_account", data["to_account"]))
-    currency = _transfer_currency(sender, data.get("currency"))
+    sender, receiver = lookups.customers(("from_account", data["from_account"]), ("to_account", data["to_account"]))
+    currency = lookups.transfer_currency(sender, data.get("currency"))
     to_currency = currency
     if data.get("to_currency") not in (None, currency.code):
         to_currency = Currency.known(data["to_currency"])
     amount = _amount(data["amount"], currency)
-    source, target = _usable_balances((sender, currency), (receiver, to_currency))
+    source, target = lookups.usable((sender, currency), (receiver, to_currency))
     if source.id == target.id:
         raise ApiError(422, "same_balance", "a payment cannot go from a balance to itself")
     if to_currency.code == currency.code:
-        return _accept("transfer", source, target, amount, data.get("description"), enqueue)
+        return _new_payment("transfer", source, target, amount, data.get("description"))
     # Quoted now so that an exchange that cannot happen is refused now; the
     # amounts are set again at settlement, at the rate in force then.
     target_amount, rate = quote_exchange(currency, to_currency, amount)
     exchange = dict(target_amount=target_amount, target_currency=to_currency.code, rate=rate)
-    return _accept("exchange", source, target, amount, data.get("description"), enqueue, **exchange)
+    return _new_payment("exchange", source, target, amount, data.get("description"), **exchange)
 
 
-def submit_deposit(body: object, enqueue: Enqueue) -> Payment:
-    """Accept money arriving from outside: `@system` pays the customer."""
-    account, currency, amount, description = _cash_request(body)
-    customer, system = _usable_balances((account, currency), (None, currency))
-    return _accept("deposit", system, customer, amount, description, enqueue)
+def _deposit(data: dict, lookups: _Lookups) -> Payment:
+    """Money arriving from outside: `@system` pays the customer."""
+    account, currency, amount = _cash(data, lookups)
+    customer, system = lookups.usable((account, currency), (None, currency))
+    return _new_payment("deposit", system, customer, amount, data.get("description"))
 
 
-def submit_withdrawal(body: object, enqueue: Enqueue) -> Payment:
-    """Accept money leaving to outside: the customer pays `@system`."""
-    account, currency, amount, description = _cash_request(body)
-    customer, system = _usable_balances((account, currency), (None, currency))
-    return _accept("withdrawal", customer, system, amount, description, enqueue)
+def _withdrawal(data: dict, lookups: _Lookups) -> Payment:
+    """Money leaving to outside: the customer pays `@system`."""
+    account, currency, amount = _cash(data, lookups)
+    customer, system = lookups.usable((account, currency), (None, currency))
+    return _new_payment("withdrawal", customer, system, amount, data.get("description"))
+
+
+_RULES = {"transfer": _transfer, "deposit": _deposit, "withdrawal": _withdrawal}
 
 
 def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
@@ -127,9 +240,20 @@ def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
 def _accept(
     kind: str, source: Balance, target: Balance, amount: int, description, enqueue: Enqueue, **extra
 ) -> Payment:
-    payment = Payment.create(
+    """Store one payment with its event; ask for settlement once committed."""
+    payment = _new_payment(kind, source, target, amount, description, **extra)
+    payment.save(force_insert=True)
+    record_event("payment.created", payment_json(payment))
+    database.after_commit(lambda: enqueue(payment.id))
+    return payment
+
+
+def _new_payment(kind: str, source: Balance, target: Balance, amount: int, description, **extra) -> Payment:
+    """A pending payment from `source` to `target`, not stored yet."""
+    return Payment(
         id=new_id("pay"),
         kind=kind,
+        status=PENDING,
         from_account=source.account_id,
         to_account=target.account_id,
         from_balance=source.id,
@@ -137,19 +261,15 @@ def _accept(
         amount=amount,
         currency=source.currency_id,
         description=description,
+        created_at=utcnow(),
         **extra,
     )
-    record_event("payment.created", payment_json(payment))
-    database.after_commit(lambda: enqueue(payment.id))
-    return payment
 
 
-def _cash_request(body: object) -> tuple[Account, Currency, int, str | None]:
-    data = check_shape(body, CASH_FIELDS, required=("account", "currency", "amount"))
-    _check_description(data)
-    (account,) = _customers(("account", data["account"]))
+def _cash(data: dict, lookups: _Lookups) -> tuple[Account, Currency, int]:
+    (account,) = lookups.customers(("account", data["account"]))
     currency = Currency.known(data["currency"])
-    return account, currency, _amount(data["amount"], currency), data.get("description")
+    return account, currency, _amount(data["amount"], currency)
 
 
 def _check_description(data: dict) -> None:
@@ -157,49 +277,11 @@ def _check_description(data: dict) -> None:
         raise invalid({"description": "must be at most 500 characters"})
 
 
-def _customers(*named: tuple[str, str]) -> list[Account]:
-    """The accounts named in the request's fields, each existing and active,
-    read in one query; refused in the order the fields are named."""
-    ids = [account_id for _, account_id in named if account_id != SYSTEM_ACCOUNT]
-    found = {a.id: a for a in Account.select().where(Account.id.in_(ids))} if ids else {}
-    for field, account_id in named:
-        account = found.get(account_id)
-        if account is None:
-            raise invalid({field: f"no such account: {account_id}"})
-        if not account.active:
-            raise ApiError(422, "account_inactive", f"account {account_id} is inactive")
-    return [found[account_id] for _, account_id in named]
-
-
-def _transfer_currency(sender: Account, code: str | None) -> Currency:
-    if code is not None:
-        return Currency.known(code)
-    active = list(sender.balances.where(Balance.active == True))  # noqa: E712
-    if len(active) != 1:
-        raise ApiError(422, "currency_required", f"{sender.id} holds {len(active)} active balances: say which currency")
-    return active[0].currency
-
-
 def _amount(value: object, currency: Currency) -> int:
     try:
         return parse_amount(value, currency.exponent)
     except AmountError as problem:
         raise invalid({"amount": str(problem)}) from None
-
-
-def _usable_balances(*wanted: tuple[Account | None, Currency]) -> list[Balance]:
-    """The balance of each (account, currency), read in one query; None for
-    the account means `@system`'s. A customer's must exist and be active."""
-    keys = [(account.id if account else SYSTEM_ACCOUNT, currency.code) for account, currency in wanted]
-    condition = reduce(operator.or_, ((Balance.account == a) & (Balance.currency == c) for a, c in keys))
-    found = {(b.account_id, b.currency_id): b for b in Balance.select().where(condition)}
-    for account_id, code in keys:
-        balance = found.get((account_id, code))
-        if balance is None:
-            raise ApiError(422, "currency_mismatch", f"{account_id} has no {code} balance")
-        if not balance.active:
-            raise ApiError(422, "balance_inactive", f"{account_id}'s {code} balance is inactive")
-    return [found[key] for key in keys]
 
 
 def _check_usable(balance: Balance) -> None:

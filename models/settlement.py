@@ -33,11 +33,11 @@ from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
 from .db import claim_rows, in_transaction, lock_rows, utcnow
 from .event import record_events
-from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment, lock_shared
+from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
 from .serialize import balance_json, payment_json
 
-BATCH = 256
+BATCH = 500
 
 
 def settle_pending(limit: int = BATCH) -> int:
@@ -141,7 +141,7 @@ def _write(payments: list[Payment], balances, entries: list[dict], now) -> None:
         amounts = Case(Balance.id, [(b.id, Balance.amount.db_value(b.amount)) for b in balances])
         Balance.update(amount=amounts, updated_at=now).where(Balance.id.in_([b.id for b in balances])).execute()
     if entries:
-        Entry.insert_many(entries).execute()
+        Entry.insert_many(entries).as_rowcount().execute()
     ids = [p.id for p in payments]
     columns = {
         Payment.status: Case(Payment.id, [(p.id, p.status) for p in payments]),
@@ -174,17 +174,17 @@ def _system_balance_ids(currencies: set[str]) -> dict[str, str]:
 def _inactive_accounts(balances) -> set[str]:
     """The customers among the balances' accounts that are inactive.
 
-    Their account rows are share-locked: a deactivation committing meanwhile
-    waits for this settlement to end, and one being committed is waited for
-    and then seen. So once a deactivation is committed, no payment of that
-    account completes after it. (`@system` is never deactivated and is left
-    unlocked: every deposit and withdrawal reads it.)
+    Read after the balances are locked: a deactivation locks its account's
+    balances before it commits (`models.account.update_account`), so one
+    committed before this batch took its locks is seen here, and one not yet
+    committed waits for this batch to end. Once a deactivation is committed,
+    no payment of that account completes after it.
     """
     customers = sorted({b.account_id for b in balances if b.account_id != SYSTEM_ACCOUNT})
     if not customers:
         return set()
-    query = Account.select(Account.id, Account.active).where(Account.id.in_(customers))
-    return {account.id for account in lock_shared(query) if not account.active}
+    query = Account.select(Account.id).where(Account.id.in_(customers) & (Account.active == False))  # noqa: E712
+    return {account.id for account in query}
 
 
 def _inactivity(source: Balance, target: Balance, inactive_accounts: set[str]) -> str | None:

@@ -1,0 +1,89 @@
+"""Intake in batches: requests that arrive together share one transaction.
+
+Each web process has one `IntakeBatcher`. Payment requests (transfers,
+deposits, withdrawals without an Idempotency-Key) queue up on the IOLoop;
+a batch at a time (two at most in flight) is handed to a database thread and accepted by
+`models.intake.accept_payments` in a single transaction: a few queries for
+the whole batch, one insert per table, one commit. At rest a batch is one
+request, so nobody waits for company; under load a batch is whatever
+arrived while the previous one was committing.
+
+Each request still gets exactly its own answer: its payment, or the
+ApiError refusing it. Should a batch fail for any other reason, its
+requests are accepted again one by one, so one bad request cannot sink its
+neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from models.db import in_transaction
+from models.errors import ApiError
+from models.intake import accept_payments
+from models.ledger import Payment
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+# Two batches in flight: one is being built and sent while the other waits
+# for its commit to reach the disk.
+MAX_IN_FLIGHT = 2
+
+
+class IntakeBatcher:
+    def __init__(self, executor: Executor, enqueue: Callable[[str], None]) -> None:
+        self._executor = executor
+        self._enqueue = enqueue
+        self._waiting: deque[tuple[str, object, asyncio.Future]] = deque()
+        self._draining = 0
+
+    async def submit(self, kind: str, body: object) -> Payment:
+        """The payment accepted for this request; raises its ApiError if refused."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((kind, body, future))
+        if self._draining < MAX_IN_FLIGHT:
+            self._draining += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch = [self._waiting.popleft() for _ in range(min(MAX_BATCH, len(self._waiting)))]
+                requests = [(kind, body) for kind, body, _ in batch]
+                try:
+                    outcomes = await loop.run_in_executor(self._executor, self._accept, requests)
+                except Exception as problem:
+                    outcomes = [problem] * len(batch)
+                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._draining -= 1
+
+    def _accept(self, requests: list[tuple[str, object]]) -> list[Payment | BaseException]:
+        try:
+            return in_transaction(lambda: accept_payments(requests, self._enqueue))
+        except ApiError:
+            raise
+        except Exception:
+            if len(requests) == 1:
+                raise
+            log.exception("a batch of %d payments failed; accepting them one by one", len(requests))
+        outcomes: list[Payment | BaseException] = []
+        for request in requests:
+            try:
+                outcomes += in_transaction(lambda request=request: accept_payments([request], self._enqueue))
+            except Exception as problem:
+                outcomes.append(problem)
+        return outcomes
