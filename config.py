@@ -27,6 +27,12 @@ class Config:
     db_threads: int = 8
     consumer_workers: int = 2
     feed_send_timeout: float = 10.0
+    # A worker serves its own /metrics on this port when set (web processes
+    # serve theirs on PORT).
+    metrics_port: int | None = None
+    # Reads go to READ_REPLICA_URL only while it is provably at most this
+    # many seconds behind the primary (see models.replica).
+    replica_max_lag: float = 2.0
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> Config:
@@ -45,6 +51,8 @@ class Config:
             db_threads=int(env.get("DB_THREADS", cls.db_threads)),
             consumer_workers=int(env.get("CONSUMER_WORKERS", cls.consumer_workers)),
             feed_send_timeout=float(env.get("FEED_SEND_TIMEOUT", cls.feed_send_timeout)),
+            metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
+            replica_max_lag=float(env.get("REPLICA_MAX_LAG", cls.replica_max_lag)),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -30,7 +30,14 @@ log = logging.getLogger("gateway")
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
+# What an access log line carries besides its message (handlers.app.log_request).
+REQUEST_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "remote_ip")
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors: the access log's fields
+    as fields, so that a request is found by its X-Request-Id."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
@@ -38,6 +45,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry.update({name: record.__dict__[name] for name in REQUEST_FIELDS if name in record.__dict__})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -53,6 +61,18 @@ def configure_logging(config: Config) -> None:
     if config.log_level.lower() != "debug":
         # Huey logs every task it runs at INFO: one line per payment is noise.
         logging.getLogger("huey").setLevel(logging.WARNING)
+
+
+def report_errors(config: Config) -> None:
+    """Send errors to Sentry when SENTRY_DSN is set: uncaught exceptions in
+    handlers (Tornado integration) and every ERROR log line, tagged with the
+    request id when there is one."""
+    if not config.sentry_dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.tornado import TornadoIntegration
+
+    sentry_sdk.init(dsn=config.sentry_dsn, integrations=[TornadoIntegration()], send_default_pii=False)
 
 
 def connect(config: Config) -> None:
@@ -150,6 +170,10 @@ def run_worker(config: Config, workers: int) -> None:
     if config.embedded:
         sys.exit("worker needs REDIS_URL: without it the server settles payments itself")
     connect(config)
+    if config.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(config.metrics_port, addr=config.host)
     pipeline = EventPipeline(config)
     try:
         run_consumer(workers)
@@ -208,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
 
     config = Config.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
     configure_logging(config)
+    report_errors(config)
     command = args.command or "serve"
     if command == "serve":
         asyncio.run(serve(config))

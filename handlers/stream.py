@@ -29,6 +29,7 @@ from models.pagination import MAX_SEQ, parse_count
 
 from .base import authorize_token, bearer_secret, checked_in_prepare, tag_request, write_json_error
 from .hub import EventHub, frames_from_log
+from .metrics import FEED_CLIENTS
 
 BATCH = 500
 SLOW_CLIENT = 4008
@@ -46,6 +47,7 @@ def _operator(operator_id: bytes) -> Operator:
 class StreamHandler(WebSocketHandler):
     last_sent = 0
     _pump: asyncio.Task | None = None
+    _counted = False
 
     @property
     def hub(self) -> EventHub:
@@ -83,10 +85,15 @@ class StreamHandler(WebSocketHandler):
         write_json_error(self, status_code, kwargs.get("exc_info"))
 
     async def open(self) -> None:
+        FEED_CLIENTS.inc()
+        self._counted = True
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
         self._pump = asyncio.create_task(self._follow())
 
     def on_close(self) -> None:
+        if self._counted:
+            FEED_CLIENTS.dec()
+            self._counted = False
         if self._pump is not None:
             self._pump.cancel()
 
