@@ -1,0 +1,1 @@
+"""Deployment: the nginx template, the local topology (`python -m deploy.local`)."""

@@ -1,0 +1,191 @@
+"""The production topology on one machine, without Docker: nginx in front of
+several web processes, several workers, on this machine's PostgreSQL and
+Redis (DATABASE_URL and REDIS_URL). For tests, benchmarks and trying
+failover by hand:
+
+    python -m deploy.local up [--web 2] [--workers 2] [--port 8080]   # Ctrl-C stops everything
+    python -m deploy.local down                                        # ...or this, from another shell
+
+nginx runs as a foreground child with a generated configuration (the same
+template docker-compose.yml uses) in a folder of its own. Every process is
+started so that it dies with the one that started it, even if that one is
+killed, so nothing outlives a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "nginx" / "gateway.conf.template"
+NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
+STATE = Path(os.environ.get("DATA_DIR", ROOT / "var")) / "local-topology.pid"
+
+MAIN_CONF = """\
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/gateway.conf;
+}}
+"""
+
+
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG, as bench.services does for server.py children.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Substitute ${NAME} for the given names only, as envsubst does with a
+    list of variables: nginx's own $variables stay."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def nginx_config(directory: Path, listen: int, web_ports: list[int]) -> Path:
+    servers = " ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in web_ports)
+    (directory / "gateway.conf").write_text(
+        render(TEMPLATE.read_text(), {"NGINX_UPSTREAM": servers, "NGINX_LISTEN": f"127.0.0.1:{listen}"})
+    )
+    main = directory / "nginx.conf"
+    main.write_text(MAIN_CONF.format(dir=directory))
+    return main
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+class LocalTopology:
+    """nginx + `web` web processes + `workers` workers, on loopback."""
+
+    def __init__(self, web: int = 2, workers: int = 2, port: int | None = None, env: dict | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
+        if not self.env.get("DATABASE_URL") or not self.env.get("REDIS_URL"):
+            raise SystemExit("the local topology needs DATABASE_URL and REDIS_URL (PostgreSQL and Redis)")
+        self.web_count, self.worker_count = web, workers
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.web: list[tuple[subprocess.Popen, str]] = []
+        self.workers: list[tuple[subprocess.Popen, str]] = []
+        self.nginx: subprocess.Popen | None = None
+        self.directory = Path(tempfile.mkdtemp(prefix="gateway-nginx-"))
+
+    def _spawn(self, args: list[str], **env: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "server.py", *args], cwd=ROOT, env={**self.env, **env}, preexec_fn=_die_with_parent
+        )
+
+    def start(self) -> LocalTopology:
+        subprocess.run(
+            [sys.executable, "server.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
+        )
+        for _ in range(self.worker_count):
+            port = free_port()
+            process = self._spawn(["worker", "--workers", "4"], METRICS_PORT=str(port))
+            self.workers.append((process, f"http://127.0.0.1:{port}"))
+        for _ in range(self.web_count):
+            port = free_port()
+            self.web.append((self._spawn(["serve", "--port", str(port)]), f"http://127.0.0.1:{port}"))
+        for _, url in self.web:
+            wait_ready(url)
+        config = nginx_config(self.directory, self.port, [int(url.rsplit(":", 1)[1]) for _, url in self.web])
+        self.nginx = subprocess.Popen(
+            [NGINX, "-p", str(self.directory), "-c", str(config), "-g", "daemon off;"], preexec_fn=_die_with_parent
+        )
+        wait_ready(self.url)
+        return self
+
+    def stop(self) -> None:
+        """Workers get SIGINT (Huey's graceful stop), the rest SIGTERM."""
+        processes = [p for p, _ in self.workers] + [p for p, _ in self.web] + ([self.nginx] if self.nginx else [])
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT if any(process is p for p, _ in self.workers) else signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def __enter__(self) -> LocalTopology:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start nginx, web and worker processes; Ctrl-C stops them")
+    up.add_argument("--web", type=int, default=2)
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--port", type=int, default=8080, help="nginx's port (default 8080)")
+    commands.add_parser("down", help="stop the topology started by `up`")
+    args = parser.parse_args(argv)
+    if args.command == "down":
+        os.kill(int(STATE.read_text()), signal.SIGTERM)
+        return
+    stopping = False
+
+    def stop(*_) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with LocalTopology(args.web, args.workers, args.port) as topology:
+        STATE.parent.mkdir(parents=True, exist_ok=True)
+        STATE.write_text(str(os.getpid()))
+        print(f"nginx on {topology.url}", flush=True)
+        for _, url in topology.web:
+            print(f"web    {url}   (metrics: {url}/metrics)", flush=True)
+        for _, url in topology.workers:
+            print(f"worker metrics: {url}/metrics", flush=True)
+        while not stopping:
+            time.sleep(0.2)
+    STATE.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
