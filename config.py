@@ -27,6 +27,16 @@ class Config:
     db_threads: int = 8
     consumer_workers: int = 2
     feed_send_timeout: float = 10.0
+    # Settlement safety net: a payment pending longer than stale_after is
+    # queued again by the sweeper, which runs every sweep_seconds.
+    stale_after: float = 30.0
+    sweep_seconds: int = 60
+    # API requests per second per token (a token bucket holding `burst`),
+    # shared by every web process through Redis; 0 turns the limit off.
+    api_rate_limit: float = 5000.0
+    api_rate_burst: int = 10000
+    # Dashboard log-in attempts per email and client address, per minute.
+    login_attempts_per_minute: int = 10
     # A worker serves its own /metrics on this port when set (web processes
     # serve theirs on PORT).
     metrics_port: int | None = None
@@ -51,6 +61,11 @@ class Config:
             db_threads=int(env.get("DB_THREADS", cls.db_threads)),
             consumer_workers=int(env.get("CONSUMER_WORKERS", cls.consumer_workers)),
             feed_send_timeout=float(env.get("FEED_SEND_TIMEOUT", cls.feed_send_timeout)),
+            stale_after=float(env.get("STALE_AFTER_SECONDS", cls.stale_after)),
+            sweep_seconds=int(env.get("SWEEP_SECONDS", cls.sweep_seconds)),
+            api_rate_limit=float(env.get("API_RATE_LIMIT", cls.api_rate_limit)),
+            api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
+            login_attempts_per_minute=int(env.get("LOGIN_ATTEMPTS_PER_MINUTE", cls.login_attempts_per_minute)),
             metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
             replica_max_lag=float(env.get("REPLICA_MAX_LAG", cls.replica_max_lag)),
         )

@@ -18,10 +18,11 @@ from concurrent.futures import Executor
 from decimal import Decimal
 from typing import Any
 
+from peewee import InterfaceError, OperationalError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from models.auth import ApiToken, scope_allows
-from models.db import in_transaction, read_only
+from models.db import in_transaction, is_connection_lost, read_only
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 
@@ -245,7 +246,21 @@ def _from_http_error(status: int, error: BaseException | None) -> ApiError:
         return ApiError(405, "method_not_allowed", "this method is not allowed here")
     if isinstance(error, HTTPError) and status < 500:
         return ApiError(status, "bad_request", error.log_message or "bad request")
+    if _database_unreachable(error):
+        # The database stayed out of reach through every retry (SPEC: 503
+        # when a dependency is down); the client may try again.
+        return ApiError(
+            503, "service_unavailable", "the database is unreachable just now; try again", headers={"Retry-After": "1"}
+        )
     return ApiError(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+def _database_unreachable(error: BaseException | None) -> bool:
+    """A lost connection, or one that could not be opened at all (server
+    down, starting up or shutting down)."""
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return False
+    return is_connection_lost(error) or str(error).startswith("connection to server")
 
 
 class NotFoundHandler(APIHandler):

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Scheduler
+
+from config import Config
 
 from . import settlement  # noqa: F401  (registers the tasks)
 from .queue import huey
 
 
-class EmbeddedConsumer(Consumer):
+class SweepingScheduler(Scheduler):
+    """Huey looks at periodic tasks once a minute; SWEEP_SECONDS makes the
+    sweeper look more often (the fault tests use a few seconds)."""
+
+    periodic_task_seconds = Config.from_env().sweep_seconds
+
+
+class GatewayConsumer(Consumer):
+    scheduler_class = SweepingScheduler
+
+
+class EmbeddedConsumer(GatewayConsumer):
     """A consumer on threads inside the server process: the server owns the
     signals and stops it on shutdown."""
 
@@ -24,4 +37,4 @@ def start_embedded(workers: int) -> EmbeddedConsumer:
 
 def run_worker(workers: int) -> None:
     """Block running a consumer until SIGINT (graceful) or SIGTERM."""
-    huey.create_consumer(workers=workers, worker_type="thread", periodic=True, shutdown_timeout=30).run()
+    GatewayConsumer(huey, workers=workers, worker_type="thread", periodic=True, shutdown_timeout=30).run()

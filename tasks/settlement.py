@@ -33,10 +33,20 @@ from .queue import QUEUE_NAME, huey
 
 log = logging.getLogger(__name__)
 
+SETTLED = Counter("gateway_settled_payments", "Payments this process settled (completed or failed)")
+BATCH_SECONDS = Histogram(
+    "gateway_settlement_batch_seconds",
+    "Time to settle one batch of pending payments, in one transaction",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_config = Config.from_env()
 FLAG_TTL = 2.0
 # A payment still pending this long after intake was missed (queue down at
 # intake, worker killed mid-batch): the sweeper asks for settlement again.
-STALE_AFTER = timedelta(seconds=30)
+# (STALE_AFTER_SECONDS; how often the sweeper looks is SWEEP_SECONDS, see
+# tasks.consumer.)
+STALE_AFTER = timedelta(seconds=_config.stale_after)
 
 
 class RedisFlag:
@@ -70,14 +80,6 @@ class LocalFlag:
             self._raised_at = None
 
 
-SETTLED = Counter("gateway_settled_payments", "Payments this process settled (completed or failed)")
-BATCH_SECONDS = Histogram(
-    "gateway_settlement_batch_seconds",
-    "Time to settle one batch of pending payments, in one transaction",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-
-_config = Config.from_env()
 flag = RedisFlag(_config.redis_url) if _config.redis_url else LocalFlag()
 
 
