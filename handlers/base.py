@@ -26,6 +26,8 @@ from models.db import in_transaction, is_connection_lost, read_only
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 
+from .ratelimit import api_limiter, rate_limited
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
@@ -168,8 +170,22 @@ class APIHandler(RequestHandler):
         known = ApiToken.remembered(secret) if secret else None
         if known is not None and scope_allows(known.scope, needed):
             self.token = known
+        else:
+            self.token = await self.executor_run(functools.partial(authorize_token, secret, needed))
+        await self.within_rate_limit()
+
+    async def within_rate_limit(self) -> None:
+        """429 `rate_limited` once this token has spent its requests
+        (`handlers.ratelimit`): checked after the token is known, so that
+        nobody can spend another's allowance."""
+        limiter = api_limiter()
+        key = f"token:{self.token.id}"
+        if limiter is None or limiter.spend_leased(key):
             return
-        self.token = await self.executor_run(functools.partial(authorize_token, secret, needed))
+        take = functools.partial(limiter.take, key)
+        wait = await self.executor_run(take) if limiter.blocking else take()
+        if wait:
+            raise rate_limited(wait, "requests for this token")
 
     def json_body(self) -> Any:
         if self._body_size > MAX_BODY_BYTES:

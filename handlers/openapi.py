@@ -326,6 +326,8 @@ Accounts, balances and payments of the payment gateway. JSON in and out, UTF-8.
 **Authentication**: send `Authorization: Bearer <token>`. Scopes are nested: `read` can list and get,
 `write` can also open accounts and balances and send transfers, `admin` can do everything.
 A missing or unknown token is 401 `unauthorized`, too small a scope 403 `forbidden`.
+Each token may send a limited number of requests a second (a token bucket, shared by every web
+process); past it the answer is 429 `rate_limited` with `Retry-After` in seconds.
 
 **Errors** have the shape `{{"error": {{"code", "message", "fields"}}}}`; `fields` comes with validation errors only.
 Branch on `code`, which is stable; the message is for people.

@@ -14,6 +14,8 @@ STATUS_TITLES = {
     409: "Conflict",
     413: "Body too large",
     422: "Refused by a rule; nothing was stored",
+    429: "Rate limited",
+    503: "A dependency is down",
 }
 
 
@@ -44,6 +46,8 @@ def refusals(codes: list[str]) -> dict:
         headers = {"X-Request-Id": header("X-Request-Id")}
         if status == 401:
             headers["WWW-Authenticate"] = header("WWW-Authenticate")
+        if status in (429, 503):
+            headers["Retry-After"] = header("Retry-After")
         responses[str(status)] = {
             "description": f"{STATUS_TITLES[status]}.\n\n{lines}",
             "headers": headers,
@@ -95,6 +99,8 @@ def operation(
     if creates_payment:
         parameters = (*parameters, "PreferWait")
     codes += [code for code in errors if code not in codes]
+    if scope is not None:
+        codes += ["rate_limited", "service_unavailable"]
     access = "Public: no token needed." if scope is None else f"Requires a bearer token with the `{scope}` scope."
     body_of = {
         "summary": summary,

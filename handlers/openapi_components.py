@@ -47,6 +47,14 @@ ERRORS: dict[str, tuple[int, str]] = {
     "same_balance": (422, "The payment would go from a balance to itself."),
     "rate_unavailable": (422, "`to_currency` differs from `currency` and no rate from one to the other is in force."),
     "not_reversible": (422, "Only transfers and exchanges can be reversed, not deposits, withdrawals or reversals."),
+    "rate_limited": (
+        429,
+        "This token sent more requests than its rate limit allows; `Retry-After` says when to resume.",
+    ),
+    "service_unavailable": (
+        503,
+        "The database cannot be reached just now; nothing was done. Try again after `Retry-After`.",
+    ),
 }
 
 
@@ -496,4 +504,8 @@ def headers() -> dict:
             "schema": {"type": "string", "examples": ["wait=10"]},
         },
         "WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}},
+        "Retry-After": {
+            "description": "Whole seconds to wait before trying again.",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        },
     }

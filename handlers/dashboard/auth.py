@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from models.auth import Operator
 
+from ..ratelimit import login_limiter, retry_after
 from .base import PageHandler, anonymous, viewer
 from .forms import Arguments, LoginForm
 
@@ -35,6 +37,14 @@ class LoginHandler(PageHandler):
         operator = None
         if form.validate():
             email, password = form.email.data, form.password.data
+            wait = await self.attempts_left_wait(email)
+            if wait:
+                seconds = retry_after(wait)
+                form.password.data = ""
+                self.set_header("Retry-After", str(seconds))
+                problem = f"Too many attempts to log in as this operator: try again in {seconds} seconds."
+                self.render_page("login.html", 429, form=form, problem=problem)
+                return
             operator = await self.run_db(lambda: Operator.authenticate(email, password))
         if operator is None:
             form.password.data = ""
@@ -42,6 +52,16 @@ class LoginHandler(PageHandler):
             return
         self.start_session(operator)
         self.redirect(_local(form.next.data), status=303)
+
+    async def attempts_left_wait(self, email: str) -> float:
+        """0 while this email may still be tried from this address, else the
+        seconds until it may (a password guesser gets a few tries a minute,
+        whichever web process it reaches)."""
+        limiter = login_limiter()
+        if limiter is None:
+            return 0.0
+        take = functools.partial(limiter.take, f"{email.strip().lower()}|{self.request.remote_ip}")
+        return await self._off_loop(take) if limiter.blocking else take()
 
 
 class LogoutHandler(PageHandler):

@@ -1,0 +1,160 @@
+"""Rate limits: API requests per token, dashboard log-ins per email and
+client address (SPEC section 5: 429 `rate_limited`).
+
+Each key has a token bucket: it refills at `rate` a second and holds at most
+`burst`; a request takes one, and one that finds it empty is refused with
+the seconds until the next (`Retry-After`).
+
+Embedded, the buckets live in this process. With services they live in
+Redis, updated by one Lua script (atomic, on Redis's clock), so a limit
+holds across every web process. A process takes tokens from Redis a lease
+at a time (a fiftieth of a second's worth) and spends them locally, so a
+busy token costs one Redis call per lease, not per request; at most one
+lease per process is ever spent beyond the shared bucket.
+
+A limiter must never take the API down with it: if Redis cannot be
+reached, requests are let through and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import threading
+import time
+
+import redis
+
+from config import Config
+from models.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 0.02
+LEASE_LIFETIME = 0.5  # tokens leased but not spent by then go back unused
+
+_TAKE = """
+local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = clock[1] + clock[2] / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+local wait = 0
+if granted == 0 then wait = (1 - tokens) / rate end
+return {granted, tostring(wait)}
+"""
+
+
+class TokenBuckets:
+    """Buckets in this process's memory (embedded mode)."""
+
+    blocking = False
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one token for `key`: 0 if granted, else the seconds to wait."""
+        with self._lock:
+            now = time.monotonic()
+            tokens, at = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+    def spend_leased(self, key: str) -> bool:
+        return False
+
+
+class RedisTokenBuckets:
+    """Buckets in Redis, shared by every web process (services mode)."""
+
+    blocking = True
+
+    def __init__(self, rate: float, burst: int, redis_url: str, prefix: str) -> None:
+        self.rate, self.burst = rate, burst
+        self.lease = max(1, min(burst, int(rate * LEASE_SECONDS)))
+        self._prefix = prefix
+        self._client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+        self._script = self._client.register_script(_TAKE)
+        self._leased: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def spend_leased(self, key: str) -> bool:
+        """Spend a token this process already leased for `key`, if it has one
+        (no Redis call, safe on the IOLoop)."""
+        with self._lock:
+            count, until = self._leased.get(key, (0, 0.0))
+            if count > 0 and until > time.monotonic():
+                self._leased[key] = (count - 1, until)
+                return True
+            return False
+
+    def take(self, key: str) -> float:
+        """Lease tokens from Redis and spend one: 0 if granted, else the
+        seconds to wait. Blocking: run it off the IOLoop."""
+        try:
+            granted, wait = self._script(keys=[self._prefix + key], args=[self.rate, self.burst, self.lease])
+        except redis.RedisError as problem:
+            log.warning("rate limit not checked (Redis unreachable): %s", type(problem).__name__)
+            return 0.0
+        granted = int(granted)
+        if granted == 0:
+            return float(wait)
+        if granted > 1:
+            with self._lock:
+                self._leased[key] = (granted - 1, time.monotonic() + LEASE_LIFETIME)
+        return 0.0
+
+
+def _buckets(rate: float, burst: int, config: Config, name: str):
+    if rate <= 0:
+        return None
+    if config.redis_url:
+        from tasks.fanout import channel_names
+
+        # Keys per deployment, as the fan-out's channels are.
+        tag = channel_names(config.database_url or "")[0].rsplit(":", 1)[0]
+        return RedisTokenBuckets(rate, burst, config.redis_url, f"{tag}:ratelimit:{name}:")
+    return TokenBuckets(rate, burst)
+
+
+@functools.cache
+def api_limiter():
+    """Requests per API token (API_RATE_LIMIT a second, API_RATE_BURST at
+    once), or None when API_RATE_LIMIT is 0."""
+    config = Config.from_env()
+    return _buckets(config.api_rate_limit, config.api_rate_burst, config, "api")
+
+
+@functools.cache
+def login_limiter():
+    """Log-in attempts per email and client address
+    (LOGIN_ATTEMPTS_PER_MINUTE), or None when it is 0."""
+    config = Config.from_env()
+    per_minute = config.login_attempts_per_minute
+    return _buckets(per_minute / 60.0, per_minute, config, "login")
+
+
+def retry_after(wait: float) -> int:
+    """Whole seconds for a `Retry-After` header: never 0."""
+    return max(1, math.ceil(wait))
+
+
+def rate_limited(wait: float, what: str) -> ApiError:
+    seconds = retry_after(wait)
+    return ApiError(
+        429, "rate_limited", f"too many {what}: try again in {seconds} s", headers={"Retry-After": str(seconds)}
+    )

@@ -1,0 +1,158 @@
+"""Rate limits (SPEC section 5): a token that sends too fast is refused
+429 `rate_limited` with `Retry-After`, alone, and the limit holds across web
+processes; a dashboard log-in is tried only a few times a minute per email
+and address.
+
+The session's server runs with limits far above what any test sends, so the
+API limits are tested on web processes of their own, started with small ones.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from bench.services import spawn
+from handlers.ratelimit import RedisTokenBuckets, TokenBuckets
+from tests.client import Api
+from tests.conftest import CONFIG, ROOT, free_port, issue_token, unique, wait_until
+from tests.pages import PASSWORD, Session, new_operator
+from tests.test_bad_input import assert_error
+
+LIMITS = {"API_RATE_LIMIT": "1", "API_RATE_BURST": "5"}
+
+
+class LimitedWeb:
+    """Web processes with small limits: two sharing the session's database
+    and Redis with services, one on a database of its own when embedded."""
+
+    def __init__(self) -> None:
+        self.env = dict(os.environ, **LIMITS)
+        if not CONFIG.database_url:
+            self.env["DATA_DIR"] = tempfile.mkdtemp(prefix="gateway-ratelimit-")
+            self.command("migrate")
+        self.processes, self.urls = [], []
+        for _ in range(2 if CONFIG.database_url else 1):
+            port = free_port()
+            self.processes.append(spawn(["serve", "--port", str(port)], dict(self.env, PORT=str(port))))
+            self.urls.append(f"http://127.0.0.1:{port}")
+        for url in self.urls:
+            assert wait_until(lambda url=url: self._ready(url), timeout=30), f"{url} did not start"
+
+    def command(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "server.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    def token(self, scope: str = "read") -> str:
+        if CONFIG.database_url:
+            return issue_token(scope)
+        return self.command("create-token", "--name", "limited", "--scope", scope).splitlines()[-1]
+
+    @staticmethod
+    def _ready(url: str) -> bool:
+        try:
+            return Api(url, None).get("/readyz").status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def limited(gateway):
+    web = LimitedWeb()
+    yield web
+    web.stop()
+
+
+def burst(api: Api, count: int) -> list:
+    return [api.get("/api/v1/currencies", params={"limit": 1}) for _ in range(count)]
+
+
+def test_a_token_that_sends_faster_than_its_limit_is_refused_429_with_retry_after(limited):
+    api = Api(limited.urls[0], limited.token())
+    responses = burst(api, 8)
+    assert [r.status for r in responses[:5]] == [200] * 5
+    refused = [r for r in responses if r.status == 429]
+    assert refused, [r.status for r in responses]
+    assert_error(refused[0], 429, "rate_limited")
+    assert int(refused[0].header("retry-after")) >= 1
+
+
+def test_a_limited_token_is_served_again_after_retry_after(limited):
+    api = Api(limited.urls[0], limited.token())
+    refused = next(r for r in burst(api, 10) if r.status == 429)
+    time.sleep(int(refused.header("retry-after")))
+    assert api.get("/api/v1/currencies", params={"limit": 1}).status == 200
+
+
+def test_one_token_over_its_limit_does_not_limit_another(limited):
+    greedy, patient = Api(limited.urls[0], limited.token()), Api(limited.urls[0], limited.token())
+    assert 429 in [r.status for r in burst(greedy, 10)]
+    assert [r.status for r in burst(patient, 5)] == [200] * 5
+
+
+def test_a_request_without_a_valid_token_is_refused_401_not_counted(limited):
+    api = Api(limited.urls[0], "pgw_" + "x" * 43)
+    assert {r.status for r in burst(api, 10)} == {401}
+
+
+@pytest.mark.skipif(not CONFIG.database_url, reason="one process serves the API when embedded")
+def test_the_limit_holds_across_web_processes(limited):
+    token = limited.token()
+    apis = [Api(url, token) for url in limited.urls]
+    started = time.monotonic()
+    statuses = [apis[n % 2].get("/api/v1/currencies", params={"limit": 1}).status for n in range(20)]
+    elapsed = time.monotonic() - started
+    # The burst, what refilled meanwhile, and at most one lease per process.
+    assert statuses.count(200) <= 5 + int(elapsed * 1) + 1 + len(apis), statuses
+    assert statuses.count(429) >= 20 - 5 - int(elapsed) - 1 - len(apis)
+
+
+def test_the_in_process_bucket_refills_at_its_rate():
+    buckets = TokenBuckets(rate=10, burst=2)
+    assert buckets.take("k") == 0 and buckets.take("k") == 0
+    wait = buckets.take("k")
+    assert 0 < wait <= 0.1
+    time.sleep(wait + 0.01)
+    assert buckets.take("k") == 0
+
+
+def test_a_limiter_whose_redis_is_down_lets_requests_through():
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    buckets = RedisTokenBuckets(rate=1, burst=1, redis_url=closed, prefix=unique("test:"))
+    assert [buckets.take("k") for _ in range(3)] == [0, 0, 0]
+
+
+@pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
+def test_redis_buckets_grant_the_burst_then_refuse_whoever_asks():
+    first = RedisTokenBuckets(rate=1, burst=3, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    second = RedisTokenBuckets(rate=1, burst=3, redis_url=CONFIG.redis_url, prefix=first._prefix)
+    granted = [first.take("k") == 0, second.take("k") == 0, first.take("k") == 0]
+    assert granted == [True, True, True]
+    assert second.take("k") > 0 and first.take("k") > 0
+
+
+def test_logging_in_is_refused_429_after_ten_attempts_a_minute_for_one_email(gateway):
+    email = new_operator("viewer")
+    session = Session(gateway.url)
+    for _ in range(10):
+        assert session.login(email, "wrong password").status == 422
+    page = session.login(email, PASSWORD)
+    assert page.status == 429, page.text[:200]
+    assert int(page.headers["retry-after"]) >= 1
+    assert "Too many attempts" in page.text
+    assert "operator" not in session.cookies
+    # Another operator, from the same address, is not held up.
+    assert Session(gateway.url).login(new_operator("viewer")).status == 303
