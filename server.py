@@ -124,6 +124,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     from tasks.settlement import request_settlement
 
     connect(config)
+    write_marks = read_from_replica(config)
     loop = asyncio.get_running_loop()
     executor = ThreadPoolExecutor(config.db_threads, thread_name_prefix="db")
     hub = EventHub(loop, executor)
@@ -143,6 +144,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
         queue_ping=queue_ping,
         cookie_secret=config.secret(),
         feed_send_timeout=config.feed_send_timeout,
+        write_marks=write_marks,
     )
     server = app.listen(config.port, config.host, max_body_size=MAX_BODY_BYTES, xheaders=True)
     mode = "embedded" if config.embedded else "services"
@@ -162,6 +164,24 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     await loop.run_in_executor(None, pipeline.stop)
     await hub.close()
     executor.shutdown(wait=True)
+    if write_marks is not None:
+        from models.db import disconnect_replica
+
+        disconnect_replica()
+
+
+def read_from_replica(config: Config):
+    """With READ_REPLICA_URL, start the replica's monitor and return the
+    write marks that keep callers reading their own writes (models.replica)."""
+    if not config.read_replica_url:
+        return None
+    if config.embedded or not config.database_url:
+        sys.exit("READ_REPLICA_URL needs DATABASE_URL and REDIS_URL: a replica of PostgreSQL, marks in Redis")
+    from models.db import connect_replica
+    from models.replica import WriteMarks
+
+    connect_replica(config.read_replica_url, config.database_url, config.replica_max_lag)
+    return WriteMarks(config.redis_url, config.replica_max_lag)
 
 
 def run_worker(config: Config, workers: int) -> None:

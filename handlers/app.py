@@ -16,6 +16,8 @@ from pathlib import Path
 import tornado.web
 from tornado.log import access_log
 
+from models.replica import WriteMarks
+
 from . import accounts, dashboard, docs, health, metrics, payments, rates, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .batching import IntakeBatcher
@@ -40,6 +42,7 @@ def make_app(
     queue_ping: Callable[[], object],
     cookie_secret: str,
     feed_send_timeout: float = 10.0,
+    write_marks: WriteMarks | None = None,
     debug: bool = False,
 ) -> tornado.web.Application:
     table = routes()
@@ -61,6 +64,8 @@ def make_app(
         jinja=make_environment(TEMPLATES),
         default_handler_class=NotFoundHandler,
         feed_send_timeout=feed_send_timeout,
+        # Set when reads may go to a replica: who wrote recently (models.replica).
+        write_marks=write_marks,
         websocket_ping_interval=20,
         log_function=log_request,
         debug=debug,

@@ -27,6 +27,7 @@ from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 
 from .ratelimit import api_limiter, rate_limited
+from .routing import ReadRouting
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _too_large() -> ApiError:
 
 
 @stream_request_body
-class APIHandler(RequestHandler):
+class APIHandler(ReadRouting, RequestHandler):
     """Bodies are streamed in, so that one over the limit is refused with a
     413 without ever being held in memory."""
 
@@ -141,10 +142,15 @@ class APIHandler(RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         tag_request(self)
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         self._chunks: list[bytes] = []
         if any("\x00" in arg for arg in self.path_args):
             raise ApiError(404, "not_found", "no such resource")
+        await self.mark_writes()
+
+    def read_client(self) -> str | None:
+        secret = bearer_secret(self.request)
+        return None if secret is None else "token:" + secret
 
     def data_received(self, chunk: bytes) -> None:
         # Past the limit, keep reading but stop keeping: answering before the
@@ -155,8 +161,9 @@ class APIHandler(RequestHandler):
             self._chunks.append(chunk)
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
-        """Run blocking reads on the executor, never on the IOLoop."""
-        return await self.executor_run(functools.partial(read_only, work))
+        """Run blocking reads on the executor, never on the IOLoop (on the
+        replica when this request may: `handlers.routing`)."""
+        return await self.executor_run(functools.partial(self.routed_read, work))
 
     async def run_txn(self, work: Callable[[], Any]) -> Any:
         """Run `work` in one retried transaction on the executor."""

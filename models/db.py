@@ -1,4 +1,5 @@
-"""The database: one Peewee proxy, bound at start-up to SQLite or PostgreSQL.
+"""The database: one Peewee proxy, bound at start-up to SQLite or PostgreSQL,
+and, for reads that may, a PostgreSQL streaming replica (`models.replica`).
 
 Everything that differs between the two backends is decided here and nowhere
 else: how a write transaction takes its locks, how rows are locked, how money
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,7 +32,30 @@ from peewee import (
 
 log = logging.getLogger(__name__)
 
-database = DatabaseProxy()
+
+class RoutingProxy(DatabaseProxy):
+    """The primary, except in a thread running a read that `read_only` sent
+    to the replica: every query of the models goes through here."""
+
+    __slots__ = ()
+
+    def __setattr__(self, attr, value) -> None:
+        if attr not in DatabaseProxy.__slots__:
+            raise AttributeError("Cannot set attribute on proxy.")
+        object.__setattr__(self, attr, value)
+
+    def __getattr__(self, attr):
+        on_replica = _reading.database
+        return getattr(on_replica if on_replica is not None else self.obj, attr)
+
+
+class _Reading(threading.local):
+    database: Database | None = None  # the replica, while a read runs there
+
+
+_reading = _Reading()
+database = RoutingProxy()
+replica = None  # a models.replica.Replica once connect_replica has run
 
 T = TypeVar("T")
 
@@ -199,10 +224,73 @@ def in_transaction(work: Callable[[], T], attempts: int = 8) -> T:
     return _retrying(atomically, attempts)
 
 
-def read_only(work: Callable[[], T], attempts: int = 4) -> T:
+def read_only(work: Callable[[], T], attempts: int = 4, replica_ok: bool = False) -> T:
     """Run reads (each its own statement, no transaction), again on a fresh
-    connection if this thread's turns out to be dead."""
+    connection if this thread's turns out to be dead.
+
+    With `replica_ok` (the caller knows it needs none of its own recent
+    writes: `models.replica`, rule 2) they run on the replica while it is
+    fresh enough; if it fails them, on the primary."""
+    if replica_ok and replica is not None:
+        from .replica import READS
+
+        if replica.fresh_enough() and not database.in_transaction():
+            try:
+                result = _on_replica(work)
+            except (OperationalError, InterfaceError) as exc:
+                log.warning("read failed on the replica, reading the primary: %s", exc)
+                replica.mark_down()
+            else:
+                READS.labels("replica").inc()
+                return result
+        READS.labels("primary").inc()
     return _retrying(work, attempts)
+
+
+def _on_replica(work: Callable[[], T]) -> T:
+    standby = replica.database
+    if standby.is_closed():
+        standby.connect()
+    _reading.database = standby
+    try:
+        return work()
+    except (OperationalError, InterfaceError):
+        standby.close()
+        raise
+    finally:
+        _reading.database = None
+
+
+def _postgresql(database_url: str, connect_timeout: int = 5) -> PostgresqlDatabase:
+    url = urlparse(database_url)
+    if url.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"a database URL must be postgresql://..., not {url.scheme}://")
+    return PostgresqlDatabase(
+        unquote(url.path.lstrip("/")) or "postgres",
+        user=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5432,
+        connect_timeout=connect_timeout,
+        field_types={"MINOR_UNITS": "NUMERIC(40,0)"},
+    )
+
+
+def connect_replica(replica_url: str, database_url: str, max_lag: float):
+    """Start reading from the streaming replica at `replica_url` (rules in
+    `models.replica`); returns the `Replica`."""
+    from .replica import Replica
+
+    global replica
+    replica = Replica(_postgresql(replica_url, connect_timeout=2), replica_url, database_url, max_lag)
+    return replica
+
+
+def disconnect_replica() -> None:
+    global replica
+    if replica is not None:
+        replica.stop()
+        replica = None
 
 
 def connect(database_url: str | None, sqlite_path: Path) -> Database:
@@ -212,18 +300,7 @@ def connect(database_url: str | None, sqlite_path: Path) -> Database:
     number a process holds is the number of threads that use the database.
     """
     if database_url:
-        url = urlparse(database_url)
-        if url.scheme not in ("postgres", "postgresql"):
-            raise ValueError(f"DATABASE_URL must be postgresql://..., not {url.scheme}://")
-        db = PostgresqlDatabase(
-            unquote(url.path.lstrip("/")) or "postgres",
-            user=unquote(url.username) if url.username else None,
-            password=unquote(url.password) if url.password else None,
-            host=url.hostname or "127.0.0.1",
-            port=url.port or 5432,
-            connect_timeout=5,
-            field_types={"MINOR_UNITS": "NUMERIC(40,0)"},
-        )
+        db = _postgresql(database_url)
     else:
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         db = SqliteDatabase(

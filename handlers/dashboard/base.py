@@ -22,9 +22,10 @@ from markupsafe import Markup
 from tornado.web import HTTPError, RequestHandler
 
 from models.auth import Operator
-from models.db import in_transaction, read_only
+from models.db import in_transaction
 from models.errors import ApiError
 
+from ..routing import ReadRouting
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
@@ -85,7 +86,7 @@ def admin_only(method):
     return guarded
 
 
-class PageHandler(RequestHandler):
+class PageHandler(ReadRouting, RequestHandler):
     operator: Operator | None = None
     feed_after = 0
 
@@ -129,13 +130,19 @@ class PageHandler(RequestHandler):
         operator_id = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
         if operator_id is not None:
             self.operator = await self.run_db(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+        await self.mark_writes()
+
+    def read_client(self) -> str | None:
+        operator_id = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+        return None if operator_id is None else "operator:" + operator_id.decode()
 
     def get_current_user(self) -> Operator | None:
         return self.operator
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
-        """Run blocking reads on the database threads, never on the IOLoop."""
-        return await self._off_loop(functools.partial(read_only, work))
+        """Run blocking reads on the database threads, never on the IOLoop
+        (on the replica when this request may: `handlers.routing`)."""
+        return await self._off_loop(functools.partial(self.routed_read, work))
 
     async def run_txn(self, work: Callable[[], Any]) -> Any:
         """Run `work` in one retried transaction on the database threads."""
