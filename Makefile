@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: run test test-embedded test-services lint format bench clean
+.PHONY: run test test-embedded test-services lint format bench topology clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.run
+
+## nginx + 2 web + 2 workers on loopback (needs DATABASE_URL and REDIS_URL); Ctrl-C stops them
+topology: $(VENV)/.installed
+	command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
+	$(PY) -m deploy.local up
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

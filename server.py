@@ -65,8 +65,8 @@ def configure_logging(config: Config) -> None:
 
 def report_errors(config: Config) -> None:
     """Send errors to Sentry when SENTRY_DSN is set: uncaught exceptions in
-    handlers (Tornado integration) and every ERROR log line, tagged with the
-    request id when there is one."""
+    handlers (Tornado integration, with the request they happened in) and
+    every ERROR log line."""
     if not config.sentry_dsn:
         return
     import sentry_sdk
