@@ -13,7 +13,7 @@ from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 from . import openapi_components as components
 from .base import MAX_BODY_BYTES
-from .openapi_builders import created, operation, payment_accepted, success
+from .openapi_builders import created, header, operation, payment_accepted, success
 from .openapi_rates import rate_operations, rate_parameters, rate_schemas, reversal_operation
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
@@ -57,6 +57,22 @@ def _operations() -> list[tuple[str, str, dict]]:
                 "200": success("The database and the queue answer.", "Readiness"),
                 "503": success("A dependency does not answer; `checks` says which.", "Readiness"),
             },
+        ),
+        operation(
+            "get",
+            "/metrics",
+            "getMetrics",
+            "Health",
+            "This process's metrics",
+            None,
+            {
+                "200": {
+                    "description": "Prometheus text: requests, latencies, feed clients, queue depth, pending payments.",
+                    "headers": {"X-Request-Id": header("X-Request-Id")},
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+            description="For a scraper inside the network: nginx does not pass it through.",
         ),
         operation(
             "get",
@@ -353,7 +369,7 @@ TAGS = [
     ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Events", "The append-only log of every committed change."),
     ("Audit", "The ledger's invariants, checked on demand."),
-    ("Health", "Liveness and readiness probes for load balancers."),
+    ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),
 ]
 
 
