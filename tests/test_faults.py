@@ -80,20 +80,20 @@ def test_a_worker_killed_with_sigkill_mid_settlement_loses_no_payment_and_settle
     payees = [stack.open_account(api) for _ in range(3)]
     accepted: list[str] = []
     seen: Counter = Counter()
-    lock = threading.Lock()
 
     def pay(n: int) -> None:
         body = {"from_account": payer, "to_account": payees[n % 3], "amount": "1.00"}
-        payment_id = pay_until_accepted([api], body, f"kill-{n}", seen)
-        with lock:
-            accepted.append(payment_id)
-            if len(accepted) % 60 == 0:
-                # A worker dies mid-batch; another takes its place.
-                workers.pop(0).kill()
-                workers.append(stack.worker())
+        accepted.append(pay_until_accepted([api], body, f"kill-{n}", seen))
 
     with ThreadPoolExecutor(6) as pool:
-        list(pool.map(pay, range(240)))
+        sent = pool.map(pay, range(240))
+        for done in (60, 120, 180):
+            assert wait_until(lambda done=done: len(accepted) >= done, timeout=60)
+            # A worker dies mid-batch; another takes its place. (Children are
+            # started from this thread: they die with the thread that made them.)
+            workers.pop(0).kill()
+            workers.append(stack.worker())
+        list(sent)
     # And finally every worker at once, before a fresh one starts: what is
     # still pending can only be found by the sweeper.
     for worker in workers:
@@ -151,18 +151,15 @@ def test_postgres_restarted_mid_run_answers_only_2xx_or_503_and_every_order_sett
         if len(accepted) == 50:
             halfway.set()
 
-    def restart() -> None:
-        halfway.wait(120)
+    with ThreadPoolExecutor(4) as pool:
+        sent = pool.map(pay, range(200))
+        assert halfway.wait(120)
         stack.postgres.stop()
         time.sleep(5)  # longer than a transaction's own retries last
-        stack.postgres.start()
-
-    restarter = threading.Thread(target=restart)
-    restarter.start()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(pay, range(200)))
-    restarter.join()
+        stack.postgres.start()  # from this thread: the server dies with the thread that started it
+        list(sent)
     assert len(set(accepted)) == 200
+    assert seen[503] > 0, "the restart should have been seen by some requests"
     statuses = stack.assert_settled_exactly_once(accepted)
     assert Counter(statuses.values()) == {"completed": 200}
     assert transfers_from(stack, payer) == 200

@@ -127,13 +127,17 @@ class OwnPostgres:
             *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"),
         ]
         # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients.
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_child_of_this_run(signal.SIGINT, self.user),
-        )
-        assert wait_until(self.answers, timeout=30), "own PostgreSQL did not start"
+        with open(self.folder / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_of_this_run(signal.SIGINT, self.user),
+            )
+        assert wait_until(self.answers, timeout=30), "own PostgreSQL did not start: " + self.log_tail()
+
+    def log_tail(self) -> str:
+        return (self.folder / "server.log").read_text(errors="replace")[-2000:]
 
     def answers(self) -> bool:
         try:
