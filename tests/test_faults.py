@@ -173,6 +173,10 @@ def test_a_settlement_task_delivered_many_times_settles_each_payment_once(stack)
     payer = stack.open_account(api, "100.00")
     payee = stack.open_account(api)
     funding.kill()
+    funding.wait()
+    # Let Redis notice the dead worker's blocked read: a task pushed before it
+    # does may still be handed to it, and lost (the sweeper's case, not this one).
+    time.sleep(1)
     ids = []
     for _ in range(60):
         response = api.post("/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "2.50"})
