@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 
 from models.db import read_only
 from models.event import Event, Frame, event_json
+from tasks.fanout import read_frames
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class EventHub:
         self._executor = executor
         self.head = 0
         self._ring: deque[Frame] = deque(maxlen=RING_SIZE)
-        self._inbox: asyncio.Queue[list[dict] | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[list[Frame] | None] = asyncio.Queue()
         self._advanced = loop.create_future()
         self._finals: dict[str, set[asyncio.Future]] = defaultdict(set)
         self._tasks: list[asyncio.Task] = []
@@ -66,9 +67,9 @@ class EventHub:
 
     # -- input ---------------------------------------------------------------
 
-    def receive_threadsafe(self, bodies: list[dict]) -> None:
+    def receive_threadsafe(self, frames: list[Frame]) -> None:
         """The embedded relay's publisher (called from its thread)."""
-        self._loop.call_soon_threadsafe(self._inbox.put_nowait, bodies)
+        self._loop.call_soon_threadsafe(self._inbox.put_nowait, frames)
 
     async def _subscribe(self, url: str, channel: str) -> None:
         while True:
@@ -80,7 +81,7 @@ class EventHub:
                     self._inbox.put_nowait(None)
                     async for message in pubsub.listen():
                         if message["type"] == "message":
-                            self._inbox.put_nowait(json.loads(message["data"]))
+                            self._inbox.put_nowait(read_frames(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -97,16 +98,16 @@ class EventHub:
 
     async def _process(self) -> None:
         while True:
-            bodies = await self._inbox.get()
+            frames = await self._inbox.get()
             try:
-                if bodies is None:
+                if frames is None:
                     await self._catch_up()
                     continue
-                for body in bodies:
-                    if body["seq"] > self.head + 1:
-                        await self._catch_up(until=body["seq"] - 1)
-                    if body["seq"] == self.head + 1:
-                        self._append(Frame.of(body))
+                for frame in frames:
+                    if frame.seq > self.head + 1:
+                        await self._catch_up(until=frame.seq - 1)
+                    if frame.seq == self.head + 1:
+                        self._append(frame)
             except Exception:
                 log.exception("could not follow the event log; retrying")
                 await asyncio.sleep(0.5)

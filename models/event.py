@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from peewee import SQL, BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
-from .db import BaseModel, database, utcnow
+from .db import BaseModel, database, insert_rows, utcnow
 
 EVENT_TYPES = (
     "account.created",
@@ -117,7 +117,7 @@ def record_event(event_type: str, data: dict) -> Event:
 def record_events(events: list[tuple[str, dict]]) -> None:
     """Append many events in one statement (a settlement batch's)."""
     if events:
-        Event.insert_many([_row(event_type, data) for event_type, data in events]).as_rowcount().execute()
+        insert_rows(Event, [_row(event_type, data) for event_type, data in events])
         _wake_after_commit()
 
 

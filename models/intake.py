@@ -16,7 +16,7 @@ from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database, lock_rows, utcnow
+from .db import database, insert_rows, lock_rows, utcnow
 from .errors import ApiError, invalid, not_found
 from .event import record_event, record_events
 from .ids import new_id
@@ -65,7 +65,7 @@ def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> lis
             outcomes.append(refusal)
     accepted = [p for p in outcomes if isinstance(p, Payment)]
     if accepted:
-        Payment.insert_many([p.__data__ for p in accepted]).as_rowcount().execute()
+        insert_rows(Payment, [p.__data__ for p in accepted])
         record_events([("payment.created", payment_json(p)) for p in accepted])
         database.after_commit(lambda: enqueue(accepted[0].id))
     return outcomes

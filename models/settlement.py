@@ -31,7 +31,7 @@ from peewee import Case
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import claim_rows, in_transaction, lock_rows, utcnow
+from .db import claim_rows, in_transaction, insert_rows, lock_rows, utcnow
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
@@ -141,7 +141,7 @@ def _write(payments: list[Payment], balances, entries: list[dict], now) -> None:
         amounts = Case(Balance.id, [(b.id, Balance.amount.db_value(b.amount)) for b in balances])
         Balance.update(amount=amounts, updated_at=now).where(Balance.id.in_([b.id for b in balances])).execute()
     if entries:
-        Entry.insert_many(entries).as_rowcount().execute()
+        insert_rows(Entry, entries)
     ids = [p.id for p in payments]
     columns = {
         Payment.status: Case(Payment.id, [(p.id, p.status) for p in payments]),

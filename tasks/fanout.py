@@ -23,7 +23,14 @@ from urllib.parse import urlparse
 
 import redis
 
+from models.event import Frame
+
 log = logging.getLogger(__name__)
+
+
+def read_frames(message: bytes) -> list[Frame]:
+    """The frames of one events-channel message."""
+    return [Frame(seq, kind, tuple(accounts), text) for seq, kind, accounts, text in json.loads(message)]
 
 
 def channel_names(database_url: str) -> tuple[str, str]:
@@ -50,8 +57,11 @@ class RedisFanout:
         except redis.RedisError:
             log.debug("could not wake the relay", exc_info=True)
 
-    def publish_events(self, bodies: list[dict]) -> None:
-        self._client.publish(self.events_channel, json.dumps(bodies, separators=(",", ":")))
+    def publish_events(self, frames: list[Frame]) -> None:
+        """One message per numbered batch: each frame's JSON text as the feed
+        sends it, with what subscribers filter on, so no web process has to
+        parse and re-serialize an event."""
+        self._client.publish(self.events_channel, json.dumps([list(frame) for frame in frames], separators=(",", ":")))
 
     def follow_wakes(self, wake: Callable[[], None], stop: threading.Event) -> threading.Thread:
         """Call `wake` for every wake message, on a daemon thread, until `stop`."""

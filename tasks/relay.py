@@ -16,7 +16,7 @@ from collections.abc import Callable
 import psycopg2
 
 from models.db import in_transaction
-from models.event import event_json, sequence_committed
+from models.event import Frame, event_json, sequence_committed
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Leadership:
 
 
 class EventRelay:
-    def __init__(self, publish: Callable[[list[dict]], None], leadership: Leadership | None = None) -> None:
+    def __init__(self, publish: Callable[[list[Frame]], None], leadership: Leadership | None = None) -> None:
         self._publish = publish
         self._leadership = leadership
         self._wake = threading.Event()
@@ -102,11 +102,11 @@ class EventRelay:
 
     def relay_once(self) -> int:
         """Number what is committed and publish it; returns how many."""
-        events = in_transaction(lambda: [event_json(e) for e in sequence_committed(BATCH)])
-        if events:
+        frames = in_transaction(lambda: [Frame.of(event_json(e)) for e in sequence_committed(BATCH)])
+        if frames:
             try:
-                self._publish(events)
+                self._publish(frames)
             except Exception:
                 # Subscribers notice the gap and read the log: nothing is lost.
-                log.warning("could not publish events %d-%d", events[0]["seq"], events[-1]["seq"], exc_info=True)
-        return len(events)
+                log.warning("could not publish events %d-%d", frames[0].seq, frames[-1].seq, exc_info=True)
+        return len(frames)
