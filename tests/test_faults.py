@@ -289,3 +289,25 @@ def test_a_database_that_is_restarting_is_a_transient_error_worth_a_retry(state)
         f'connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is {state}\n'
     )
     assert is_retryable(refused)
+
+
+@services_only
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the sweeper's huey.lock_task('sweep-pending') has no expiry, so a worker killed while "
+    "sweeping leaves the lock in Redis and no sweeper ever runs again (tasks/settlement.py)",
+)
+def test_a_worker_killed_while_sweeping_does_not_stop_the_sweeper_for_good(stack):
+    _, api = stack.web()
+    worker = stack.worker()
+    payer = stack.open_account(api, "10.00")
+    payee = stack.open_account(api)
+    worker.kill()
+    worker.wait()
+    time.sleep(1)
+    payment = api.post("/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "1.00"}).body
+    stack.redis.client().flushdb()  # its task is lost with the queue
+    # What a worker killed inside the sweeper leaves behind: its lock, taken.
+    RedisHuey(QUEUE_NAME, url=stack.redis.url).lock_task("sweep-pending").acquire()
+    stack.worker()
+    assert stack.wait_final([payment["id"]], timeout=20)[payment["id"]] == "completed"
