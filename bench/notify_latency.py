@@ -49,7 +49,7 @@ async def measure(
                 completed.setdefault(frame["data"]["id"], time.perf_counter())
 
     follower = asyncio.create_task(follow())
-    client = AsyncHTTPClient(max_clients=1000)
+    client = AsyncHTTPClient(max_clients=200)
     headers = {"Authorization": f"Bearer {services.admin_token}", "Content-Type": "application/json"}
     rng = random.Random(7)
     errors = 0
@@ -63,9 +63,13 @@ async def measure(
             sender, receiver = rng.sample(accounts, 2)
         body = json.dumps({"from_account": sender, "to_account": receiver, "amount": "0.01"})
         started = time.perf_counter()
-        response = await client.fetch(
-            f"{base}/api/v1/payments", method="POST", body=body, headers=headers, raise_error=False
-        )
+        try:
+            response = await client.fetch(
+                f"{base}/api/v1/payments", method="POST", body=body, headers=headers, raise_error=False
+            )
+        except OSError:
+            errors += 1
+            return
         if response.code == 202:
             sent[json.loads(response.body)["id"]] = started
         else:
