@@ -27,7 +27,16 @@ from bench.services import spawn
 from tests.client import Api
 from tests.conftest import ROOT, free_port, wait_until
 
-PG_BIN = Path(os.environ.get("FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _postgres_bin() -> Path:
+    """Debian's newest installed PostgreSQL server (FAULTS_PG_BIN overrides)."""
+    if os.environ.get("FAULTS_PG_BIN"):
+        return Path(os.environ["FAULTS_PG_BIN"])
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_bin()
 # Settlement's safety net, made quick: what the tests prove is that it works,
 # not that it waits its production minute.
 FAST_SWEEPER = {"STALE_AFTER_SECONDS": "2", "SWEEP_SECONDS": "2"}
