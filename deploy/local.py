@@ -18,6 +18,7 @@ import argparse
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,7 @@ class LocalTopology:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> LocalTopology:
         try:
