@@ -23,6 +23,7 @@ from tests.client import Api
 from tests.conftest import CONFIG, ROOT, free_port, issue_token, unique, wait_until
 from tests.pages import PASSWORD, Session, new_operator
 from tests.test_bad_input import assert_error
+from tests.test_faults_harness import stop_process
 
 LIMITS = {"API_RATE_LIMIT": "1", "API_RATE_BURST": "5"}
 
@@ -64,9 +65,7 @@ class LimitedWeb:
 
     def stop(self) -> None:
         for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.wait(30)
+            stop_process(process)
 
 
 @pytest.fixture(scope="module")
