@@ -13,7 +13,6 @@ answered from here too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import defaultdict, deque
@@ -61,9 +60,9 @@ class EventHub:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: closing a Redis subscription can hang (redis-py), and a
+        # web process must still stop when told to.
+        await asyncio.wait(self._tasks, timeout=3)
 
     # -- input ---------------------------------------------------------------
 

@@ -76,6 +76,8 @@ class StreamHandler(WebSocketHandler):
 
     @checked_in_prepare("read")
     async def get(self, *args, **kwargs) -> None:
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ApiError(400, "invalid_request", "this is a WebSocket: connect with Upgrade: websocket")
         await super().get(*args, **kwargs)
 
     def set_default_headers(self) -> None:

@@ -200,6 +200,10 @@ def is_connection_lost(exc: Exception) -> bool:
             "connection refused",
             "ssl syscall",
             "no connection to the server",
+            # A server restarting refuses connections with these, and no SQLSTATE.
+            "the database system is shutting down",
+            "the database system is starting up",
+            "the database system is in recovery mode",
         )
     )
 

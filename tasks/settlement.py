@@ -128,7 +128,9 @@ def sweep_pending() -> int:
 
 
 @huey.periodic_task(crontab(minute="*"))
-@huey.lock_task("sweep-pending")
 def sweeper() -> None:
+    """No lock: two workers sweeping at once only ask for settlement twice,
+    which is harmless, while a lock left by a worker killed mid-sweep would
+    stop every sweep after it."""
     sweep_pending()
     forget_expired()

@@ -273,12 +273,6 @@ def test_the_settlement_task_run_many_times_at_once_settles_each_payment_once(wr
     assert_audit_ok()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: models/db.py is_connection_lost does not know PostgreSQL's 'the database system is "
-    "shutting down / starting up' (raised on connect, without a SQLSTATE), so a request or a settlement "
-    "meeting a restart fails at once instead of being retried",
-)
 @pytest.mark.parametrize("state", ["shutting down", "starting up"])
 def test_a_database_that_is_restarting_is_a_transient_error_worth_a_retry(state):
     from peewee import OperationalError
@@ -292,11 +286,6 @@ def test_a_database_that_is_restarting_is_a_transient_error_worth_a_retry(state)
 
 
 @services_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the sweeper's huey.lock_task('sweep-pending') has no expiry, so a worker killed while "
-    "sweeping leaves the lock in Redis and no sweeper ever runs again (tasks/settlement.py)",
-)
 def test_a_worker_killed_while_sweeping_does_not_stop_the_sweeper_for_good(stack):
     _, api = stack.web()
     worker = stack.worker()

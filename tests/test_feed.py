@@ -235,6 +235,12 @@ def test_a_client_that_never_reads_is_closed_and_holds_up_nobody(gateway, admin,
     stalled.close()
     # Closed by the server (we read to the end), long before the whole log
     # was sent: a 4008 close frame if it got through, else just cut off.
+    # When the unread frames outgrow the socket buffers the send times out
+    # (4008); when they all fit, the unanswered pings end it (1000).
     closing = close_frame(received)
-    assert closing is None or (closing[0] == 4008 and closing[1].startswith("too slow: resume with after="))
+    assert (
+        closing is None
+        or closing == (1000, "ping timed out")
+        or (closing[0] == 4008 and closing[1].startswith("too slow: resume with after="))
+    ), closing
     assert received.count(b'"seq"') < head

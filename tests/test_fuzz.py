@@ -112,11 +112,6 @@ def test_every_operation_answers_generated_requests_as_documented_without_a_serv
     assert response.elapsed < RESPONSE_SECONDS, (case.method, case.path, response.elapsed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a plain GET of /api/v1/stream gets Tornado's own 400 in text/html, "
-    "not the API's JSON error (handlers/stream.py leaves the refusal to WebSocketHandler.get)",
-)
 def test_the_feed_refuses_a_request_that_is_not_a_websocket_upgrade_with_a_json_error(fuzz_target):
     base_url, token = fuzz_target
     response = Api(base_url, token).get("/api/v1/stream")
