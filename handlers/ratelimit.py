@@ -114,8 +114,13 @@ class RedisTokenBuckets:
         if granted == 0:
             return float(wait)
         if granted > 1:
+            # Added to what is left, never replacing it: requests leasing at
+            # the same moment would otherwise drop each other's tokens and
+            # drain the shared bucket without using it.
             with self._lock:
-                self._leased[key] = (granted - 1, time.monotonic() + LEASE_LIFETIME)
+                now = time.monotonic()
+                count, until = self._leased.get(key, (0, 0.0))
+                self._leased[key] = ((count if until > now else 0) + granted - 1, now + LEASE_LIFETIME)
         return 0.0
 
 
