@@ -86,13 +86,14 @@ class EventPipeline:
     (leader-elected on PostgreSQL), how commits wake it, and where it
     publishes (the in-process hub, or Redis for every web process)."""
 
-    def __init__(self, config: Config, publish_here=None) -> None:
+    def __init__(self, config: Config, publish_here=None, worker: bool = False) -> None:
         from models.event import on_commit_of_events
+        from tasks.coalesce import Coalesced
         from tasks.fanout import RedisFanout
         from tasks.relay import EventRelay, Leadership
 
         self._stop = threading.Event()
-        leadership = Leadership(config.database_url) if config.database_url else None
+        leadership = Leadership(config.database_url, worker) if config.database_url else None
         if config.embedded:
             self.fanout = None
             self.relay = EventRelay(publish_here, leadership)
@@ -100,10 +101,18 @@ class EventPipeline:
         else:
             self.fanout = RedisFanout(config.redis_url, config.database_url)
             self.relay = EventRelay(self.fanout.publish_events, leadership)
-            self._wake = self.fanout.wake_relay
+            self._wake_elsewhere = Coalesced(self.fanout.wake_relay, "relay-wakes")
+            self._wake = self._wake_leader
             self.fanout.follow_wakes(self.relay.wake, self._stop)
         on_commit_of_events(self._wake)
         self.relay.start()
+
+    def _wake_leader(self) -> None:
+        """The relay here, if it leads; else whichever does, over Redis."""
+        if self.relay.leading:
+            self.relay.wake()
+        else:
+            self._wake_elsewhere()
 
     def stop(self) -> None:
         from models.event import forget_waker
@@ -119,6 +128,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     from handlers.app import make_app
     from handlers.hub import EventHub
     from models.schema import migrate
+    from tasks.coalesce import Coalesced
     from tasks.consumer import start_embedded
     from tasks.queue import queue_ping
     from tasks.settlement import request_settlement
@@ -137,10 +147,11 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     else:
         pipeline = EventPipeline(config)
         await hub.start(config.redis_url, pipeline.fanout.events_channel)
+    enqueue = Coalesced(request_settlement, "settlement-requests")
     app = make_app(
         executor=executor,
         hub=hub,
-        enqueue=request_settlement,
+        enqueue=enqueue,
         queue_ping=queue_ping,
         cookie_secret=config.secret(),
         feed_send_timeout=config.feed_send_timeout,
@@ -159,6 +170,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     log.info("shutting down")
     server.stop()
     await server.close_all_connections()
+    await loop.run_in_executor(None, enqueue.flush)
     if consumer is not None:
         await loop.run_in_executor(None, lambda: consumer.stop(graceful=True))
     await loop.run_in_executor(None, pipeline.stop)
@@ -194,7 +206,7 @@ def run_worker(config: Config, workers: int) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(config.metrics_port, addr=config.host)
-    pipeline = EventPipeline(config)
+    pipeline = EventPipeline(config, worker=True)
     try:
         run_consumer(workers)
     finally:

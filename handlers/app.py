@@ -83,6 +83,8 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     observe_request(handler)
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if not access_log.isEnabledFor(level):
+        return
     request = handler.request
     uri = _SECRET_PARAMETER.sub(r"\1[redacted]", request.uri or "")
     duration_ms = round(1000.0 * request.request_time(), 2)

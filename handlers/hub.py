@@ -125,7 +125,7 @@ class EventHub:
     def _append(self, frame: Frame) -> None:
         self._ring.append(frame)
         self.head = frame.seq
-        if frame.type in FINAL_EVENTS:
+        if self._finals and frame.type in FINAL_EVENTS:
             payment_id = json.loads(frame.text)["data"]["id"]
             for future in self._finals.pop(payment_id, ()):
                 if not future.done():

@@ -1,8 +1,9 @@
 """The relay: numbers committed events in commit order and publishes them.
 
 Every process (web or worker) runs one; on PostgreSQL an advisory lock makes
-exactly one of them the leader at a time, and when its process dies the lock
-goes with its connection and another takes over within a second. The design
+exactly one of them the leader at a time (a worker, when one runs), and when
+its process dies the lock goes with its connection and another takes over
+within a second. The design
 and why it is correct: `models.event`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg2
@@ -22,16 +24,28 @@ log = logging.getLogger(__name__)
 
 BATCH = 5000
 IDLE_POLL_SECONDS = 0.5
+WORKER_LOOKUP_SECONDS = 1.0
 _LEADER_LOCK = 0x70677701
+_WORKER_PRESENT = 0x70677702
 
 
 class Leadership:
-    """Holds the relay's PostgreSQL advisory lock on a connection of its own."""
+    """Holds the relay's PostgreSQL advisory lock on a connection of its own.
 
-    def __init__(self, database_url: str) -> None:
+    Workers are the relay's natural home: a web process that numbers events
+    spends on it the time it owes its requests. So a worker marks itself
+    present (a shared advisory lock, gone with its connection), and a web
+    process leads only while no worker is there to: it does not take the
+    lock, and hands it back if it holds it, once it sees one.
+    """
+
+    def __init__(self, database_url: str, worker: bool = False) -> None:
         self._dsn = database_url
+        self._worker = worker
         self._conn = None
         self._held = False
+        self._looked_for_workers = 0.0
+        self._worker_seen = False
 
     def hold(self) -> bool:
         """True while this process is the leader; tries to become it if not.
@@ -42,14 +56,39 @@ class Leadership:
                 self._conn = psycopg2.connect(self._dsn, connect_timeout=2)
                 self._conn.autocommit = True
                 self._held = False
+                if self._worker:
+                    with self._conn.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_lock_shared(%s)", (_WORKER_PRESENT,))
             with self._conn.cursor() as cur:
-                if self._held:
+                if not self._worker and self._a_worker_is_present(cur):
+                    if self._held:
+                        cur.execute("SELECT pg_advisory_unlock(%s)", (_LEADER_LOCK,))
+                        self._held = False
+                elif self._held:
                     cur.execute("SELECT 1")
                 else:
                     cur.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,))
                     self._held = cur.fetchone()[0]
         except psycopg2.Error:
             self.release()
+        return self._held
+
+    def _a_worker_is_present(self, cur) -> bool:
+        """Looked up at most once a second; in between, the last answer."""
+        now = time.monotonic()
+        if now - self._looked_for_workers >= WORKER_LOOKUP_SECONDS:
+            self._looked_for_workers = now
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid = 0 AND objid = %s AND objsubid = 1)",
+                (_WORKER_PRESENT,),
+            )
+            self._worker_seen = cur.fetchone()[0]
+        return self._worker_seen
+
+    @property
+    def held(self) -> bool:
         return self._held
 
     def release(self) -> None:
@@ -67,6 +106,11 @@ class EventRelay:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process's relay is the one numbering events."""
+        return self._leadership is None or self._leadership.held
 
     def wake(self) -> None:
         """Events were committed: number them now rather than at the next poll."""

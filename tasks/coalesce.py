@@ -1,0 +1,55 @@
+"""Signals sent after a commit, off the committing thread and coalesced.
+
+Telling a worker to settle and telling the relay to number events are each
+a Redis round trip. Made by the thread that committed, they would hold up
+its next transaction (an intake batch, a settlement batch); made once per
+commit, they would cost one round trip per commit under load although one
+signal covers every commit before it. A `Coalesced` call only marks the
+signal due; a thread of its own sends it, once for all the calls since it
+last looked.
+
+Every call is followed by a send that starts after it, which is all either
+signal needs: the work it announces is committed before the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Coalesced:
+    def __init__(self, send: Callable[[], None], name: str) -> None:
+        self._send = send
+        self._name = name
+        self._due = threading.Event()
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, *_ignored) -> None:
+        self._due.set()
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                    self._thread.start()
+
+    def flush(self) -> None:
+        """Send now if a call is still unanswered (on shutdown)."""
+        if self._due.is_set():
+            self._due.clear()
+            self._send()
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            # Clear before sending: a call from here on is answered by the
+            # next send, not lost in this one.
+            self._due.clear()
+            try:
+                self._send()
+            except Exception:
+                log.exception("%s failed", self._name)

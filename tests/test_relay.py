@@ -1,0 +1,97 @@
+"""Who numbers events, and how commits tell them: the relay's leadership
+(a worker before a web process) and the coalesced post-commit signals."""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from tasks.coalesce import Coalesced
+from tests.conftest import CONFIG, wait_until
+
+
+def test_every_signal_is_followed_by_a_send_that_starts_after_it():
+    calls = 0
+    seen_at_start: list[int] = []
+    lock = threading.Lock()
+
+    def send():
+        with lock:
+            seen_at_start.append(calls)
+        time.sleep(0.005)
+
+    signal = Coalesced(send, "test-signal")
+
+    def burst():
+        nonlocal calls
+        for _ in range(500):
+            with lock:
+                calls += 1
+            signal()
+
+    threads = [threading.Thread(target=burst) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # The last call is answered by a send that saw every call before it...
+    assert wait_until(lambda: seen_at_start and seen_at_start[-1] == 2000, timeout=5)
+    # ...and a burst of calls costs a few sends, not one each.
+    assert len(seen_at_start) < 2000 / 4
+
+
+def test_a_flush_sends_what_is_still_due():
+    sent = []
+    signal = Coalesced(lambda: sent.append(1), "test-flush")
+    signal.flush()
+    assert sent == []
+    signal._due.set()  # due, and the sending thread not yet started
+    signal.flush()
+    assert sent == [1]
+
+
+@pytest.fixture
+def scratch_database():
+    """A database of its own: advisory locks are per database, and the
+    session's workers hold the relay of CONFIG's."""
+    import psycopg2
+
+    url = urlparse(CONFIG.database_url)
+    name = url.path.lstrip("/") + "_relay"
+    admin = psycopg2.connect(CONFIG.database_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    yield url._replace(path=f"/{name}").geturl()
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
+
+
+@pytest.mark.skipif(
+    not CONFIG.database_url, reason="leadership is a PostgreSQL advisory lock; embedded has one process"
+)
+def test_a_worker_takes_the_relay_from_a_web_process_and_gives_it_back_when_it_goes(scratch_database):
+    from tasks.relay import Leadership
+
+    web = Leadership(scratch_database)
+    worker = Leadership(scratch_database, worker=True)
+    other_worker = Leadership(scratch_database, worker=True)
+    try:
+        assert web.hold(), "with no worker running, a web process relays"
+        assert not worker.hold(), "one leader at a time"
+        assert wait_until(lambda: not web.hold(), timeout=5), "the web process hands the relay back"
+        assert wait_until(worker.hold, timeout=5)
+        assert not other_worker.hold() and not web.hold()
+        worker.release()  # the worker's process ends: its connection, and both its locks, go
+        assert wait_until(other_worker.hold, timeout=5), "another worker takes over"
+        other_worker.release()
+        assert wait_until(web.hold, timeout=5), "with every worker gone, a web process relays again"
+    finally:
+        for leadership in (web, worker, other_worker):
+            leadership.release()
