@@ -22,7 +22,7 @@ from itertools import islice
 import redis.asyncio as aioredis
 
 from models.db import read_only
-from models.event import Event, Frame, event_json
+from models.event import Event, Frame, frames_after
 from tasks.fanout import read_frames
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ SAFETY_CHECK_SECONDS = 2.0
 
 def frames_from_log(after: int, limit: int) -> list[Frame]:
     """Numbered events after `after`, read from the database (blocking)."""
-    return [Frame.of(event_json(e)) for e in read_only(lambda: Event.numbered_after(after, limit))]
+    return read_only(lambda: frames_after(after, limit))
 
 
 class EventHub:

@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable
 from typing import NamedTuple
 
-from peewee import SQL, BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
+from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
 from .db import BaseModel, database, insert_rows, utcnow
 
@@ -82,8 +82,23 @@ class Frame(NamedTuple):
     text: str
 
     @classmethod
-    def of(cls, body: dict) -> Frame:
-        return cls(body["seq"], body["type"], accounts_of(body["type"], body["data"]), json.dumps(body))
+    def of_row(cls, seq: int, event_type: str, created_at, data: str, account_a: str | None, account_b: str | None):
+        """The frame of a stored event's columns; the stored JSON of its data
+        goes into the text as it is, never parsed and written again."""
+        stamp = Event.created_at.python_value(created_at).isoformat(timespec="microseconds") + "Z"
+        text = f'{{"seq":{seq},"type":"{event_type}","created_at":"{stamp}","data":{data}}}'
+        return cls(seq, event_type, tuple(a for a in (account_a, account_b) if a), text)
+
+
+FRAME_COLUMNS = "seq, type, created_at, data, account_a, account_b"
+
+
+def frames_after(seq: int, limit: int) -> list[Frame]:
+    """The numbered events after `seq`, oldest first, as feed frames."""
+    cursor = database.execute_sql(
+        f"SELECT {FRAME_COLUMNS} FROM event WHERE seq > {int(seq)} ORDER BY seq LIMIT {int(limit)}"
+    )
+    return [Frame.of_row(*row) for row in cursor.fetchall()]
 
 
 def accounts_of(event_type: str, data: dict) -> tuple[str, ...]:
@@ -152,19 +167,16 @@ def forget_waker(wake: Callable[[], None]) -> None:
     _wakers.remove(wake)
 
 
-def sequence_committed(limit: int = 5000) -> list[Event]:
+def sequence_committed(limit: int = 5000) -> list[Frame]:
     """Number up to `limit` committed, unnumbered events in insertion order,
-    continuing from the highest number; returns them in `seq` order. Call
-    inside a transaction, from one process at a time (see the module doc)."""
-    head = Event.head()
-    pending = (
-        Event.select(Event.id, SQL("row_number() OVER (ORDER BY id)").alias("n"))
-        .where(Event.seq.is_null())
-        .order_by(Event.id)
-        .limit(limit)
-        .cte("pending", columns=("id", "n"))
+    continuing from the highest number; returns their frames in `seq` order.
+    Call inside a transaction, from one process at a time (see the module
+    doc). One statement: the relay runs it after every burst of commits."""
+    cursor = database.execute_sql(
+        "WITH head AS (SELECT coalesce(max(seq), 0) AS n FROM event),"
+        " pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event"
+        f" WHERE seq IS NULL ORDER BY id LIMIT {int(limit)})"
+        " UPDATE event SET seq = pending.n + head.n FROM pending, head WHERE event.id = pending.id"
+        f" RETURNING {', '.join('event.' + c for c in FRAME_COLUMNS.split(', '))}"
     )
-    numbered = (
-        Event.update(seq=pending.c.n + head).from_(pending).where(Event.id == pending.c.id).with_cte(pending).execute()
-    )
-    return Event.numbered_after(head, numbered) if numbered else []
+    return sorted((Frame.of_row(*row) for row in cursor.fetchall()), key=lambda frame: frame.seq)

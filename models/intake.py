@@ -11,12 +11,13 @@ funds are not checked here but at settlement, under the balances' locks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database, insert_rows, lock_rows, utcnow
+from .db import database, insert_rows, is_sqlite, lock_rows, utcnow
 from .errors import ApiError, invalid, not_found
 from .event import record_event, record_events
 from .ids import new_id
@@ -102,23 +103,50 @@ def _shape(kind: str, body: object) -> dict:
     return data
 
 
+class Customer(NamedTuple):
+    id: str
+    active: bool
+
+
+class Held(NamedTuple):
+    """What judging a request needs of a balance."""
+
+    id: str
+    account_id: str
+    currency_id: str
+    active: bool
+
+
 class _Lookups:
     """The accounts and balances a batch of requests names, read up front in
-    two queries, so that judging each request reads nothing more."""
+    one query, so that judging each request reads nothing more."""
 
     def __init__(self, requests: list[dict]) -> None:
         ids = {data[f] for data in requests for f in ("from_account", "to_account", "account") if f in data}
         ids.discard(SYSTEM_ACCOUNT)
         cash = {data["currency"] for data in requests if "account" in data}
-        self.accounts = {a.id: a for a in Account.select().where(Account.id.in_(sorted(ids)))} if ids else {}
-        condition = Balance.account.in_(sorted(self.accounts)) if self.accounts else None
-        if cash:
-            system = (Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_(sorted(cash))
-            condition = system if condition is None else condition | system
-        found = list(Balance.select().where(condition)) if condition is not None else []
-        self.balances = {(b.account_id, b.currency_id): b for b in found}
+        self.accounts: dict[str, Customer] = {}
+        self.balances: dict[tuple[str, str], Held] = {}
+        if not ids and not cash:
+            return
+        mark = "?" if is_sqlite() else "%s"
+        accounts = sorted(ids) + ([SYSTEM_ACCOUNT] if cash else [])
+        # Every balance of each customer named, and @system's only in the
+        # currencies deposits and withdrawals name.
+        sql = (
+            "SELECT a.id, a.active, b.id, b.currency_id, b.active FROM account a"
+            " LEFT JOIN balance b ON b.account_id = a.id"
+            f" AND (a.id <> {mark} OR b.currency_id IN ({', '.join([mark] * len(cash)) or 'NULL'}))"
+            f" WHERE a.id IN ({', '.join([mark] * len(accounts))})"
+        )
+        rows = database.execute_sql(sql, [SYSTEM_ACCOUNT, *sorted(cash), *accounts]).fetchall()
+        for account_id, active, balance_id, currency, balance_active in rows:
+            if account_id != SYSTEM_ACCOUNT:
+                self.accounts[account_id] = Customer(account_id, bool(active))
+            if balance_id is not None:
+                self.balances[(account_id, currency)] = Held(balance_id, account_id, currency, bool(balance_active))
 
-    def customers(self, *named: tuple[str, str]) -> list[Account]:
+    def customers(self, *named: tuple[str, str]) -> list[Customer]:
         """The accounts named in the request's fields, each existing and
         active; refused in the order the fields are named."""
         for field, account_id in named:
@@ -129,7 +157,7 @@ class _Lookups:
                 raise ApiError(422, "account_inactive", f"account {account_id} is inactive")
         return [self.accounts[account_id] for _, account_id in named]
 
-    def usable(self, *wanted: tuple[Account | None, Currency]) -> list[Balance]:
+    def usable(self, *wanted: tuple[Customer | None, Currency]) -> list[Held]:
         """The balance of each (account, currency); None for the account
         means `@system`'s. A customer's must exist and be active."""
         keys = [(account.id if account else SYSTEM_ACCOUNT, currency.code) for account, currency in wanted]
@@ -141,7 +169,7 @@ class _Lookups:
                 raise ApiError(422, "balance_inactive", f"{account_id}'s {code} balance is inactive")
         return [self.balances[key] for key in keys]
 
-    def transfer_currency(self, sender: Account, code: str | None) -> Currency:
+    def transfer_currency(self, sender: Customer, code: str | None) -> Currency:
         """The named currency, or the sender's only active one."""
         if code is not None:
             return Currency.known(code)
@@ -248,7 +276,9 @@ def _accept(
     return payment
 
 
-def _new_payment(kind: str, source: Balance, target: Balance, amount: int, description, **extra) -> Payment:
+def _new_payment(
+    kind: str, source: Balance | Held, target: Balance | Held, amount: int, description, **extra
+) -> Payment:
     """A pending payment from `source` to `target`, not stored yet."""
     return Payment(
         id=new_id("pay"),
@@ -266,7 +296,7 @@ def _new_payment(kind: str, source: Balance, target: Balance, amount: int, descr
     )
 
 
-def _cash(data: dict, lookups: _Lookups) -> tuple[Account, Currency, int]:
+def _cash(data: dict, lookups: _Lookups) -> tuple[Customer, Currency, int]:
     (account,) = lookups.customers(("account", data["account"]))
     currency = Currency.known(data["currency"])
     return account, currency, _amount(data["amount"], currency)

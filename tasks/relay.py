@@ -18,7 +18,7 @@ from collections.abc import Callable
 import psycopg2
 
 from models.db import in_transaction
-from models.event import Frame, event_json, sequence_committed
+from models.event import Frame, sequence_committed
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class EventRelay:
 
     def relay_once(self) -> int:
         """Number what is committed and publish it; returns how many."""
-        frames = in_transaction(lambda: [Frame.of(event_json(e)) for e in sequence_committed(BATCH)])
+        frames = in_transaction(lambda: sequence_committed(BATCH))
         if frames:
             try:
                 self._publish(frames)
