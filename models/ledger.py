@@ -26,12 +26,13 @@ FAILURE_CODES = (
 class Payment(BaseModel):
     id = CharField(max_length=32, primary_key=True)
     kind = CharField(max_length=16)
-    status = CharField(max_length=16, default=PENDING, index=True)
+    # Looked up by (status, created_at), below; see migration 0003.
+    status = CharField(max_length=16, default=PENDING)
     failure_code = CharField(max_length=32, null=True)
     from_account = ForeignKeyField(Account, column_name="from_account", index=True)
     to_account = ForeignKeyField(Account, column_name="to_account", index=True)
-    from_balance = ForeignKeyField(Balance, column_name="from_balance")
-    to_balance = ForeignKeyField(Balance, column_name="to_balance")
+    from_balance = ForeignKeyField(Balance, column_name="from_balance", index=False)
+    to_balance = ForeignKeyField(Balance, column_name="to_balance", index=False)
     amount = MinorUnitsField()
     currency = ForeignKeyField(Currency, column_name="currency")
     target_amount = MinorUnitsField(null=True)
