@@ -28,6 +28,9 @@ log = logging.getLogger("gateway")
 # What a connection may send at most; the API keeps no more than 64 KiB of it
 # and answers 413 past that.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# How long a stopping web process waits for the requests it has started
+# (under the 10 s a container runtime allows before SIGKILL).
+SHUTDOWN_GRACE_SECONDS = 8.0
 
 
 # What an access log line carries besides its message (handlers.app.log_request).
@@ -169,6 +172,8 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
     await stop.wait()
     log.info("shutting down")
     server.stop()
+    if not await app.settings["in_flight"].drained(SHUTDOWN_GRACE_SECONDS):
+        log.warning("stopping with %d requests still unanswered", app.settings["in_flight"].count)
     await server.close_all_connections()
     await loop.run_in_executor(None, enqueue.flush)
     if consumer is not None:

@@ -23,6 +23,7 @@ from .base import NotFoundHandler, check_every_method_is_guarded
 from .batching import IntakeBatcher
 from .dashboard.formatting import make_environment
 from .hub import EventHub
+from .inflight import InFlight
 from .metrics import observe_request
 
 # The dashboard comes last: its final route answers every other page path.
@@ -53,6 +54,8 @@ def make_app(
         hub=hub,
         enqueue=enqueue,
         intake_batcher=IntakeBatcher(executor, enqueue),
+        # Requests being answered, which a shutdown lets finish.
+        in_flight=InFlight(),
         queue_ping=queue_ping,
         cookie_secret=cookie_secret,
         # Dashboard forms carry Tornado's CSRF token; API handlers opt out

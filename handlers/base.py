@@ -26,6 +26,7 @@ from models.db import in_transaction, is_connection_lost, read_only
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 
+from .inflight import Counted
 from .ratelimit import api_limiter, rate_limited
 from .routing import ReadRouting
 
@@ -113,7 +114,7 @@ def _too_large() -> ApiError:
 
 
 @stream_request_body
-class APIHandler(ReadRouting, RequestHandler):
+class APIHandler(Counted, ReadRouting, RequestHandler):
     """Bodies are streamed in, so that one over the limit is refused with a
     413 without ever being held in memory."""
 

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 IDLE_POLL_SECONDS = 0.5
 WORKER_LOOKUP_SECONDS = 1.0
+# How often a relay that does not lead tries to: the gap in numbering when
+# the leader goes or hands over.
+FOLLOWER_RETRY_SECONDS = 0.25
 _LEADER_LOCK = 0x70677701
 _WORKER_PRESENT = 0x70677702
 
@@ -131,7 +134,7 @@ class EventRelay:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self._leadership is not None and not self._leadership.hold():
-                self._stop.wait(1.0)
+                self._stop.wait(FOLLOWER_RETRY_SECONDS)
                 continue
             # Clear before looking: a commit after this point wakes us again.
             self._wake.clear()

@@ -25,6 +25,7 @@ from models.auth import Operator
 from models.db import in_transaction
 from models.errors import ApiError
 
+from ..inflight import Counted
 from ..routing import ReadRouting
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
@@ -86,7 +87,7 @@ def admin_only(method):
     return guarded
 
 
-class PageHandler(ReadRouting, RequestHandler):
+class PageHandler(Counted, ReadRouting, RequestHandler):
     operator: Operator | None = None
     feed_after = 0
 

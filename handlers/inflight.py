@@ -1,0 +1,61 @@
+"""Requests this process is answering, so that stopping it drops none.
+
+On SIGTERM the server stops taking connections, waits for the requests it
+has started to be answered (up to a grace period), and only then closes
+what is left. WebSocket feeds are not counted: a feed never finishes, and
+its clients resume with `after=` wherever they reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait until no request is in flight; False if `timeout` came first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class Counted:
+    """Mixed into request handlers: each counts as in flight from the moment
+    it is made until its answer is finished (or its client goes away)."""
+
+    _in_flight: InFlight | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_flight = self.settings.get("in_flight")
+        if self._in_flight is not None:
+            self._in_flight.enter()
+
+    def _done(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.leave()
+            self._in_flight = None
+
+    def on_finish(self) -> None:
+        super().on_finish()
+        self._done()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        self._done()

@@ -1,0 +1,95 @@
+"""Stopping a web process (a deploy, a scale-down) drops no request: it stops
+taking connections, answers what it has already started, then exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from bench.services import spawn
+from tests.conftest import CONFIG, ROOT, free_port, wait_until
+from tests.test_faults_harness import stop_process
+
+
+def command(env: dict, *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "server.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def web_process():
+    """A web process of its own (sharing the session's database when on
+    PostgreSQL, with a data folder of its own when embedded)."""
+    env = dict(os.environ)
+    if not CONFIG.database_url:
+        env["DATA_DIR"] = tempfile.mkdtemp(prefix="gateway-shutdown-")
+    command(env, "migrate")
+    token = command(env, "create-token", "--name", "shutdown test", "--scope", "write").splitlines()[-1]
+    port = free_port()
+    process = spawn(["serve", "--port", str(port)], dict(env, PORT=str(port)))
+    assert wait_until(lambda: ready(f"http://127.0.0.1:{port}"), timeout=30)
+    yield process, port, token
+    stop_process(process)
+
+
+def read_reply(sock: socket.socket) -> bytes:
+    sock.settimeout(15)
+    reply = b""
+    while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < content_length(reply):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
+def content_length(reply: bytes) -> int:
+    for line in reply.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def test_a_request_in_flight_when_the_server_is_told_to_stop_is_answered(web_process):
+    process, port, token = web_process
+    body = json.dumps({"from_account": "nobody-here", "to_account": "nor-here", "amount": "1.00"}).encode()
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        (
+            f"POST /api/v1/payments HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body[:10]
+    )
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    # It takes no new connection...
+    assert wait_until(lambda: not ready(f"http://127.0.0.1:{port}"), timeout=5)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    # ...but the request it had started gets its whole answer.
+    sock.sendall(body[10:])
+    reply = read_reply(sock)
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 422"), reply[:200]
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "validation_error"
+    assert process.wait(20) == 0
