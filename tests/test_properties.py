@@ -309,6 +309,9 @@ def test_random_sequences_of_payments_keep_every_invariant_and_all_money(gateway
             max_examples=40,
             stateful_step_count=25,
             deadline=None,
+            # The same sequences every run, so that whether they reach every
+            # rule (checked below) does not depend on the draw.
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
