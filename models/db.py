@@ -151,6 +151,42 @@ def insert_rows(model, rows: list[dict]) -> None:
         execute_values(database.cursor(), sql, values, page_size=len(values))
 
 
+def update_rows(model, rows: list[dict], same: dict | None = None) -> None:
+    """Give many rows each their own values in one statement: `rows` are
+    dicts keyed by field name, each with the primary key and the same other
+    fields; `same` (field name: value) is set on all of them.
+
+    On PostgreSQL an UPDATE ... FROM (VALUES ...) built by `execute_values`,
+    each value cast to its column's type; Peewee's CASE per column builds a
+    query node per value, a third of a settlement batch's time.
+    """
+    if not rows:
+        return
+    key = model._meta.primary_key
+    fields = [model._meta.fields[name] for name in rows[0] if name != key.name]
+    same = {model._meta.fields[name]: value for name, value in (same or {}).items()}
+    if is_sqlite():
+        ids = [row[key.name] for row in rows]
+        columns = {f: peewee.Case(key, [(row[key.name], f.db_value(row[f.name])) for row in rows]) for f in fields}
+        model.update({**columns, **same}).where(key.in_(ids)).execute()
+        return
+    cursor = database.cursor()
+    types = database.obj._field_types
+    sets = [f'"{f.column_name}" = v."{f.column_name}"' for f in fields]
+    for field, value in same.items():
+        literal = cursor.mogrify("%s", (field.db_value(value),)).decode().replace("%", "%%")
+        sets.append(f'"{field.column_name}" = {literal}')
+    names = ", ".join(f'"{f.column_name}"' for f in (key, *fields))
+    template = "(" + ", ".join(f"%s::{types.get(f.field_type, f.field_type)}" for f in (key, *fields)) + ")"
+    values = [tuple(f.db_value(row[f.name]) for f in (key, *fields)) for row in rows]
+    sql = (
+        f'UPDATE "{model._meta.table_name}" AS t SET {", ".join(sets)} FROM (VALUES %s) AS v({names})'
+        f' WHERE t."{key.column_name}" = v."{key.column_name}"'
+    )
+    with peewee.__exception_wrapper__:
+        execute_values(cursor, sql, values, template=template, page_size=len(values))
+
+
 def claim_rows(query):
     """Lock the selected rows that no other transaction holds, skipping the
     rest: how concurrent workers share out a backlog without waiting on each

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from peewee import Case
-
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import claim_rows, in_transaction, insert_rows, lock_rows, utcnow
+from .db import claim_rows, in_transaction, insert_rows, lock_rows, update_rows, utcnow
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
@@ -135,29 +133,17 @@ def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, sy
 
 
 def _write(payments: list[Payment], balances, entries: list[dict], now) -> None:
-    """The batch's writes, one statement per table."""
-    balances = list(balances)
-    if balances:
-        amounts = Case(Balance.id, [(b.id, Balance.amount.db_value(b.amount)) for b in balances])
-        Balance.update(amount=amounts, updated_at=now).where(Balance.id.in_([b.id for b in balances])).execute()
-    if entries:
-        insert_rows(Entry, entries)
-    ids = [p.id for p in payments]
-    columns = {
-        Payment.status: Case(Payment.id, [(p.id, p.status) for p in payments]),
-        Payment.settled_at: now,
-    }
-    if any(p.failure_code for p in payments):
-        columns[Payment.failure_code] = Case(Payment.id, [(p.id, p.failure_code) for p in payments if p.failure_code])
+    """The batch's writes, one statement per table (two for payments when
+    exchanges completed: their amounts and rates)."""
+    update_rows(Balance, [{"id": b.id, "amount": b.amount} for b in balances], same={"updated_at": now})
+    insert_rows(Entry, entries)
+    update_rows(
+        Payment,
+        [{"id": p.id, "status": p.status, "failure_code": p.failure_code} for p in payments],
+        same={"settled_at": now},
+    )
     exchanges = [p for p in payments if p.kind == "exchange" and p.status == COMPLETED]
-    if exchanges:
-        columns[Payment.rate] = Case(Payment.id, [(p.id, p.rate) for p in exchanges], Payment.rate)
-        columns[Payment.target_amount] = Case(
-            Payment.id,
-            [(p.id, Payment.target_amount.db_value(p.target_amount)) for p in exchanges],
-            Payment.target_amount,
-        )
-    Payment.update(columns).where(Payment.id.in_(ids)).execute()
+    update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in exchanges])
 
 
 def _system_balance_ids(currencies: set[str]) -> dict[str, str]:
