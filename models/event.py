@@ -14,9 +14,10 @@ them max(seq)+1, max(seq)+2, ... in one transaction. That is correct because:
 - it can only see committed events, so a number is never given to a change
   that might still roll back, and an event committing later gets a later
   number: numbers follow commit order and never go back;
-- one relay at a time (a PostgreSQL advisory lock; SQLite has one writer) and
-  a unique index on `seq` mean no number is given twice or skipped, so `seq`
-  runs 1, 2, 3, ... without gaps;
+- one numbering transaction at a time (a PostgreSQL advisory lock held to
+  its commit, beside the relay's leadership; SQLite has one writer) and a
+  unique index on `seq` mean no number is given twice or skipped, and no
+  event is numbered again, so `seq` runs 1, 2, 3, ... without gaps;
 - a reader asking for `seq > N` therefore sees every later event once, in
   order, however long after N it asks (SPEC invariant 5).
 
@@ -32,7 +33,7 @@ from typing import NamedTuple
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
-from .db import BaseModel, database, insert_rows, utcnow
+from .db import BaseModel, database, insert_rows, is_sqlite, utcnow
 
 EVENT_TYPES = (
     "account.created",
@@ -47,6 +48,7 @@ EVENT_TYPES = (
 )
 
 _wakers: list[Callable[[], None]] = []
+_NUMBERING_LOCK = 0x70677703
 
 
 class Event(BaseModel):
@@ -171,7 +173,15 @@ def sequence_committed(limit: int = 5000) -> list[Frame]:
     """Number up to `limit` committed, unnumbered events in insertion order,
     continuing from the highest number; returns their frames in `seq` order.
     Call inside a transaction, from one process at a time (see the module
-    doc). One statement: the relay runs it after every burst of commits."""
+    doc). The relay runs it after every burst of commits.
+
+    One process at a time is the relay's leadership, which is only checked
+    between rounds: should the leader's lock connection die during one, its
+    successor may start the next at once. So numbering rounds also take a
+    transaction lock, and one that waited for another numbers only what that
+    one left (each statement sees what committed before it)."""
+    if not is_sqlite():
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_NUMBERING_LOCK,))
     cursor = database.execute_sql(
         "WITH head AS (SELECT coalesce(max(seq), 0) AS n FROM event),"
         " pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event"

@@ -95,3 +95,33 @@ def test_a_worker_takes_the_relay_from_a_web_process_and_gives_it_back_when_it_g
     finally:
         for leadership in (web, worker, other_worker):
             leadership.release()
+
+
+@pytest.mark.skipif(
+    not CONFIG.database_url, reason="concurrent relays need PostgreSQL; SQLite has one writer at a time"
+)
+def test_relays_numbering_at_once_give_each_event_one_number_and_never_renumber(scratch_database):
+    # What a relay whose lock connection died mid-round may do: number
+    # events while its successor does too. Each event must still get one
+    # number, the one it was published with, and the log stay gapless.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "relay_race.py")],
+        env=dict(os.environ, DATABASE_URL=scratch_database),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    returned = [tuple(pair) for pair in result["returned"]]
+    stored = [tuple(pair) for pair in result["stored"]]
+    assert len(stored) == result["expected"], "every event committed is in the log"
+    assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1)), "gapless, from 1"
+    assert returned == stored, "each published once, with the number it keeps"
