@@ -109,6 +109,11 @@ def _exact_int(digits: str) -> int | Decimal:
     return int(digits) if len(digits) <= 40 else Decimal(digits)
 
 
+# Numbers stay exact (Decimal, int), NaN and Infinity are refused. Made once:
+# json.loads with these options would build a decoder per request.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_exact_int, parse_constant=_refuse_constant)
+
+
 def _too_large() -> ApiError:
     return ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
 
@@ -199,12 +204,9 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         if self._body_size > MAX_BODY_BYTES:
             raise _too_large()
         try:
-            return json.loads(
-                b"".join(self._chunks) or b"null",
-                parse_float=Decimal,
-                parse_int=_exact_int,
-                parse_constant=_refuse_constant,
-            )
+            raw = b"".join(self._chunks) or b"null"
+            # As json.loads reads bytes: UTF-8 (with or without a BOM), -16 or -32.
+            return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
         except (ValueError, UnicodeDecodeError, RecursionError) as problem:
             raise ApiError(400, "malformed_json", f"request body is not valid JSON: {problem}") from None
 

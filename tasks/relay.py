@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 IDLE_POLL_SECONDS = 0.5
 WORKER_LOOKUP_SECONDS = 1.0
+LEADER_CHECK_SECONDS = 1.0
 # How often a relay that does not lead tries to: the gap in numbering when
 # the leader goes or hands over.
 FOLLOWER_RETRY_SECONDS = 0.25
@@ -49,11 +50,14 @@ class Leadership:
         self._held = False
         self._looked_for_workers = 0.0
         self._worker_seen = False
+        self._alive_at = 0.0
 
     def hold(self) -> bool:
         """True while this process is the leader; tries to become it if not.
-        Also checks that the lock's connection is alive, since a dead one
-        means the lock is gone."""
+        Checks, at most once a second, that the lock's connection is alive,
+        since a dead one means the lock is gone. (Meanwhile two relays may
+        both believe they lead; numbering stays right, as each round takes a
+        lock of its own: `models.event.sequence_committed`.)"""
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg2.connect(self._dsn, connect_timeout=2)
@@ -68,7 +72,9 @@ class Leadership:
                         cur.execute("SELECT pg_advisory_unlock(%s)", (_LEADER_LOCK,))
                         self._held = False
                 elif self._held:
-                    cur.execute("SELECT 1")
+                    if time.monotonic() - self._alive_at >= LEADER_CHECK_SECONDS:
+                        cur.execute("SELECT 1")
+                        self._alive_at = time.monotonic()
                 else:
                     cur.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,))
                     self._held = cur.fetchone()[0]
