@@ -187,6 +187,21 @@ def update_rows(model, rows: list[dict], same: dict | None = None) -> None:
         execute_values(cursor, sql, values, template=template, page_size=len(values))
 
 
+def walk_queue_indexes() -> None:
+    """For the rest of this transaction on PostgreSQL, read indexes by plain
+    index scans, not bitmap scans.
+
+    Pending payments and unnumbered events are queues: rows leave them by an
+    update, and until a vacuum their old versions stay in the index the queue
+    is read by. A plain index scan marks the entries of dead versions as it
+    passes, so later scans skip them without reading the table; a bitmap scan
+    (the planner's choice for a small, sorted result) visits every one, every
+    time: a thousand pages per look after ten thousand events.
+    """
+    if not is_sqlite():
+        database.execute_sql("SELECT set_config('enable_bitmapscan', 'off', true)")
+
+
 def claim_rows(query):
     """Lock the selected rows that no other transaction holds, skipping the
     rest: how concurrent workers share out a backlog without waiting on each

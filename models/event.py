@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
-from .db import BaseModel, database, insert_rows, is_sqlite, utcnow
+from .db import BaseModel, database, insert_rows, is_sqlite, utcnow, walk_queue_indexes
 
 EVENT_TYPES = (
     "account.created",
@@ -53,15 +53,13 @@ _NUMBERING_LOCK = 0x70677703
 
 class Event(BaseModel):
     id = BigAutoField()
-    seq = BigIntegerField(null=True, unique=True)
+    # Unique where set (a partial index, migration 0004): read only by number.
+    seq = BigIntegerField(null=True)
     type = CharField(max_length=40)
     created_at = DateTimeField(default=utcnow)
     account_a = CharField(max_length=64, null=True)
     account_b = CharField(max_length=64, null=True)
     data = TextField()
-
-    class Meta:
-        indexes = ((("account_a", "seq"), False), (("account_b", "seq"), False))
 
     @classmethod
     def head(cls) -> int:
@@ -182,8 +180,9 @@ def sequence_committed(limit: int = 5000) -> list[Frame]:
     one left (each statement sees what committed before it)."""
     if not is_sqlite():
         database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_NUMBERING_LOCK,))
+    walk_queue_indexes()
     cursor = database.execute_sql(
-        "WITH head AS (SELECT coalesce(max(seq), 0) AS n FROM event),"
+        "WITH head AS (SELECT coalesce(max(seq), 0) AS n FROM event WHERE seq IS NOT NULL),"
         " pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event"
         f" WHERE seq IS NULL ORDER BY id LIMIT {int(limit)})"
         " UPDATE event SET seq = pending.n + head.n FROM pending, head WHERE event.id = pending.id"

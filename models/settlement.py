@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import claim_rows, in_transaction, insert_rows, lock_rows, update_rows, utcnow
+from .db import claim_rows, in_transaction, insert_rows, lock_rows, update_rows, utcnow, walk_queue_indexes
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
@@ -44,6 +44,7 @@ def settle_pending(limit: int = BATCH) -> int:
     being settled by other workers)."""
 
     def work() -> int:
+        walk_queue_indexes()
         query = Payment.select().where(Payment.status == PENDING).order_by(Payment.created_at).limit(limit)
         payments = list(claim_rows(query))
         if payments:
