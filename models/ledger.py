@@ -55,7 +55,8 @@ class Entry(BaseModel):
 
     id = BigAutoField()
     payment = ForeignKeyField(Payment, backref="entries", index=True)
-    balance = ForeignKeyField(Balance, backref="entries")
+    # Indexed by (balance, id), below, which lookups by balance use too.
+    balance = ForeignKeyField(Balance, backref="entries", index=False)
     direction = CharField(max_length=8)
     amount = MinorUnitsField()
     balance_after = MinorUnitsField()
