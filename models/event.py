@@ -34,6 +34,7 @@ from typing import NamedTuple
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
 from .db import BaseModel, database, insert_rows, is_sqlite, utcnow, walk_queue_indexes
+from .serialize import iso
 
 EVENT_TYPES = (
     "account.created",
@@ -67,10 +68,6 @@ class Event(BaseModel):
         last = cls.select(cls.seq).where(cls.seq.is_null(False)).order_by(cls.seq.desc()).first()
         return last.seq if last else 0
 
-    @classmethod
-    def numbered_after(cls, seq: int, limit: int) -> list[Event]:
-        return list(cls.select().where(cls.seq > seq).order_by(cls.seq).limit(limit))
-
 
 class Frame(NamedTuple):
     """An event as the feed sends it: its JSON text, made once, and what
@@ -85,18 +82,18 @@ class Frame(NamedTuple):
     def of_row(cls, seq: int, event_type: str, created_at, data: str, account_a: str | None, account_b: str | None):
         """The frame of a stored event's columns; the stored JSON of its data
         goes into the text as it is, never parsed and written again."""
-        stamp = Event.created_at.python_value(created_at).isoformat(timespec="microseconds") + "Z"
+        stamp = iso(Event.created_at.python_value(created_at))
         text = f'{{"seq":{seq},"type":"{event_type}","created_at":"{stamp}","data":{data}}}'
         return cls(seq, event_type, tuple(a for a in (account_a, account_b) if a), text)
 
 
-FRAME_COLUMNS = "seq, type, created_at, data, account_a, account_b"
+FRAME_COLUMNS = ("seq", "type", "created_at", "data", "account_a", "account_b")
 
 
 def frames_after(seq: int, limit: int) -> list[Frame]:
     """The numbered events after `seq`, oldest first, as feed frames."""
     cursor = database.execute_sql(
-        f"SELECT {FRAME_COLUMNS} FROM event WHERE seq > {int(seq)} ORDER BY seq LIMIT {int(limit)}"
+        f"SELECT {', '.join(FRAME_COLUMNS)} FROM event WHERE seq > {int(seq)} ORDER BY seq LIMIT {int(limit)}"
     )
     return [Frame.of_row(*row) for row in cursor.fetchall()]
 
@@ -116,7 +113,7 @@ def event_json(event: Event) -> dict:
     return {
         "seq": event.seq,
         "type": event.type,
-        "created_at": event.created_at.isoformat(timespec="microseconds") + "Z",
+        "created_at": iso(event.created_at),
         "data": json.loads(event.data),
     }
 
@@ -186,6 +183,6 @@ def sequence_committed(limit: int = 5000) -> list[Frame]:
         " pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event"
         f" WHERE seq IS NULL ORDER BY id LIMIT {int(limit)})"
         " UPDATE event SET seq = pending.n + head.n FROM pending, head WHERE event.id = pending.id"
-        f" RETURNING {', '.join('event.' + c for c in FRAME_COLUMNS.split(', '))}"
+        f" RETURNING {', '.join('event.' + column for column in FRAME_COLUMNS)}"
     )
     return sorted((Frame.of_row(*row) for row in cursor.fetchall()), key=lambda frame: frame.seq)
