@@ -39,6 +39,23 @@ def spawn(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Pope
     return subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=_die_with_parent, **kwargs)
 
 
+def server_command(env: dict | None, *args: str) -> str:
+    """Run `server.py <args>` (migrate, create-token, ...) to completion with
+    `env`; returns what it printed."""
+    return subprocess.run(
+        [sys.executable, "server.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def answers_ready(base: str) -> bool:
+    """Whether the server at `base` answers /readyz with 200 now."""
+    try:
+        with urllib.request.urlopen(base + "/readyz", timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
 def database_url(name: str = DATABASE) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
@@ -98,9 +115,7 @@ class Services:
                 process.kill()
 
     def command(self, *args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "server.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
-        ).stdout
+        return server_command(self.env, *args)
 
     def spawn(self, *args: str) -> subprocess.Popen:
         process = spawn(list(args), self.env)
@@ -118,12 +133,8 @@ class Services:
     def _wait_ready(self, base: str) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as reply:
-                    if json.load(reply)["status"] == "ok":
-                        return
-            except OSError:
-                pass
+            if answers_ready(base):
+                return
             time.sleep(0.2)
         raise RuntimeError(f"{base} did not become ready")
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.feed_client import FeedClient
-from bench.services import ROOT, Services, free_port, spawn
+from bench.services import Services, answers_ready, free_port, server_command, spawn
 
 MAX_SECONDS = 4 * 3600
 EXPECTED = {"transfer": {202}, "deposit": {202}, "payment": {200}, "account": {200}, "list": {200}}
@@ -221,22 +221,15 @@ def embedded_server() -> tuple[subprocess.Popen, str, str]:
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
 
-    def command(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "server.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-        ).stdout
-
-    command("migrate")
-    token = command("create-token", "--name", "soak", "--scope", "admin").splitlines()[-1]
+    server_command(env, "migrate")
+    token = server_command(env, "create-token", "--name", "soak", "--scope", "admin").splitlines()[-1]
     port = free_port()
     process = spawn(["serve", "--port", str(port)], env)
     base_url = f"http://127.0.0.1:{port}"
     for _ in range(150):
-        try:
-            if Client(base_url, token).call("GET", "/readyz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
+        if answers_ready(base_url):
+            break
+        time.sleep(0.2)
     return process, base_url, token
 
 

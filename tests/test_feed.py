@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.feed_client import FeedClient
-from bench.services import spawn
+from bench.services import answers_ready, spawn
 from tests.client import Api
 from tests.conftest import CONFIG, assert_audit_ok, free_port, issue_token, open_account, wait_until
 from tests.test_concurrency import all_final
@@ -54,15 +54,7 @@ def second_web(gateway):
     env = dict(os.environ, PORT=str(port))
     process = spawn(["serve"], env)
     url = f"http://127.0.0.1:{port}"
-    probe = Api(url, None)
-
-    def ready() -> bool:
-        try:
-            return probe.get("/readyz").status == 200
-        except OSError:
-            return False
-
-    assert wait_until(ready, timeout=30)
+    assert wait_until(lambda: answers_ready(url), timeout=30)
     yield url
     process.terminate()
     process.wait(30)

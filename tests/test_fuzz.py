@@ -12,8 +12,6 @@ worker processes on a throwaway PostgreSQL and Redis), never on the session's.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -27,10 +25,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from bench.services import spawn
+from bench.services import answers_ready, server_command, spawn
 from handlers.openapi import openapi_document
 from tests.client import Api
-from tests.conftest import CONFIG, ROOT, free_port, wait_until
+from tests.conftest import CONFIG, free_port, wait_until
 from tests.test_faults_harness import Stack, stop_process, throwaway_services
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "30"))
@@ -49,24 +47,12 @@ def _embedded_target():
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
 
-    def command(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "server.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-        ).stdout
-
-    command("migrate")
-    token = command("create-token", "--name", "fuzz", "--scope", "admin").splitlines()[-1]
+    server_command(env, "migrate")
+    token = server_command(env, "create-token", "--name", "fuzz", "--scope", "admin").splitlines()[-1]
     port = free_port()
     process = spawn(["serve", "--port", str(port)], env)
     api = Api(f"http://127.0.0.1:{port}", token)
-
-    def ready() -> bool:
-        try:
-            return api.get("/readyz").status == 200
-        except OSError:
-            return False
-
-    assert wait_until(ready, timeout=30), "fuzz target did not start"
+    assert wait_until(lambda: answers_ready(api.base_url), timeout=30), "fuzz target did not start"
     return process, api
 
 

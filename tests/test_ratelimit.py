@@ -10,17 +10,15 @@ API limits are tested on web processes of their own, started with small ones.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 
-from bench.services import spawn
+from bench.services import answers_ready, server_command, spawn
 from handlers.ratelimit import RedisTokenBuckets, TokenBuckets
 from tests.client import Api
-from tests.conftest import CONFIG, ROOT, free_port, issue_token, unique, wait_until
+from tests.conftest import CONFIG, free_port, issue_token, unique, wait_until
 from tests.pages import PASSWORD, Session, new_operator
 from tests.test_bad_input import assert_error
 from tests.test_faults_harness import stop_process
@@ -43,25 +41,15 @@ class LimitedWeb:
             self.processes.append(spawn(["serve", "--port", str(port)], dict(self.env, PORT=str(port))))
             self.urls.append(f"http://127.0.0.1:{port}")
         for url in self.urls:
-            assert wait_until(lambda url=url: self._ready(url), timeout=30), f"{url} did not start"
+            assert wait_until(lambda url=url: answers_ready(url), timeout=30), f"{url} did not start"
 
     def command(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "server.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
-        )
-        return done.stdout
+        return server_command(self.env, *args)
 
     def token(self, scope: str = "read") -> str:
         if CONFIG.database_url:
             return issue_token(scope)
         return self.command("create-token", "--name", "limited", "--scope", scope).splitlines()[-1]
-
-    @staticmethod
-    def _ready(url: str) -> bool:
-        try:
-            return Api(url, None).get("/readyz").status == 200
-        except OSError:
-            return False
 
     def stop(self) -> None:
         for process in self.processes:

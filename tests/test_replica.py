@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bench.services import spawn
+from bench.services import answers_ready, spawn
 from deploy.replica import StreamingReplica
 from tests.client import Api
 from tests.conftest import CONFIG, free_port, open_account, wait_until
@@ -42,14 +42,7 @@ def replica_web(replica):
     env = dict(os.environ, PORT=str(port), READ_REPLICA_URL=replica.url(database), REPLICA_MAX_LAG=str(MAX_LAG))
     process = spawn(["serve"], env)
     url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return Api(url, None).get("/readyz").status == 200
-        except OSError:
-            return False
-
-    assert wait_until(ready, timeout=30)
+    assert wait_until(lambda: answers_ready(url), timeout=30)
     yield url
     process.terminate()
     process.wait(30)

@@ -7,31 +7,14 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
 import pytest
 
-from bench.services import spawn
-from tests.conftest import CONFIG, ROOT, free_port, wait_until
+from bench.services import answers_ready, server_command, spawn
+from tests.conftest import CONFIG, free_port, wait_until
 from tests.test_faults_harness import stop_process
-
-
-def command(env: dict, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "server.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    ).stdout
-
-
-def ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/readyz", timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -41,11 +24,11 @@ def web_process():
     env = dict(os.environ)
     if not CONFIG.database_url:
         env["DATA_DIR"] = tempfile.mkdtemp(prefix="gateway-shutdown-")
-    command(env, "migrate")
-    token = command(env, "create-token", "--name", "shutdown test", "--scope", "write").splitlines()[-1]
+    server_command(env, "migrate")
+    token = server_command(env, "create-token", "--name", "shutdown test", "--scope", "write").splitlines()[-1]
     port = free_port()
     process = spawn(["serve", "--port", str(port)], dict(env, PORT=str(port)))
-    assert wait_until(lambda: ready(f"http://127.0.0.1:{port}"), timeout=30)
+    assert wait_until(lambda: answers_ready(f"http://127.0.0.1:{port}"), timeout=30)
     yield process, port, token
     stop_process(process)
 
@@ -83,7 +66,7 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_answered(web_pro
     time.sleep(0.3)
     process.send_signal(signal.SIGTERM)
     # It takes no new connection...
-    assert wait_until(lambda: not ready(f"http://127.0.0.1:{port}"), timeout=5)
+    assert wait_until(lambda: not answers_ready(f"http://127.0.0.1:{port}"), timeout=5)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
     # ...but the request it had started gets its whole answer.
