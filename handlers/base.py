@@ -193,7 +193,11 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         nobody can spend another's allowance."""
         limiter = api_limiter()
         key = f"token:{self.token.id}"
-        if limiter is None or limiter.spend_leased(key):
+        if limiter is None:
+            return
+        if limiter.spend_leased(key):
+            if limiter.claim_refill(key):
+                asyncio.get_running_loop().run_in_executor(self.executor, limiter.refill, key)
             return
         take = functools.partial(limiter.take, key)
         wait = await self.executor_run(take) if limiter.blocking else take()

@@ -10,7 +10,12 @@ Redis, updated by one Lua script (atomic, on Redis's clock), so a limit
 holds across every web process. A process takes tokens from Redis a lease
 at a time (a fiftieth of a second's worth) and spends them locally, so a
 busy token costs one Redis call per lease, not per request; at most one
-lease per process is ever spent beyond the shared bucket.
+lease per process is ever spent beyond the shared bucket. The next lease is
+taken in the background once half of one is spent; requests that find none
+left ask Redis one at a time, and those after the first spend what it
+brought (leasing once each would take many leases at once, most of which
+would expire unspent and starve the token). A bucket found empty is not
+asked again until it has refilled by one.
 
 A limiter must never take the API down with it: if Redis cannot be
 reached, requests are let through and the failure is logged.
@@ -77,6 +82,9 @@ class TokenBuckets:
     def spend_leased(self, key: str) -> bool:
         return False
 
+    def claim_refill(self, key: str) -> bool:
+        return False
+
 
 class RedisTokenBuckets:
     """Buckets in Redis, shared by every web process (services mode)."""
@@ -89,39 +97,88 @@ class RedisTokenBuckets:
         self._prefix = prefix
         self._client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
         self._script = self._client.register_script(_TAKE)
-        self._leased: dict[str, tuple[int, float]] = {}
+        self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
+        # One call to Redis at a time per key (striped, so that keys do not
+        # wait on each other's round trips).
+        self._calling = [threading.Lock() for _ in range(16)]
 
     def spend_leased(self, key: str) -> bool:
         """Spend a token this process already leased for `key`, if it has one
         (no Redis call, safe on the IOLoop)."""
         with self._lock:
-            count, until = self._leased.get(key, (0, 0.0))
-            if count > 0 and until > time.monotonic():
-                self._leased[key] = (count - 1, until)
-                return True
-            return False
+            lease = self._leases.get(key)
+            if lease is None or lease.count <= 0 or lease.until <= time.monotonic():
+                return False
+            lease.count -= 1
+            return True
+
+    def claim_refill(self, key: str) -> bool:
+        """True when `key`'s lease is running low and nobody is refilling it
+        yet: the caller is to call `refill`, off the IOLoop."""
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is None or lease.refilling:
+                return False
+            low = lease.count * 2 < self.lease or lease.until - time.monotonic() < LEASE_LIFETIME / 2
+            lease.refilling = low
+            return low
+
+    def refill(self, key: str) -> None:
+        """Lease more tokens for `key` before the ones in hand run out, so
+        that a busy token's requests seldom wait for Redis. Blocking."""
+        try:
+            with self._calling_for(key):
+                self._lease(key, spend=False)
+        finally:
+            with self._lock:
+                self._leases[key].refilling = False
 
     def take(self, key: str) -> float:
         """Lease tokens from Redis and spend one: 0 if granted, else the
         seconds to wait. Blocking: run it off the IOLoop."""
+        with self._calling_for(key):
+            # Another request may have leased while this one waited its turn,
+            # or learnt that the bucket is empty for a while yet.
+            if self.spend_leased(key):
+                return 0.0
+            with self._lock:
+                lease = self._leases.get(key)
+                empty_for = lease.empty_until - time.monotonic() if lease else 0.0
+            if empty_for > 0:
+                return empty_for
+            return self._lease(key, spend=True)
+
+    def _calling_for(self, key: str) -> threading.Lock:
+        return self._calling[hash(key) % len(self._calling)]
+
+    def _lease(self, key: str, spend: bool) -> float:
         try:
             granted, wait = self._script(keys=[self._prefix + key], args=[self.rate, self.burst, self.lease])
         except redis.RedisError as problem:
             log.warning("rate limit not checked (Redis unreachable): %s", type(problem).__name__)
             return 0.0
-        granted = int(granted)
-        if granted == 0:
-            return float(wait)
-        if granted > 1:
-            # Added to what is left, never replacing it: requests leasing at
-            # the same moment would otherwise drop each other's tokens and
-            # drain the shared bucket without using it.
-            with self._lock:
-                now = time.monotonic()
-                count, until = self._leased.get(key, (0, 0.0))
-                self._leased[key] = ((count if until > now else 0) + granted - 1, now + LEASE_LIFETIME)
+        granted, wait = int(granted) - (1 if spend else 0), float(wait)
+        with self._lock:
+            lease = self._leases.setdefault(key, _Lease())
+            now = time.monotonic()
+            if granted < 0:
+                lease.empty_until = now + wait
+                return wait
+            # Added to what is left, never replacing it.
+            lease.count = (lease.count if lease.until > now else 0) + granted
+            lease.until = now + LEASE_LIFETIME
         return 0.0
+
+
+class _Lease:
+    """Tokens of one key this process holds, until when, and whether a
+    refill is under way or the shared bucket was last found empty."""
+
+    __slots__ = ("count", "until", "refilling", "empty_until")
+
+    def __init__(self) -> None:
+        self.count, self.until, self.refilling, self.empty_until = 0, 0.0, False, 0.0
 
 
 def _buckets(rate: float, burst: int, config: Config, name: str):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -129,6 +131,65 @@ def test_redis_buckets_grant_the_burst_then_refuse_whoever_asks():
     granted = [first.take("k") == 0, second.take("k") == 0, first.take("k") == 0]
     assert granted == [True, True, True]
     assert second.take("k") > 0 and first.take("k") > 0
+
+
+def spend(buckets: RedisTokenBuckets, key: str) -> bool:
+    """One request as the API spends it: a leased token (leasing the next
+    when these run low), else a lease."""
+    if buckets.spend_leased(key):
+        if buckets.claim_refill(key):
+            buckets.refill(key)
+        return True
+    return buckets.take(key) == 0
+
+
+@pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
+def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
+    buckets = RedisTokenBuckets(rate=1000, burst=100, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    together = threading.Barrier(32)
+
+    def request() -> bool:
+        together.wait()
+        return spend(buckets, "k")
+
+    with ThreadPoolExecutor(32) as pool:
+        served = list(pool.map(lambda _: request(), range(32)))
+    # 32 requests are well within a burst of 100.
+    assert served == [True] * 32
+
+
+@pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
+def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
+    buckets = RedisTokenBuckets(rate=1000, burst=50, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    refused = []
+
+    def sender() -> None:
+        # 16 senders, one request each 40 ms: 400 a second, under the 1000.
+        for _ in range(25):
+            if not spend(buckets, "k"):
+                refused.append(1)
+            time.sleep(0.04)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda _: sender(), range(16)))
+    assert refused == []
+
+
+@pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
+def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_and_no_more():
+    buckets = RedisTokenBuckets(rate=100, burst=20, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    served = []
+    started = time.monotonic()
+
+    def sender() -> None:
+        for _ in range(40):
+            served.append(spend(buckets, "k"))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: sender(), range(8)))
+    elapsed = time.monotonic() - started
+    assert served.count(True) >= 20
+    assert served.count(True) <= 20 + int(elapsed * 100) + 2 * buckets.lease, (served.count(True), elapsed)
 
 
 def test_logging_in_is_refused_429_after_ten_attempts_a_minute_for_one_email(gateway):
