@@ -92,7 +92,7 @@ class Services:
 
         url = fresh_database()
         redis.Redis.from_url(REDIS_URL).flushdb()
-        self.env = dict(os.environ, DATABASE_URL=url, REDIS_URL=REDIS_URL, LOG_LEVEL="warning", **self.extra_env)
+        self.env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "warning", **self.extra_env}
         self.command("migrate")
         self.admin_token = self.command("create-token", "--name", "bench", "--scope", "admin").splitlines()[-1]
         for _ in range(self.worker_count):

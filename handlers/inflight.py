@@ -37,7 +37,11 @@ class InFlight:
 
 class Counted:
     """Mixed into request handlers: each counts as in flight from the moment
-    it is made until its answer is finished (or its client goes away)."""
+    it is made until its answer is finished. A client that hangs up does not
+    end it: the handler still runs to its end (its payment may be committing
+    just then), and stopping would cancel it half-way. Only a request whose
+    body never arrived is done when its client goes, as its handler will
+    never run."""
 
     _in_flight: InFlight | None = None
 
@@ -57,5 +61,10 @@ class Counted:
         self._done()
 
     def on_connection_close(self) -> None:
+        # Tornado's own flag for a streamed body still being received (a
+        # handler without a streamed body has it whole before it runs).
+        body = getattr(self.request, "_body_future", None)
+        handler_will_run = body is None or body.done()
         super().on_connection_close()
-        self._done()
+        if not handler_will_run:
+            self._done()

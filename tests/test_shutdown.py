@@ -3,6 +3,7 @@ taking connections, answers what it has already started, then exits."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,8 +12,10 @@ import tempfile
 import time
 
 import pytest
+from tornado.web import Application, RequestHandler, stream_request_body
 
 from bench.services import answers_ready, server_command, spawn
+from handlers.inflight import Counted, InFlight
 from tests.conftest import CONFIG, free_port, wait_until
 from tests.test_faults_harness import stop_process
 
@@ -76,3 +79,54 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_answered(web_pro
     assert reply.startswith(b"HTTP/1.1 422"), reply[:200]
     assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "validation_error"
     assert process.wait(20) == 0
+
+
+class Held(Counted, RequestHandler):
+    """Answers once the test lets it, as a request waiting on its database work."""
+
+    release: asyncio.Event
+
+    async def post(self) -> None:
+        await self.release.wait()
+        self.finish("done")
+
+
+@stream_request_body
+class HeldStreaming(Held):
+    def data_received(self, chunk: bytes) -> None:
+        pass
+
+
+async def in_flight_while(path: str, send_whole_body: bool) -> tuple[int, int]:
+    """In-flight count after a client sends a request to `path` and hangs up,
+    and again once the handler is let go."""
+    in_flight = InFlight()
+    Held.release = asyncio.Event()
+    app = Application([("/held", Held), ("/streaming", HeldStreaming)], in_flight=in_flight)
+    server = app.listen(0, "127.0.0.1")
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    body = b"x" * 100
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    writer.write(body if send_whole_body else body[:10])
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+    await asyncio.sleep(0.2)
+    while_gone = in_flight.count
+    Held.release.set()
+    await asyncio.sleep(0.2)
+    server.stop()
+    return while_gone, in_flight.count
+
+
+@pytest.mark.parametrize("path", ["/held", "/streaming"])
+def test_a_request_whose_client_hung_up_is_in_flight_until_its_handler_is_done(path):
+    # Stopping the server meanwhile would cut its work short (asyncio
+    # cancels what is left when the loop ends).
+    assert asyncio.run(in_flight_while(path, send_whole_body=True)) == (1, 0)
+
+
+def test_a_request_whose_client_hung_up_before_its_body_was_sent_is_not_in_flight():
+    # Its handler never runs: nothing to wait for.
+    assert asyncio.run(in_flight_while("/streaming", send_whole_body=False)) == (0, 0)
