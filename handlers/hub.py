@@ -148,7 +148,14 @@ class EventHub:
             return []
         if not self._ring or seq + 1 < self._ring[0].seq:
             return None
-        start = seq + 1 - self._ring[0].seq
+        # Walked from the nearer end: a reader keeping up is a few frames
+        # from the head, and a deque is walked one element at a time.
+        behind = self.head - seq
+        if behind <= len(self._ring) // 2:
+            recent = list(islice(reversed(self._ring), behind))
+            recent.reverse()
+            return recent[:limit]
+        start = len(self._ring) - behind
         return list(islice(self._ring, start, start + limit))
 
     def final_of(self, payment_id: str) -> asyncio.Future:
