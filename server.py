@@ -106,7 +106,7 @@ class EventPipeline:
             self.relay = EventRelay(self.fanout.publish_events, leadership)
             self._wake_elsewhere = Coalesced(self.fanout.wake_relay, "relay-wakes")
             self._wake = self._wake_leader
-            self.fanout.follow_wakes(self.relay.wake, self._stop)
+            self.fanout.follow_wakes(self.relay.wake, self._stop, leading=lambda: self.relay.leading)
         on_commit_of_events(self._wake)
         self.relay.start()
 

@@ -27,6 +27,10 @@ from models.event import Frame
 
 log = logging.getLogger(__name__)
 
+# How soon a process that has become the relay's leader starts listening for
+# wakes (until then, the relay's own poll stands in).
+FOLLOWER_LOOK_SECONDS = 0.25
+
 
 def read_frames(message: bytes) -> list[Frame]:
     """The frames of one events-channel message."""
@@ -63,15 +67,22 @@ class RedisFanout:
         parse and re-serialize an event."""
         self._client.publish(self.events_channel, json.dumps([list(frame) for frame in frames], separators=(",", ":")))
 
-    def follow_wakes(self, wake: Callable[[], None], stop: threading.Event) -> threading.Thread:
-        """Call `wake` for every wake message, on a daemon thread, until `stop`."""
+    def follow_wakes(
+        self, wake: Callable[[], None], stop: threading.Event, leading: Callable[[], bool] = lambda: True
+    ) -> threading.Thread:
+        """Call `wake` for every wake message, on a daemon thread, until
+        `stop`; subscribed only while `leading()`: every commit of every
+        process sends one, and a relay that does not lead has no use for it."""
 
         def listen() -> None:
             while not stop.is_set():
+                if not leading():
+                    stop.wait(FOLLOWER_LOOK_SECONDS)
+                    continue
                 try:
                     pubsub = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2).pubsub()
                     pubsub.subscribe(self.wake_channel)
-                    while not stop.is_set():
+                    while not stop.is_set() and leading():
                         if pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5):
                             wake()
                     pubsub.close()

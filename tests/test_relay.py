@@ -43,6 +43,35 @@ def test_every_signal_is_followed_by_a_send_that_starts_after_it():
     assert len(seen_at_start) < 2000 / 4
 
 
+@pytest.mark.skipif(not CONFIG.redis_url, reason="wakes travel over Redis with services")
+def test_only_a_process_whose_relay_leads_listens_for_wakes():
+    import redis
+
+    from tasks.fanout import RedisFanout
+
+    fanout = RedisFanout(CONFIG.redis_url, CONFIG.database_url + "-wakes-test")
+    client = redis.Redis.from_url(CONFIG.redis_url)
+
+    def listeners() -> int:
+        return dict(client.pubsub_numsub(fanout.wake_channel))[fanout.wake_channel.encode()]
+
+    leads, woken, stop = threading.Event(), threading.Event(), threading.Event()
+    thread = fanout.follow_wakes(woken.set, stop, leading=leads.is_set)
+    try:
+        time.sleep(0.6)
+        # A follower hears none of the wakes every commit sends.
+        assert listeners() == 0
+        leads.set()
+        assert wait_until(lambda: listeners() == 1, timeout=5)
+        fanout.wake_relay()
+        assert woken.wait(5)
+        leads.clear()
+        assert wait_until(lambda: listeners() == 0, timeout=5)
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def test_a_flush_sends_what_is_still_due():
     sent = []
     signal = Coalesced(lambda: sent.append(1), "test-flush")
