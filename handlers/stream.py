@@ -89,6 +89,10 @@ class StreamHandler(WebSocketHandler):
     async def open(self) -> None:
         FEED_CLIENTS.inc()
         self._counted = True
+        # Events are small frames sent the moment they happen: with Nagle's
+        # algorithm on, each would wait for the client's delayed ACK (up to
+        # 40 ms on Linux) whenever the one before it is still unacknowledged.
+        self.set_nodelay(True)
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
         self._pump = asyncio.create_task(self._follow())
 

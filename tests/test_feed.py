@@ -247,3 +247,44 @@ def test_a_client_that_never_reads_is_closed_and_holds_up_nobody(gateway, admin,
     messages = [json.loads(payload) for opcode, payload in frames(received) if opcode == 0x1]
     seqs = [message["seq"] for message in messages if "seq" in message]
     assert seqs and seqs == list(range(1, len(seqs) + 1))
+
+
+def server_end_of(client: socket.socket) -> socket.socket | None:
+    """This process's socket whose peer is `client` (the in-process server's
+    end of the connection), duplicated; None if there is none."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            candidate = socket.socket(fileno=os.dup(int(fd)))
+        except OSError:
+            continue
+        try:
+            if candidate.type == socket.SOCK_STREAM and candidate.getpeername() == client.getsockname():
+                return candidate
+        except OSError:
+            pass
+        candidate.close()
+    return None
+
+
+def test_the_feed_sends_each_event_at_once_rather_than_holding_small_frames_back(gateway, reader):
+    # With Nagle's algorithm, a frame sent while the previous one is not yet
+    # acknowledged waits for the client's delayed ACK: up to 40 ms an event.
+    port = int(gateway.url.rsplit(":", 1)[1])
+    client = socket.create_connection(("127.0.0.1", port))
+    key = b64encode(os.urandom(16)).decode()
+    client.sendall(
+        (
+            f"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\nAuthorization: Bearer {reader.token}\r\n\r\n"
+        ).encode()
+    )
+    client.settimeout(10)
+    assert client.recv(4096).startswith(b"HTTP/1.1 101")
+    server_end = server_end_of(client)
+    try:
+        assert server_end is not None
+        assert server_end.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        if server_end is not None:
+            server_end.close()
+        client.close()
