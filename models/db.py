@@ -8,12 +8,13 @@ columns are stored and summed, and which errors are worth a retry.
 
 from __future__ import annotations
 
+import io
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlparse
@@ -131,11 +132,11 @@ def lock_rows(query):
 
 
 def insert_rows(model, rows: list[dict]) -> None:
-    """Insert many rows (dicts keyed by field name) in one statement.
+    """Insert many rows (dicts keyed by field name) at once.
 
-    On PostgreSQL the statement is built by psycopg2's `execute_values`:
-    Peewee's own multi-row insert builds a query tree node per value, which
-    costs more than the insert itself for a batch of hundreds of payments.
+    On PostgreSQL by COPY: a multi-row INSERT is SQL text the server parses
+    value by value (half the time of inserting a settlement batch's 1,000
+    entries), and Peewee's own builds a query tree node per value besides.
     """
     if not rows:
         return
@@ -145,10 +146,30 @@ def insert_rows(model, rows: list[dict]) -> None:
     names = list(dict.fromkeys(name for row in rows for name in row))
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{field.column_name}"' for field in fields)
-    values = [tuple(field.db_value(row.get(name)) for field, name in zip(fields, names, strict=True)) for row in rows]
-    sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES %s'
+    text = io.StringIO()
+    for row in rows:
+        text.write(
+            "\t".join(_copy_value(field.db_value(row.get(name))) for field, name in zip(fields, names, strict=True))
+        )
+        text.write("\n")
+    text.seek(0)
     with peewee.__exception_wrapper__:
-        execute_values(database.cursor(), sql, values, page_size=len(values))
+        database.cursor().copy_expert(f'COPY "{model._meta.table_name}" ({columns}) FROM STDIN', text)
+
+
+# COPY's text format: a backslash, tab, newline or carriage return in a value
+# is escaped; \N is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
 
 
 def update_rows(model, rows: list[dict], same: dict | None = None) -> None:

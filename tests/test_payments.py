@@ -134,3 +134,26 @@ def test_accounts_are_listed_oldest_first_with_filters(writer, admin):
     admin.patch(f"/api/v1/accounts/{first['id']}", {"active": False})
     active = writer.get("/api/v1/accounts", params={"owner": owner, "active": "true"}).body["data"]
     assert [a["id"] for a in active] == [second["id"]]
+
+
+def test_a_description_comes_back_exactly_as_sent_in_the_payment_and_its_events(writer, admin):
+    # Characters that COPY's text format escapes, a literal \N (its NULL),
+    # quotes and text beyond ASCII.
+    description = 'tab\there\nnew line\r\\back\\slash \\N "quoted" ünïcødé €'
+    bob = open_account(writer, admin, {"PHP": "10.00"})
+    alice = open_account(writer, admin, currencies=["PHP"])
+    body = {"from_account": bob, "to_account": alice, "amount": "1.00", "description": description}
+    payment = writer.post("/api/v1/payments", body, wait=20).body
+    assert payment["status"] == "completed" and payment["description"] == description
+    assert writer.get(f"/api/v1/payments/{payment['id']}").body["description"] == description
+    events = admin.get("/api/v1/events", params={"order": "desc", "limit": 200}).body["data"]
+    mine = {e["type"]: e["data"]["description"] for e in events if e["data"].get("id") == payment["id"]}
+    assert mine == {"payment.created": description, "payment.completed": description}
+
+
+def test_a_payment_without_a_description_has_none_rather_than_an_empty_one(writer, admin):
+    bob = open_account(writer, admin, {"PHP": "10.00"})
+    alice = open_account(writer, admin, currencies=["PHP"])
+    payment = writer.post("/api/v1/payments", {"from_account": bob, "to_account": alice, "amount": "1.00"}, wait=20)
+    assert payment.body["description"] is None
+    assert writer.get(f"/api/v1/payments/{payment.body['id']}").body["description"] is None
