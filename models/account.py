@@ -13,7 +13,7 @@ from peewee import (
 )
 
 from .currency import Currency, validate_new_currency
-from .db import BaseModel, MinorUnitsField, database, lock_rows, utcnow
+from .db import BaseModel, MinorUnitsField, among, database, lock_rows, utcnow
 from .errors import ApiError, invalid
 from .event import record_event
 from .ids import new_id
@@ -53,7 +53,7 @@ class Balance(BaseModel):
     def lock_for_update(cls, balance_ids) -> dict[str, Balance]:
         """Lock the given balances, always in id order so that two settlements
         touching the same balances can never wait on each other in a cycle."""
-        query = cls.select().where(cls.id.in_(sorted(set(balance_ids)))).order_by(cls.id)
+        query = cls.select().where(among(cls.id, sorted(set(balance_ids)))).order_by(cls.id)
         return {balance.id: balance for balance in lock_rows(query)}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 import peewee
 from peewee import (
+    SQL,
     Database,
     DatabaseProxy,
     Field,
@@ -131,6 +133,16 @@ def lock_rows(query):
     return query if is_sqlite() else query.for_update("FOR NO KEY UPDATE")
 
 
+def among(field, values):
+    """`field IN (values)`; on PostgreSQL `field = ANY(array)`, one parameter
+    for the whole list, where Peewee would build a query node per value (a
+    settlement batch looks up hundreds of balances and accounts at once)."""
+    values = list(values)
+    if is_sqlite():
+        return field.in_(values)
+    return field == SQL("ANY(%s)", [values])
+
+
 def insert_rows(model, rows: list[dict]) -> None:
     """Insert many rows (dicts keyed by field name) at once.
 
@@ -162,14 +174,20 @@ def insert_rows(model, rows: list[dict]) -> None:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
 def _copy_value(value) -> str:
     if value is None:
         return "\\N"
+    if isinstance(value, str):
+        # Most values (ids, codes, JSON) have nothing to escape: look first.
+        return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, date):
         return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
+    return str(value)
 
 
 def update_rows(model, rows: list[dict], same: dict | None = None) -> None:

@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import claim_rows, in_transaction, insert_rows, lock_rows, update_rows, utcnow, walk_queue_indexes
+from .db import among, claim_rows, in_transaction, insert_rows, lock_rows, update_rows, utcnow, walk_queue_indexes
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
@@ -170,7 +170,7 @@ def _inactive_accounts(balances) -> set[str]:
     customers = sorted({b.account_id for b in balances if b.account_id != SYSTEM_ACCOUNT})
     if not customers:
         return set()
-    query = Account.select(Account.id).where(Account.id.in_(customers) & (Account.active == False))  # noqa: E712
+    query = Account.select(Account.id).where(among(Account.id, customers) & (Account.active == False))  # noqa: E712
     return {account.id for account in query}
 
 
