@@ -35,7 +35,7 @@ from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
 from .serialize import balance_json, payment_json
 
-BATCH = 500
+BATCH = 2000
 
 
 def settle_pending(limit: int = BATCH) -> int:
