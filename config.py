@@ -37,6 +37,10 @@ class Config:
     api_rate_burst: int = 10000
     # Dashboard log-in attempts per email and client address, per minute.
     login_attempts_per_minute: int = 10
+    # Behind a proxy that sets X-Real-Ip / X-Forwarded-For (the deployment's
+    # nginx), take the client's address from them. Off, a client could claim
+    # any address, and with it a fresh log-in allowance.
+    trust_proxy_headers: bool = False
     # A worker serves its own /metrics on this port when set (web processes
     # serve theirs on PORT).
     metrics_port: int | None = None
@@ -66,6 +70,7 @@ class Config:
             api_rate_limit=float(env.get("API_RATE_LIMIT", cls.api_rate_limit)),
             api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
             login_attempts_per_minute=int(env.get("LOGIN_ATTEMPTS_PER_MINUTE", cls.login_attempts_per_minute)),
+            trust_proxy_headers=env.get("TRUST_PROXY_HEADERS", "").lower() in ("1", "true", "yes", "on"),
             metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
             replica_max_lag=float(env.get("REPLICA_MAX_LAG", cls.replica_max_lag)),
         )

@@ -34,6 +34,15 @@ def connect_here() -> None:
     connect(config.database_url, config.sqlite_path)
 
 
+def disconnect_here() -> None:
+    """Close this process's connection to the benchmark database before the
+    next run drops and makes it afresh (which would cut it mid-use)."""
+    from models.db import database
+
+    if not database.is_closed():
+        database.close()
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -89,6 +98,7 @@ def settlement_scenario(accounts: int, hot: int, payments: int, rate: int) -> di
     from bench.notify_latency import measure
 
     rng = random.Random(accounts * 31 + hot)
+    disconnect_here()
     with Services(web=1, workers=0) as services:
         ids = funded_accounts(accounts, CURRENCY, ONE_MILLION)
         if hot:

@@ -121,7 +121,8 @@ class LocalTopology:
             self.workers.append((process, f"http://127.0.0.1:{port}"))
         for _ in range(self.web_count):
             port = free_port()
-            self.web.append((self._spawn(["serve", "--port", str(port)]), f"http://127.0.0.1:{port}"))
+            web = self._spawn(["serve", "--port", str(port)], TRUST_PROXY_HEADERS="1")
+            self.web.append((web, f"http://127.0.0.1:{port}"))
         for _, url in self.web:
             wait_ready(url)
         config = nginx_config(self.directory, self.port, [int(url.rsplit(":", 1)[1]) for _, url in self.web])

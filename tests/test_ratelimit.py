@@ -25,7 +25,9 @@ from tests.pages import PASSWORD, Session, new_operator
 from tests.test_bad_input import assert_error
 from tests.test_faults_harness import stop_process
 
-LIMITS = {"API_RATE_LIMIT": "1", "API_RATE_BURST": "5"}
+# Small API limits; and these processes play the part of web processes
+# behind the deployment's nginx, which says who the client is.
+LIMITS = {"API_RATE_LIMIT": "1", "API_RATE_BURST": "5", "TRUST_PROXY_HEADERS": "1"}
 
 
 class LimitedWeb:
@@ -204,3 +206,34 @@ def test_logging_in_is_refused_429_after_ten_attempts_a_minute_for_one_email(gat
     assert "operator" not in session.cookies
     # Another operator, from the same address, is not held up.
     assert Session(gateway.url).login(new_operator("viewer")).status == 303
+
+
+def test_a_client_cannot_escape_the_log_in_limit_by_claiming_other_addresses(gateway):
+    # The server is not behind a proxy here (TRUST_PROXY_HEADERS unset): what
+    # a client says its address is must not give it a fresh allowance.
+    email = new_operator("viewer")
+    session = Session(gateway.url)
+    session.get("/login")
+    statuses = [log_in_from(session, email, f"203.0.113.{n + 1}").status for n in range(12)]
+    assert statuses[:10] == [422] * 10
+    assert statuses[10:] == [429, 429]
+
+
+def test_behind_the_proxy_each_client_address_has_its_own_log_in_allowance(limited):
+    email = unique("nobody") + "@example.com"
+    session = Session(limited.urls[0])
+    session.get("/login")
+    assert [log_in_from(session, email, "198.51.100.7").status for _ in range(10)] == [422] * 10
+    assert log_in_from(session, email, "198.51.100.7").status == 429
+    assert log_in_from(session, email, "198.51.100.8").status == 422
+
+
+def log_in_from(session: Session, email: str, address: str):
+    """A wrong-password log-in whose request says it comes from `address`
+    (as a proxy would, or a client pretending to)."""
+    return session.request(
+        "POST",
+        "/login",
+        {"email": email, "password": "wrong password", "_xsrf": session.cookies["_xsrf"]},
+        headers={"X-Real-Ip": address, "X-Forwarded-For": address},
+    )
