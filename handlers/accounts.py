@@ -5,7 +5,7 @@ from __future__ import annotations
 from models.account import Account, Balance, add_balance, create_account, update_account, update_balance
 from models.errors import not_found
 from models.pagination import parse_limit
-from models.queries import balance_entries, list_accounts, list_payments
+from models.queries import account_with_balances, balance_entries, list_accounts, list_payments
 from models.serialize import account_json, account_payment_json, balance_json, entry_json
 
 from .base import APIHandler, scope
@@ -16,6 +16,14 @@ def _account(account_id: str) -> Account:
     if account is None:
         raise not_found(f"account {account_id}")
     return account
+
+
+def account_detail(account_id: str) -> dict:
+    found = account_with_balances(account_id)
+    if found is None:
+        raise not_found(f"account {account_id}")
+    account, balances = found
+    return account_json(account, balances=balances)
 
 
 def _balance(balance_id: str) -> Balance:
@@ -47,7 +55,7 @@ class AccountsHandler(APIHandler):
 class AccountHandler(APIHandler):
     @scope("read")
     async def get(self, account_id: str) -> None:
-        self.send(await self.run_db(lambda: account_json(_account(account_id), with_balances=True)))
+        self.send(await self.run_db(lambda: account_detail(account_id)))
 
     @scope("admin")
     async def patch(self, account_id: str) -> None:

@@ -138,6 +138,11 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
     def enqueue(self) -> Callable[[str], None]:
         return self.settings["enqueue"]
 
+    def compute_etag(self) -> None:
+        """No ETag: API answers are `no-store`, so hashing each body to tag
+        it would buy nothing."""
+        return None
+
     def check_xsrf_cookie(self) -> None:
         """No CSRF check: API callers authenticate with a bearer token, which
         a browser never attaches by itself, not with cookies."""
