@@ -160,9 +160,7 @@ async def serve(config: Config, started: threading.Event | None = None, stop: as
         feed_send_timeout=config.feed_send_timeout,
         write_marks=write_marks,
     )
-    server = app.listen(
-        config.port, config.host, max_body_size=MAX_BODY_BYTES, xheaders=config.trust_proxy_headers
-    )
+    server = app.listen(config.port, config.host, max_body_size=MAX_BODY_BYTES, xheaders=config.trust_proxy_headers)
     mode = "embedded" if config.embedded else "services"
     log.info("serving on http://%s:%d (%s mode)", config.host, config.port, mode)
     stop = stop or asyncio.Event()

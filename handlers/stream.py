@@ -129,13 +129,29 @@ class StreamHandler(WebSocketHandler):
                 if wanted:
                     # Every frame of the batch is queued at once and the
                     # socket's progress awaited once: a wait per frame would
-                    # cost a turn of a busy IOLoop per event.
+                    # cost a turn of a busy IOLoop per event. Writes still
+                    # pending at the timeout are left to end with the
+                    # connection, not cancelled (Tornado's stream logs a
+                    # traceback for each write cancelled under it).
+                    writes = [self.write_message(text) for text in wanted]
                     try:
-                        await asyncio.wait_for(asyncio.gather(*map(self.write_message, wanted)), timeout)
-                    except TimeoutError:
+                        done, pending = await asyncio.wait(writes, timeout=timeout)
+                    finally:
+                        for write in writes:
+                            write.add_done_callback(_quietly)
+                    if pending:
                         self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
                         return
+                    for write in done:
+                        write.result()  # WebSocketClosedError if the connection went
                 self.last_sent = frames[-1].seq
+
+
+def _quietly(write: asyncio.Future) -> None:
+    """Take a write's outcome whenever it ends (an error if the connection
+    closed under it), so that none is reported as never retrieved."""
+    if not write.cancelled():
+        write.exception()
 
 
 default_handlers = [(r"/api/v1/stream", StreamHandler)]
