@@ -120,7 +120,9 @@ class RedisTokenBuckets:
             lease = self._leases.get(key)
             if lease is None or lease.refilling:
                 return False
-            low = lease.count * 2 < self.lease or lease.until - time.monotonic() < LEASE_LIFETIME / 2
+            # Only when the stock runs low, so that a process never holds
+            # more than one and a half leases.
+            low = lease.count * 2 < self.lease and lease.until > time.monotonic()
             lease.refilling = low
             return low
 
@@ -165,9 +167,10 @@ class RedisTokenBuckets:
             if granted < 0:
                 lease.empty_until = now + wait
                 return wait
-            # Added to what is left, never replacing it.
-            lease.count = (lease.count if lease.until > now else 0) + granted
-            lease.until = now + LEASE_LIFETIME
+            if granted > 0:
+                # Added to what is left, never replacing it.
+                lease.count = (lease.count if lease.until > now else 0) + granted
+                lease.until = now + LEASE_LIFETIME
         return 0.0
 
 

@@ -194,6 +194,25 @@ def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_a
     assert served.count(True) <= 20 + int(elapsed * 100) + 2 * buckets.lease, (served.count(True), elapsed)
 
 
+@pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
+def test_the_next_lease_is_asked_for_once_when_half_the_last_is_spent_and_never_earlier():
+    buckets = RedisTokenBuckets(rate=1000, burst=1000, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    assert buckets.lease == 20
+    assert buckets.take("k") == 0  # leases 20, spends one
+    time.sleep(0.3)  # more than half its life gone, but not its tokens
+    claims = []
+    for _ in range(19):
+        assert buckets.spend_leased("k")
+        claims.append(buckets.claim_refill("k"))
+    # Fewer than 10 left from the 10th of these spends on: one claim, then
+    # none while it is under way, so a process holds at most one and a half
+    # leases.
+    assert claims == [False] * 9 + [True] + [False] * 9
+    buckets.refill("k")
+    assert [buckets.spend_leased("k") for _ in range(20)] == [True] * 20
+    assert not buckets.spend_leased("k")
+
+
 def test_logging_in_is_refused_429_after_ten_attempts_a_minute_for_one_email(gateway):
     email = new_operator("viewer")
     session = Session(gateway.url)
