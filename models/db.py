@@ -172,8 +172,6 @@ def insert_rows(model, rows: list[dict]) -> None:
 # COPY's text format: a backslash, tab, newline or carriage return in a value
 # is escaped; \N is NULL.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 

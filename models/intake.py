@@ -17,7 +17,7 @@ from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database, insert_rows, is_sqlite, lock_rows, utcnow
+from .db import database, insert_rows, lock_rows, utcnow
 from .errors import ApiError, invalid, not_found
 from .event import record_event, record_events
 from .ids import new_id
@@ -129,7 +129,7 @@ class _Lookups:
         self.balances: dict[tuple[str, str], Held] = {}
         if not ids and not cash:
             return
-        mark = "?" if is_sqlite() else "%s"
+        mark = database.param
         accounts = sorted(ids) + ([SYSTEM_ACCOUNT] if cash else [])
         # Every balance of each customer named, and @system's only in the
         # currencies deposits and withdrawals name.

@@ -25,11 +25,9 @@ import redis
 
 from models.event import Frame
 
-log = logging.getLogger(__name__)
+from .relay import FOLLOWER_RETRY_SECONDS
 
-# How soon a process that has become the relay's leader starts listening for
-# wakes (until then, the relay's own poll stands in).
-FOLLOWER_LOOK_SECONDS = 0.25
+log = logging.getLogger(__name__)
 
 
 def read_frames(message: bytes) -> list[Frame]:
@@ -77,7 +75,8 @@ class RedisFanout:
         def listen() -> None:
             while not stop.is_set():
                 if not leading():
-                    stop.wait(FOLLOWER_LOOK_SECONDS)
+                    # As often as a follower's relay tries to lead.
+                    stop.wait(FOLLOWER_RETRY_SECONDS)
                     continue
                 try:
                     pubsub = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2).pubsub()

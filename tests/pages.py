@@ -88,7 +88,7 @@ class Session:
     def get(self, path: str, **kwargs) -> Page:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, form: dict | None = None, csrf: bool = True) -> Page:
+    def post(self, path: str, form: dict | None = None, csrf: bool = True, headers: dict | None = None) -> Page:
         """Post a form as the browser would, with the CSRF token from the
         cookie (fetching a page first if there is none yet)."""
         form = dict(form or {})
@@ -97,7 +97,7 @@ class Session:
                 if "_xsrf" not in self.cookies:
                     self.get(page)
             form["_xsrf"] = self.cookies["_xsrf"]
-        return self.request("POST", path, form)
+        return self.request("POST", path, form, headers=headers)
 
     def login(self, email: str, password: str = PASSWORD) -> Page:
         return self.post("/login", {"email": email, "password": password})
