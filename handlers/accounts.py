@@ -48,7 +48,7 @@ class AccountsHandler(APIHandler):
     @scope("write")
     async def post(self) -> None:
         account_id, replayed = await self.create(lambda body: create_account(body).id)
-        body = await self.run_db(lambda: account_json(_account(account_id), with_balances=True))
+        body = await self.run_db(lambda: account_detail(account_id))
         self.send(body, 200 if replayed else 201, replayed)
 
 
