@@ -1,10 +1,11 @@
-"""Intake in batches: requests that arrive together share one transaction.
+"""Intake in batches: requests that arrive together are stored by one statement.
 
 Each web process has one `IntakeBatcher`. Payment requests (transfers,
 deposits, withdrawals without an Idempotency-Key) queue up on the IOLoop;
 a batch at a time (two at most in flight) is handed to a database thread and accepted by
-`models.intake.accept_payments` in a single transaction: a few queries for
-the whole batch, one insert per table, one commit. At rest a batch is one
+`models.intake.accept_payments`: one query reads what the whole batch
+names, one statement stores its payments and their events, atomic by
+itself, so no transaction is opened around them. At rest a batch is one
 request, so nobody waits for company; under load a batch is whatever
 arrived while the previous one was committing.
 
@@ -22,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from models.db import in_transaction
+from models.db import without_transaction
 from models.errors import ApiError
 from models.intake import accept_payments
 from models.ledger import Payment
@@ -73,7 +74,7 @@ class IntakeBatcher:
 
     def _accept(self, requests: list[tuple[str, object]]) -> list[Payment | BaseException]:
         try:
-            return in_transaction(lambda: accept_payments(requests, self._enqueue))
+            return without_transaction(lambda: accept_payments(requests, self._enqueue))
         except ApiError:
             raise
         except Exception:
@@ -83,7 +84,7 @@ class IntakeBatcher:
         outcomes: list[Payment | BaseException] = []
         for request in requests:
             try:
-                outcomes += in_transaction(lambda request=request: accept_payments([request], self._enqueue))
+                outcomes += without_transaction(lambda request=request: accept_payments([request], self._enqueue))
             except Exception as problem:
                 outcomes.append(problem)
         return outcomes

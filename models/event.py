@@ -126,10 +126,11 @@ def record_event(event_type: str, data: dict) -> Event:
     return event
 
 
-def record_events(events: list[tuple[str, dict]]) -> None:
-    """Append many events in one statement (a settlement batch's)."""
+def record_events(events: list[tuple[str, dict]], *along: tuple[type[BaseModel], list[dict]]) -> None:
+    """Append many events in one statement (a batch's), which also inserts
+    `along`'s rows, `(model, rows)` each: the changes they describe."""
+    insert_rows(*along, (Event, [_row(event_type, data) for event_type, data in events]))
     if events:
-        insert_rows(Event, [_row(event_type, data) for event_type, data in events])
         _wake_after_commit()
 
 

@@ -4,8 +4,11 @@ else commit the payment as `pending` with its `payment.created` event.
 Transfers, exchanges (a transfer into another currency), deposits,
 withdrawals and reversals all enter here.
 
-Called inside a transaction by the API, the dashboard and the tests alike;
-funds are not checked here but at settlement, under the balances' locks.
+Funds are not checked here but at settlement, under the balances' locks.
+What a batch of requests names is read in one query, and the payments it
+accepts are stored with their events by one statement: `accept_payments`
+needs no transaction of its own (the API's batches run without one), and
+works as well inside the caller's (an Idempotency-Key's, the dashboard's).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database, insert_rows, lock_rows, utcnow
+from .db import database, lock_rows, utcnow
 from .errors import ApiError, invalid, not_found
 from .event import record_event, record_events
 from .ids import new_id
@@ -66,8 +69,9 @@ def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> lis
             outcomes.append(refusal)
     accepted = [p for p in outcomes if isinstance(p, Payment)]
     if accepted:
-        insert_rows(Payment, [p.__data__ for p in accepted])
-        record_events([("payment.created", payment_json(p)) for p in accepted])
+        record_events(
+            [("payment.created", payment_json(p)) for p in accepted], (Payment, [p.__data__ for p in accepted])
+        )
         database.after_commit(lambda: enqueue(accepted[0].id))
     return outcomes
 
@@ -127,6 +131,7 @@ class _Lookups:
         cash = {data["currency"] for data in requests if "account" in data}
         self.accounts: dict[str, Customer] = {}
         self.balances: dict[tuple[str, str], Held] = {}
+        self.active_balances: dict[str, list[Held]] = {}
         if not ids and not cash:
             return
         mark = database.param
@@ -144,7 +149,10 @@ class _Lookups:
             if account_id != SYSTEM_ACCOUNT:
                 self.accounts[account_id] = Customer(account_id, bool(active))
             if balance_id is not None:
-                self.balances[(account_id, currency)] = Held(balance_id, account_id, currency, bool(balance_active))
+                held = Held(balance_id, account_id, currency, bool(balance_active))
+                self.balances[(account_id, currency)] = held
+                if held.active:
+                    self.active_balances.setdefault(account_id, []).append(held)
 
     def customers(self, *named: tuple[str, str]) -> list[Customer]:
         """The accounts named in the request's fields, each existing and
@@ -173,7 +181,7 @@ class _Lookups:
         """The named currency, or the sender's only active one."""
         if code is not None:
             return Currency.known(code)
-        active = [b for (owner, _), b in self.balances.items() if owner == sender.id and b.active]
+        active = self.active_balances.get(sender.id, [])
         if len(active) != 1:
             raise ApiError(
                 422, "currency_required", f"{sender.id} holds {len(active)} active balances: say which currency"

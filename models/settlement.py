@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import among, claim_rows, in_transaction, insert_rows, lock_rows, update_rows, utcnow, walk_queue_indexes
+from .db import among, claim_rows, in_transaction, lock_rows, update_rows, utcnow, walk_queue_indexes
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
@@ -117,8 +117,8 @@ def _settle_locked(payments: list[Payment]) -> None:
         data = payment_json(payment)
         data["balances"] = [balance_json(balance) for balance, _, _ in legs]
         events.append(("payment.completed", data))
-    _write(payments, changed.values(), entries, now)
-    record_events(events)
+    _write(payments, changed.values(), now)
+    record_events(events, (Entry, entries))
 
 
 def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, system: dict) -> list[tuple]:
@@ -133,11 +133,11 @@ def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, sy
     ]
 
 
-def _write(payments: list[Payment], balances, entries: list[dict], now) -> None:
-    """The batch's writes, one statement per table (two for payments when
-    exchanges completed: their amounts and rates)."""
+def _write(payments: list[Payment], balances, now) -> None:
+    """The batch's updates, one statement per table (two for payments when
+    exchanges completed: their amounts and rates). Its entries go in with
+    its events."""
     update_rows(Balance, [{"id": b.id, "amount": b.amount} for b in balances], same={"updated_at": now})
-    insert_rows(Entry, entries)
     update_rows(
         Payment,
         [{"id": p.id, "status": p.status, "failure_code": p.failure_code} for p in payments],

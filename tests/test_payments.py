@@ -137,7 +137,7 @@ def test_accounts_are_listed_oldest_first_with_filters(writer, admin):
 
 
 def test_a_description_comes_back_exactly_as_sent_in_the_payment_and_its_events(writer, admin):
-    # Characters that COPY's text format escapes, a literal \N (its NULL),
+    # Characters that JSON and COPY escape, a literal \N (COPY's NULL),
     # quotes and text beyond ASCII.
     description = 'tab\there\nnew line\r\\back\\slash \\N "quoted" ünïcødé €'
     bob = open_account(writer, admin, {"PHP": "10.00"})

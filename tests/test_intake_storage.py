@@ -1,0 +1,59 @@
+"""How intake stores what it accepts: a batch's payments and their
+`payment.created` events go in by one statement, with no transaction opened
+around it (the API's batches), all of them or none."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from peewee import IntegrityError
+
+import models.event
+from models.db import read_only, utcnow, without_transaction
+from models.event import Event
+from models.intake import accept_payments
+from tasks.settlement import request_settlement
+from tests.conftest import open_account, wait_until
+
+
+def transfers_of(api, account_id: str) -> list[dict]:
+    return api.get("/api/v1/payments", params={"account": account_id, "kind": "transfer"}).body["data"]
+
+
+def payments_created_for(account_id: str) -> set[str]:
+    """The payments with a `payment.created` event naming the account,
+    numbered by the relay yet or not."""
+    query = Event.select().where(
+        (Event.type == "payment.created") & ((Event.account_a == account_id) | (Event.account_b == account_id))
+    )
+    return read_only(lambda: {json.loads(event.data)["id"] for event in query})
+
+
+def test_a_batch_whose_events_cannot_be_stored_leaves_no_payment_behind(writer, admin, monkeypatch):
+    payer = open_account(writer, admin, {"PHP": "1.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
+    # An event row the database refuses (its type is NOT NULL).
+    monkeypatch.setattr(
+        models.event, "_row", lambda event_type, data: {"type": None, "data": "{}", "created_at": utcnow()}
+    )
+    with pytest.raises(IntegrityError):
+        without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
+    monkeypatch.undo()
+    assert transfers_of(writer, payer) == []
+    deposit = writer.get("/api/v1/payments", params={"account": payer}).body["data"]
+    assert payments_created_for(payer) == {p["id"] for p in deposit}
+
+
+def test_a_batch_stored_without_a_transaction_is_committed_at_once_and_settles(writer, admin):
+    payer = open_account(writer, admin, {"PHP": "1.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
+    accepted = without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
+    ids = sorted(payment.id for payment in accepted)
+    # The web server reads on connections of its own: what it sees is committed.
+    assert sorted(p["id"] for p in transfers_of(writer, payer)) == ids
+    assert payments_created_for(payer) >= set(ids)
+    assert wait_until(lambda: all(p["status"] == "completed" for p in transfers_of(writer, payer)))
+    assert writer.get(f"/api/v1/accounts/{payer}").body["balances"][0]["amount"] == "0.70"
