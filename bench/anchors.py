@@ -14,37 +14,46 @@ from bench.services import PG_ADMIN_URL, database_url, free_port, fresh_database
 HERE = Path(__file__).resolve().parent
 
 
-def pgbench_tpcb(seconds: int = 10, clients: int = 8) -> float:
+def pgbench_tpcb(seconds: int = 10, clients: int = 8, fresh: bool = True) -> float:
     """pgbench's built-in TPC-B transaction (one account-to-account transfer
-    per transaction) on the same PostgreSQL server: transactions/s."""
-    fresh_database("pgw_bench_pgbench")
+    per transaction) on the same PostgreSQL server: transactions/s. With
+    `fresh`, on tables made anew, else on the last run's."""
     url = database_url("pgw_bench_pgbench")
-    subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
+    if fresh:
+        fresh_database("pgw_bench_pgbench")
+        subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
     output = subprocess.run(
         ["pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), url], check=True, capture_output=True, text=True
     ).stdout
     return float(re.search(r"tps = ([0-9.]+)", output).group(1))
 
 
-def bare_tornado(seconds: int = 8) -> dict:
-    """Requests/s of a Tornado handler returning a constant (GET and POST)."""
-    port = free_port()
-    process = spawn([str(HERE / "bare_tornado.py"), str(port)])
-    try:
+class BareTornado:
+    """A Tornado handler returning a constant (GET and POST), one process,
+    kept running through the benchmark so that each figure's anchor is
+    measured right beside it: the machine's speed drifts by the minute."""
+
+    def __enter__(self) -> BareTornado:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/"
+        self.process = spawn([str(HERE / "bare_tornado.py"), str(port)])
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                urllib.request.urlopen(self.url, timeout=1).read()
                 break
             except OSError:
                 time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/"
-        return {
-            "get": wrk(url, "get.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_PATH": "/"}),
-            "post": wrk(url, "payments.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_ACCOUNTS": "10"}),
-        }
-    finally:
-        process.terminate()
-        process.wait()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+    def get(self, seconds: int = 8) -> dict:
+        return wrk(self.url, "get.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_PATH": "/"})
+
+    def post(self, seconds: int = 8) -> dict:
+        return wrk(self.url, "payments.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_ACCOUNTS": "10"})
 
 
-__all__ = ["PG_ADMIN_URL", "bare_tornado", "pgbench_tpcb"]
+__all__ = ["PG_ADMIN_URL", "BareTornado", "pgbench_tpcb"]
