@@ -135,6 +135,18 @@ def test_exchange_shows_each_side_in_its_own_currency_in_account_histories(write
     assert (incoming["direction"], incoming["amount"], incoming["currency"]) == ("incoming", "125", yen)
 
 
+def test_the_payments_of_a_currency_are_those_out_of_it_and_those_into_it(writer, admin, reader):
+    dollars, yen = new_currency(admin, 2), new_currency(admin, 0)
+    put_rate(admin, dollars, yen, "100")
+    sender = open_account(writer, admin, {dollars: "5.00"})
+    receiver = open_account(writer, admin, currencies=[yen])
+    into_yen = pay(writer, exchange(sender, receiver, "1.25", dollars, yen)).body["id"]
+    listed = {p["id"] for p in reader.get("/api/v1/payments", params={"currency": yen}).body["data"]}
+    assert listed == {into_yen}
+    of_dollars = reader.get("/api/v1/payments", params={"currency": dollars, "account": sender}).body["data"]
+    assert into_yen in {p["id"] for p in of_dollars}
+
+
 def test_exchange_without_a_rate_is_422_rate_unavailable_and_stores_nothing(writer, admin, reader):
     dollars, yen = new_currency(admin, 2), new_currency(admin, 0)
     put_rate(admin, yen, dollars, "0.0066")  # the other direction only
