@@ -186,7 +186,7 @@ def insert_rows(*tables: tuple[type[Model], list[dict]]) -> None:
 
 def _json_value(value) -> str:
     """A value JSON has no type for, as the text its column's type reads."""
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     return str(value)
 

@@ -137,8 +137,8 @@ def test_accounts_are_listed_oldest_first_with_filters(writer, admin):
 
 
 def test_a_description_comes_back_exactly_as_sent_in_the_payment_and_its_events(writer, admin):
-    # Characters that JSON and COPY escape, a literal \N (COPY's NULL),
-    # quotes and text beyond ASCII.
+    # Characters JSON and SQL text escape (tabs, newlines, backslashes,
+    # quotes), a literal \N (bulk loaders' NULL) and text beyond ASCII.
     description = 'tab\there\nnew line\r\\back\\slash \\N "quoted" ünïcødé €'
     bob = open_account(writer, admin, {"PHP": "10.00"})
     alice = open_account(writer, admin, currencies=["PHP"])
