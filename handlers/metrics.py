@@ -19,6 +19,8 @@ process directly, sees it.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from tornado.web import RequestHandler
 
@@ -41,9 +43,16 @@ PENDING_PAYMENTS = Gauge("gateway_pending_payments", "Payments accepted and not 
 def observe_request(handler: RequestHandler) -> None:
     """Count one answered request under its handler's name (a bounded set,
     unlike paths, which hold ids)."""
-    method, name = handler.request.method or "", type(handler).__name__
-    REQUESTS.labels(method, name, str(handler.get_status())).inc()
-    LATENCY.labels(method, name).observe(handler.request.request_time())
+    counted, timed = _series(handler.request.method or "", type(handler).__name__, handler.get_status())
+    counted.inc()
+    timed.observe(handler.request.request_time())
+
+
+@functools.cache
+def _series(method: str, name: str, status: int):
+    """The counter and the histogram of one method, handler and status, looked
+    up once: `labels()` checks and locks on every call."""
+    return REQUESTS.labels(method, name, str(status)), LATENCY.labels(method, name)
 
 
 def _pending_payments() -> int:

@@ -79,7 +79,10 @@ class PaymentIntakeHandler(APIHandler):
         self.send(body, status, replayed)
 
     def wait_seconds(self) -> int:
-        match = _PREFER_WAIT.search(self.request.headers.get("Prefer", ""))
+        prefer = self.request.headers.get("Prefer")
+        if not prefer:
+            return 0
+        match = _PREFER_WAIT.search(prefer)
         return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
 
 
