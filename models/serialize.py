@@ -62,25 +62,30 @@ def account_json(account, balances=None, with_balances: bool = False) -> dict:
 
 
 def payment_json(payment, entries=None) -> dict:
+    # Read from the row's values (`__data__`: foreign keys as their ids)
+    # rather than through a descriptor per field: lists serialize pages of
+    # payments, and intake every payment it accepts.
+    row = payment.__data__
+    currency, target_currency = row["currency"], row.get("target_currency")
     body = {
-        "id": payment.id,
-        "kind": payment.kind,
-        "status": payment.status,
-        "failure_code": payment.failure_code,
-        "from_account": payment.from_account_id,
-        "to_account": payment.to_account_id,
-        "from_balance": payment.from_balance_id,
-        "to_balance": payment.to_balance_id,
-        "amount": money(payment.amount, payment.currency_id),
-        "currency": payment.currency_id,
-        "target_amount": money(payment.target_amount, payment.target_currency_id),
-        "target_currency": payment.target_currency_id,
-        "rate": payment.rate,
-        "description": payment.description,
-        "reverses": payment.reverses_id,
-        "reversed_by": payment.reversed_by,
-        "created_at": iso(payment.created_at),
-        "settled_at": iso(payment.settled_at),
+        "id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "failure_code": row.get("failure_code"),
+        "from_account": row["from_account"],
+        "to_account": row["to_account"],
+        "from_balance": row["from_balance"],
+        "to_balance": row["to_balance"],
+        "amount": money(row["amount"], currency),
+        "currency": currency,
+        "target_amount": money(row.get("target_amount"), target_currency),
+        "target_currency": target_currency,
+        "rate": row.get("rate"),
+        "description": row.get("description"),
+        "reverses": row.get("reverses"),
+        "reversed_by": row.get("reversed_by"),
+        "created_at": iso(row["created_at"]),
+        "settled_at": iso(row.get("settled_at")),
     }
     if entries is not None:
         body["entries"] = [entry_json(e) for e in entries]
