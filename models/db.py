@@ -427,6 +427,14 @@ def connect(database_url: str | None, sqlite_path: Path) -> Database:
     Connections are per thread and kept open (see `_retrying`), so the
     number a process holds is the number of threads that use the database.
     """
+    db = open_database(database_url, sqlite_path)
+    database.initialize(db)
+    return db
+
+
+def open_database(database_url: str | None, sqlite_path: Path) -> Database:
+    """A database of its own, on PostgreSQL (`database_url`) or on the SQLite
+    file, set up as `connect` sets up the one the models use."""
     if database_url:
         db = _postgresql(database_url)
     else:
@@ -443,7 +451,6 @@ def connect(database_url: str | None, sqlite_path: Path) -> Database:
             field_types={"MINOR_UNITS": "TEXT"},
         )
         db.register_aggregate(_BigSum, "BIGSUM", 1)
-    database.initialize(db)
     return db
 
 

@@ -24,6 +24,10 @@ FAILURE_CODES = (
 
 
 class Payment(BaseModel):
+    """The database keeps a payment's accounts and currency in agreement
+    with its balances: (from_balance, from_account, currency) and
+    (to_balance, to_account) are each a balance's (migration 0006)."""
+
     id = CharField(max_length=32, primary_key=True)
     kind = CharField(max_length=16)
     # Looked up by (status, created_at), below; see migration 0003.
