@@ -165,23 +165,36 @@ def insert_rows(*tables: tuple[type[Model], list[dict]]) -> None:
     statements, params = [], []
     for model, rows in tables:
         names = list(dict.fromkeys(name for row in rows for name in row))
-        fields = [model._meta.fields[name] for name in names]
-        columns = ", ".join(f'"{field.column_name}"' for field in fields)
+        plan = [(name, *_json_column(model._meta.fields[name])) for name in names]
+        columns = ", ".join(f'"{column}"' for _, column, _, _ in plan)
         table = f'"{model._meta.table_name}"'
         statements.append(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)"
         )
-        params.append(
-            json.dumps(
-                [{f.column_name: f.db_value(row.get(f.name)) for f in fields} for row in rows],
-                default=_json_value,
-                separators=(",", ":"),
-            )
-        )
+        values = [_json_row(row, plan) for row in rows]
+        params.append(json.dumps(values, default=_json_value, separators=(",", ":")))
     *first, last = statements
     if first:
         last = "WITH " + ", ".join(f"_{n} AS ({statement})" for n, statement in enumerate(first)) + " " + last
     database.execute_sql(last, params)
+
+
+def _json_column(field: Field) -> tuple[str, bool, Callable]:
+    """How `insert_rows` puts a field's values into JSON: its column, whether
+    a str goes in as it is (text columns, and keys to them: their `db_value`
+    would return it unchanged), and the `db_value` that the rest go through.
+    A batch's rows hold thousands of values; most are ids and other text."""
+    target = field.rel_field if isinstance(field, peewee.ForeignKeyField) else field
+    text_as_is = isinstance(target, peewee._StringField) and type(target).db_value is Field.db_value
+    return field.column_name, text_as_is, field.db_value
+
+
+def _json_row(row: dict, plan: list[tuple[str, str, bool, Callable]]) -> dict:
+    values = {}
+    for name, column, text_as_is, db_value in plan:
+        value = row.get(name)
+        values[column] = value if value is None or (text_as_is and type(value) is str) else db_value(value)
+    return values
 
 
 def _json_value(value) -> str:
