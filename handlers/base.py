@@ -22,7 +22,7 @@ from peewee import InterfaceError, OperationalError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from models.auth import ApiToken, scope_allows
-from models.db import in_transaction, is_connection_lost, read_only
+from models.db import OutcomeUnknown, in_transaction, is_connection_lost, read_only
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 
@@ -284,6 +284,15 @@ def _from_http_error(status: int, error: BaseException | None) -> ApiError:
         return ApiError(405, "method_not_allowed", "this method is not allowed here")
     if isinstance(error, HTTPError) and status < 500:
         return ApiError(status, "bad_request", error.log_message or "bad request")
+    if isinstance(error, OutcomeUnknown):
+        # No Retry-After: sending the same request again could pay twice.
+        return ApiError(
+            503,
+            "service_unavailable",
+            "the connection to the database was lost while the payment was being stored, and whether it was"
+            " could not be learnt: look for it before sending it again, or send payments with an"
+            " Idempotency-Key, which makes sending one again safe",
+        )
     if _database_unreachable(error):
         # The database stayed out of reach through every retry (SPEC: 503
         # when a dependency is down); the client may try again.

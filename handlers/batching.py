@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from models.db import without_transaction
+from models.db import OutcomeUnknown, without_transaction
 from models.errors import ApiError
 from models.intake import accept_payments
 from models.ledger import Payment
@@ -75,7 +75,8 @@ class IntakeBatcher:
     def _accept(self, requests: list[tuple[str, object]]) -> list[Payment | BaseException]:
         try:
             return without_transaction(lambda: accept_payments(requests, self._enqueue))
-        except ApiError:
+        except (ApiError, OutcomeUnknown):
+            # Refused, or perhaps stored: either way, not to be tried again.
             raise
         except Exception:
             if len(requests) == 1:

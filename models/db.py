@@ -361,8 +361,39 @@ def without_transaction(work: Callable[[], T], attempts: int = 8) -> T:
     then writes with a single statement (`insert_rows`), atomic by itself.
     It spares the two round trips of BEGIN and COMMIT, and its reads see
     what had committed when each ran, as they would in a transaction (READ
-    COMMITTED). `database.after_commit` callbacks run as they are added."""
+    COMMITTED). `database.after_commit` callbacks run as they are added.
+    The write goes through `stored_once`, so that a retry never repeats one
+    that committed."""
     return _retrying(work, attempts)
+
+
+class OutcomeUnknown(Exception):
+    """A statement that commits by itself lost its connection before its
+    answer came, and whether it committed could not be learnt either."""
+
+
+def stored_once(store: Callable[[], None], stored: Callable[[], bool]) -> None:
+    """Run `store`, one statement that commits by itself (no transaction is
+    open), so that a lost connection never stores it twice.
+
+    A connection lost before the statement's answer arrives leaves it
+    committed or not, and retrying it as `_retrying` retries any work could
+    store it a second time. So `stored` looks, on a new connection to the
+    primary: found, the statement is done; not found, the error goes on up
+    to the caller's retry. Should the look fail as well, OutcomeUnknown,
+    which nothing retries."""
+    try:
+        store()
+    except (OperationalError, InterfaceError) as exc:
+        if not is_connection_lost(exc):
+            raise
+        _discard_connection()
+        try:
+            found = read_only(stored)
+        except (OperationalError, InterfaceError) as look:
+            raise OutcomeUnknown(str(exc)) from look
+        if not found:
+            raise
 
 
 def read_only(work: Callable[[], T], attempts: int = 4, replica_ok: bool = False) -> T:

@@ -20,7 +20,7 @@ from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
-from .db import database, lock_rows, utcnow
+from .db import OutcomeUnknown, database, lock_rows, stored_once, utcnow
 from .errors import ApiError, invalid, not_found
 from .event import record_event, record_events
 from .ids import new_id
@@ -69,11 +69,23 @@ def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> lis
             outcomes.append(refusal)
     accepted = [p for p in outcomes if isinstance(p, Payment)]
     if accepted:
-        record_events(
-            [("payment.created", payment_json(p)) for p in accepted], (Payment, [p.__data__ for p in accepted])
-        )
+        events, rows = [("payment.created", payment_json(p)) for p in accepted], [p.__data__ for p in accepted]
+        if database.in_transaction():
+            record_events(events, (Payment, rows))
+        else:
+            # One statement stores them all or none: one of them tells which.
+            try:
+                stored_once(lambda: record_events(events, (Payment, rows)), lambda: stored(accepted[0].id))
+            except OutcomeUnknown:
+                enqueue(accepted[0].id)  # perhaps stored: if so, settled without waiting for the sweeper
+                raise
         database.after_commit(lambda: enqueue(accepted[0].id))
     return outcomes
+
+
+def stored(payment_id: str) -> bool:
+    """Whether the payment is in the database."""
+    return Payment.select().where(Payment.id == payment_id).exists()
 
 
 def submit_transfer(body: object, enqueue: Enqueue) -> Payment:

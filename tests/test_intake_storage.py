@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from peewee import IntegrityError
+from peewee import IntegrityError, OperationalError
 
 import models.event
+import models.intake
 from models.db import read_only, utcnow, without_transaction
 from models.event import Event
 from models.intake import accept_payments
 from tasks.settlement import request_settlement
-from tests.conftest import open_account, wait_until
+from tests.conftest import assert_audit_ok, open_account, wait_until
 
 
 def transfers_of(api, account_id: str) -> list[dict]:
@@ -57,3 +58,66 @@ def test_a_batch_stored_without_a_transaction_is_committed_at_once_and_settles(w
     assert payments_created_for(payer) >= set(ids)
     assert wait_until(lambda: all(p["status"] == "completed" for p in transfers_of(writer, payer)))
     assert writer.get(f"/api/v1/accounts/{payer}").body["balances"][0]["amount"] == "0.70"
+
+
+# --- a connection lost while a batch is being stored ------------------------------------------------------------
+
+
+def lose_the_answer(monkeypatch, commits: bool, times: int = 1) -> list[int]:
+    """The next `times` batch stores lose their connection before the answer
+    arrives: after committing (`commits`) or before. Returns the count of
+    store attempts, as a one-item list."""
+    real = models.intake.record_events
+    attempts = [0]
+
+    def store(*args, **kwargs):
+        attempts[0] += 1
+        if attempts[0] <= times and commits:
+            real(*args, **kwargs)
+        if attempts[0] <= times:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(models.intake, "record_events", store)
+    return attempts
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["stored before the loss", "not stored"])
+def test_a_batch_whose_answer_is_lost_is_stored_exactly_once(writer, admin, monkeypatch, commits):
+    payer = open_account(writer, admin, {"PHP": "1.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
+    attempts = lose_the_answer(monkeypatch, commits)
+    accepted = without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
+    monkeypatch.undo()
+    # Stored before the loss: found, not stored again. Not stored: stored now.
+    assert attempts[0] == (1 if commits else 2)
+    ids = sorted(payment.id for payment in accepted)
+    assert sorted(p["id"] for p in transfers_of(writer, payer)) == ids
+    assert payments_created_for(payer) >= set(ids)
+    assert wait_until(lambda: all(p["status"] == "completed" for p in transfers_of(writer, payer)))
+    assert writer.get(f"/api/v1/accounts/{payer}").body["balances"][0]["amount"] == "0.70"
+    assert_audit_ok()
+
+
+def test_a_batch_whose_fate_cannot_be_learnt_is_answered_503_and_not_sent_again(writer, admin, monkeypatch):
+    payer = open_account(writer, admin, {"PHP": "1.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    attempts = lose_the_answer(monkeypatch, commits=True)
+    looks = []
+
+    def unreachable(payment_id: str) -> bool:
+        looks.append(payment_id)
+        raise OperationalError("could not connect to server: Connection refused")
+
+    # The database stays out of reach for the look that would tell.
+    monkeypatch.setattr(models.intake, "stored", unreachable)
+    response = writer.post("/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "0.10"})
+    monkeypatch.undo()
+    assert response.status == 503, response.body
+    assert response.body["error"]["code"] == "service_unavailable"
+    assert "Idempotency-Key" in response.body["error"]["message"]
+    assert attempts[0] == 1 and looks
+    # It was stored (before the connection went): once, and it settles.
+    assert wait_until(lambda: [p["status"] for p in transfers_of(writer, payer)] == ["completed"])
+    assert_audit_ok()
