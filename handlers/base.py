@@ -179,9 +179,10 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         replica when this request may: `handlers.routing`)."""
         return await self.executor_run(functools.partial(self.routed_read, work))
 
-    async def run_txn(self, work: Callable[[], Any]) -> Any:
-        """Run `work` in one retried transaction on the executor."""
-        return await self.executor_run(functools.partial(in_transaction, work))
+    async def run_txn(self, work: Callable[[], Any], once: bool = False) -> Any:
+        """Run `work` in one retried transaction on the executor (`once`: see
+        `models.db.in_transaction`)."""
+        return await self.executor_run(functools.partial(in_transaction, work, once=once))
 
     async def executor_run(self, work: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
@@ -228,7 +229,7 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         body = self.json_body()
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
-            return await self.run_txn(lambda: create(body)), False
+            return await self.run_txn(lambda: create(body), once=True), False
         print_ = fingerprint(self.request.method, self.request.path, body)
         token_id = self.token.id
         return await self.executor_run(lambda: create_once(token_id, key, print_, lambda: create(body)))
@@ -289,9 +290,9 @@ def _from_http_error(status: int, error: BaseException | None) -> ApiError:
         return ApiError(
             503,
             "service_unavailable",
-            "the connection to the database was lost while the payment was being stored, and whether it was"
-            " could not be learnt: look for it before sending it again, or send payments with an"
-            " Idempotency-Key, which makes sending one again safe",
+            "the connection to the database was lost while this request's change was being committed, and"
+            " whether it was could not be learnt: look for it before sending the request again, or send it"
+            " with an Idempotency-Key, which makes sending it again safe",
         )
     if _database_unreachable(error):
         # The database stayed out of reach through every retry (SPEC: 503

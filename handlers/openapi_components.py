@@ -53,7 +53,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     ),
     "service_unavailable": (
         503,
-        "The database cannot be reached just now; nothing was done. Try again after `Retry-After`.",
+        "The database cannot be reached just now; nothing was done. Try again after `Retry-After`. Without"
+        " `Retry-After`, the connection was lost while the change was being committed, and it may or may not"
+        " have been: look for it before sending the request again (with an Idempotency-Key, sending it again"
+        " is always safe).",
     ),
 }
 

@@ -284,6 +284,14 @@ def is_retryable(exc: Exception) -> bool:
     )
 
 
+def _refused_to_commit(exc: Exception) -> bool:
+    """A COMMIT that failed saying the transaction was rolled back (a
+    deadlock, a serialization failure, a busy SQLite); any other failure of
+    a COMMIT (above all a lost connection) leaves it committed or not."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "pgcode", None) in _RETRYABLE_SQLSTATES or "database is locked" in str(exc)
+
+
 def is_connection_lost(exc: Exception) -> bool:
     """The connection itself is gone (server restarted, backend terminated,
     network cut): retrying needs a new connection, not just a new attempt."""
@@ -342,15 +350,37 @@ def _retrying(work: Callable[[], T], attempts: int) -> T:
     raise AssertionError("unreachable")
 
 
-def in_transaction(work: Callable[[], T], attempts: int = 8) -> T:
+def in_transaction(work: Callable[[], T], attempts: int = 8, once: bool = False) -> T:
     """Run `work` in one atomic transaction, retrying it from the start on
     transient errors. `work` must therefore have no effect outside the
     database before it returns; post-commit effects go through
-    `database.after_commit`."""
+    `database.after_commit`.
+
+    A connection lost while committing leaves the transaction committed or
+    not. Work that is safe to repeat either way (settlement claims only what
+    is still pending; an Idempotency-Key's record refuses a second) is run
+    again; with `once` (work that creates something, such as a payment), it
+    is not, and OutcomeUnknown is raised instead. Its `after_commit`
+    callbacks still run then: they only wake others up (the relay, a
+    settlement worker), which is harmless if nothing was committed and
+    spares what was the wait for the sweeper."""
 
     def atomically() -> T:
-        with atomic():
-            return work()
+        committing, callbacks = False, []
+        try:
+            with atomic():
+                result = work()
+                callbacks = list(database.obj._state.commit_callbacks)
+                committing = True
+            return result
+        except (OperationalError, InterfaceError) as exc:
+            if once and committing and not _refused_to_commit(exc):
+                _discard_connection()
+                database.obj._clear_commit_callbacks()
+                for callback in callbacks:
+                    callback()
+                raise OutcomeUnknown(str(exc)) from exc
+            raise
 
     return _retrying(atomically, attempts)
 
@@ -368,8 +398,9 @@ def without_transaction(work: Callable[[], T], attempts: int = 8) -> T:
 
 
 class OutcomeUnknown(Exception):
-    """A statement that commits by itself lost its connection before its
-    answer came, and whether it committed could not be learnt either."""
+    """A change lost its connection while committing (a transaction's COMMIT,
+    or a statement that commits by itself), and whether it committed could
+    not be learnt."""
 
 
 def stored_once(store: Callable[[], None], stored: Callable[[], bool]) -> None:

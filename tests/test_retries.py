@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from peewee import OperationalError
 
-from tests.conftest import CONFIG, assert_audit_ok, open_account
+from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
 from tests.test_concurrency import all_final, amounts
 
 
@@ -84,4 +84,69 @@ def test_payments_settle_once_when_postgres_drops_every_connection_mid_run(write
     payments = all_final(writer, ids)
     assert all(p["status"] == "completed" for p in payments)
     assert amounts(writer, payee) == {"PHP": Decimal(len(payments))}
+    assert_audit_ok()
+
+
+# --- a COMMIT whose answer is lost --------------------------------------------------------------------------------
+
+
+def lose_the_commit_answer(monkeypatch, module, name: str) -> None:
+    """The transaction `module.name` runs in commits, then loses its
+    connection before the COMMIT's answer arrives: whether it committed is
+    unknown to the server."""
+    from models.db import database
+
+    running = threading.local()
+    real_work, real_commit = getattr(module, name), type(database.obj).commit
+
+    def work(*args, **kwargs):
+        running.marked = True
+        return real_work(*args, **kwargs)
+
+    def commit(self):
+        real_commit(self)
+        if getattr(running, "marked", False):
+            running.marked = False
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(module, name, work)
+    monkeypatch.setattr(type(database.obj), "commit", commit)
+
+
+def test_a_reversal_whose_commit_answer_is_lost_is_answered_503_and_stored_once(writer, admin, monkeypatch):
+    import handlers.payments
+    from tests.test_reversals import reverse, transfer
+
+    _, receiver, original = transfer(writer, admin)
+    lose_the_commit_answer(monkeypatch, handlers.payments, "submit_reversal")
+    response = reverse(admin, original["id"])
+    monkeypatch.undo()
+    assert response.status == 503, response.body
+    assert response.body["error"]["code"] == "service_unavailable"
+    assert "Idempotency-Key" in response.body["error"]["message"]
+    # It had committed: one reversal, which settles; not a second, nor a 409.
+    reversed_by = admin.get(f"/api/v1/payments/{original['id']}").body["reversed_by"]
+    reversals = admin.get("/api/v1/payments", params={"kind": "reversal", "account": receiver}).body["data"]
+    assert [r["id"] for r in reversals] == [reversed_by]
+    assert wait_until(lambda: admin.get(f"/api/v1/payments/{reversed_by}").body["status"] == "completed")
+    assert_audit_ok()
+
+
+def test_a_dashboard_payment_whose_commit_answer_is_lost_says_so_and_is_stored_once(
+    gateway, writer, admin, monkeypatch
+):
+    import handlers.dashboard.payments
+    from tests.pages import logged_in
+
+    payer = open_account(writer, admin, {"PHP": "10.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    session = logged_in(gateway.url)
+    lose_the_commit_answer(monkeypatch, handlers.dashboard.payments, "submit_transfer")
+    page = session.post("/payments/new", {"from_account": payer, "to_account": payee, "amount": "1.00"})
+    monkeypatch.undo()
+    assert page.status == 503, page.text[:300]
+    assert "may or may not" in page.text
+    sent = writer.get("/api/v1/payments", params={"account": payer, "kind": "transfer"}).body["data"]
+    assert len(sent) == 1
+    assert wait_until(lambda: writer.get(f"/api/v1/payments/{sent[0]['id']}").body["status"] == "completed")
     assert_audit_ok()

@@ -122,7 +122,7 @@ class AccountCashHandler(AccountPageHandler):
             return
         body = form.body(account_id)
         try:
-            payment = await self.run_txn(lambda: payment_json(submit(body, self.enqueue)))
+            payment = await self.run_txn(lambda: payment_json(submit(body, self.enqueue)), once=True)
         except ApiError as error:
             await self.show(account_id, error.status, {action: (form, show_refusal(form, error))})
             return

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from tornado.web import HTTPError, RequestHandler
 
 from models.auth import Operator
-from models.db import in_transaction
+from models.db import OutcomeUnknown, in_transaction
 from models.errors import ApiError
 
 from ..inflight import Counted
@@ -145,9 +145,10 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         (on the replica when this request may: `handlers.routing`)."""
         return await self._off_loop(functools.partial(self.routed_read, work))
 
-    async def run_txn(self, work: Callable[[], Any]) -> Any:
-        """Run `work` in one retried transaction on the database threads."""
-        return await self._off_loop(functools.partial(in_transaction, work))
+    async def run_txn(self, work: Callable[[], Any], once: bool = False) -> Any:
+        """Run `work` in one retried transaction on the database threads
+        (`once`, for forms that create a payment: `models.db.in_transaction`)."""
+        return await self._off_loop(functools.partial(in_transaction, work, once=once))
 
     async def _off_loop(self, work: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], work)
@@ -240,6 +241,8 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         error = kwargs["exc_info"][1] if "exc_info" in kwargs else None
         if isinstance(error, ApiError):
             status_code = error.status
+        elif isinstance(error, OutcomeUnknown):
+            status_code = 503
         title, message = _explain(status_code, error)
         try:
             self.render_page("error.html", status_code, title=title, message=message)
@@ -257,6 +260,12 @@ def _explain(status: int, error: BaseException | None) -> tuple[str, str]:
         return (
             "Form expired",
             "This form was not sent from a page of this dashboard, or it has expired. Go back, reload the page and try again.",
+        )
+    if isinstance(error, OutcomeUnknown):
+        return (
+            "Not sure it went through",
+            "The connection to the database was lost while this was being saved, so it may or may not have been."
+            " Look for it before sending it again.",
         )
     if status == 404:
         return "Not found", "There is no page at this address."
