@@ -276,19 +276,14 @@ def atomic():
 
 def is_retryable(exc: Exception) -> bool:
     """Deadlocks, serialization failures, a busy SQLite and lost connections."""
+    return _rolled_back(exc) or is_connection_lost(exc)
+
+
+def _rolled_back(exc: Exception) -> bool:
+    """The database said it rolled the transaction back: a deadlock, a
+    serialization failure, a busy SQLite. (A COMMIT that fails any other
+    way, above all on a lost connection, leaves it committed or not.)"""
     orig = getattr(exc, "orig", None)  # the driver's exception, kept by Peewee
-    return (
-        getattr(orig, "pgcode", None) in _RETRYABLE_SQLSTATES
-        or is_connection_lost(exc)
-        or ("database is locked" in str(exc))
-    )
-
-
-def _refused_to_commit(exc: Exception) -> bool:
-    """A COMMIT that failed saying the transaction was rolled back (a
-    deadlock, a serialization failure, a busy SQLite); any other failure of
-    a COMMIT (above all a lost connection) leaves it committed or not."""
-    orig = getattr(exc, "orig", None)
     return getattr(orig, "pgcode", None) in _RETRYABLE_SQLSTATES or "database is locked" in str(exc)
 
 
@@ -370,11 +365,12 @@ def in_transaction(work: Callable[[], T], attempts: int = 8, once: bool = False)
         try:
             with atomic():
                 result = work()
-                callbacks = list(database.obj._state.commit_callbacks)
+                if once:
+                    callbacks = list(database.obj._state.commit_callbacks)
                 committing = True
             return result
         except (OperationalError, InterfaceError) as exc:
-            if once and committing and not _refused_to_commit(exc):
+            if once and committing and not _rolled_back(exc):
                 _discard_connection()
                 database.obj._clear_commit_callbacks()
                 for callback in callbacks:
@@ -392,8 +388,8 @@ def without_transaction(work: Callable[[], T], attempts: int = 8) -> T:
     It spares the two round trips of BEGIN and COMMIT, and its reads see
     what had committed when each ran, as they would in a transaction (READ
     COMMITTED). `database.after_commit` callbacks run as they are added.
-    The write goes through `stored_once`, so that a retry never repeats one
-    that committed."""
+    The work must store through `stored_once`, so that a retry never repeats
+    a write that committed."""
     return _retrying(work, attempts)
 
 
