@@ -25,6 +25,7 @@ from models.auth import ApiToken, scope_allows
 from models.db import OutcomeUnknown, in_transaction, is_connection_lost, read_only
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
+from models.serialize import compact_json
 
 from .inflight import Counted
 from .ratelimit import api_limiter, rate_limited
@@ -238,7 +239,7 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         self.set_status(status)
         if replayed:
             self.set_header("Idempotent-Replayed", "true")
-        self.finish(json.dumps(body, separators=(",", ":")))
+        self.finish(compact_json(body))
 
     def query_args(self) -> dict[str, str]:
         args = {name: self.get_query_argument(name) for name in self.request.query_arguments}

@@ -172,7 +172,7 @@ def insert_rows(*tables: tuple[type[Model], list[dict]]) -> None:
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s)"
         )
         values = [_json_row(row, plan) for row in rows]
-        params.append(json.dumps(values, default=_json_value, separators=(",", ":")))
+        params.append(_ROWS_JSON.encode(values))
     *first, last = statements
     if first:
         last = "WITH " + ", ".join(f"_{n} AS ({statement})" for n, statement in enumerate(first)) + " " + last
@@ -202,6 +202,9 @@ def _json_value(value) -> str:
     if isinstance(value, date):  # datetimes too
         return value.isoformat()
     return str(value)
+
+
+_ROWS_JSON = json.JSONEncoder(default=_json_value, separators=(",", ":"))
 
 
 def update_rows(model, rows: list[dict], same: dict | None = None) -> None:

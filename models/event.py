@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import NamedTuple
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
 from .db import BaseModel, database, insert_rows, is_sqlite, utcnow, walk_queue_indexes
-from .serialize import iso
+from .serialize import compact_json, iso
 
 EVENT_TYPES = (
     "account.created",
@@ -126,23 +127,27 @@ def record_event(event_type: str, data: dict) -> Event:
     return event
 
 
-def record_events(events: list[tuple[str, dict]], *along: tuple[type[BaseModel], list[dict]]) -> None:
+def record_events(
+    events: list[tuple[str, dict]], *along: tuple[type[BaseModel], list[dict]], at: datetime | None = None
+) -> None:
     """Append many events in one statement (a batch's), which also inserts
-    `along`'s rows, `(model, rows)` each: the changes they describe."""
-    insert_rows(*along, (Event, [_row(event_type, data) for event_type, data in events]))
+    `along`'s rows, `(model, rows)` each: the changes they describe. `at`:
+    the moment they happened, if the batch has one; else now."""
+    at = at or utcnow()
+    insert_rows(*along, (Event, [_row(event_type, data, at) for event_type, data in events]))
     if events:
         _wake_after_commit()
 
 
-def _row(event_type: str, data: dict) -> dict:
+def _row(event_type: str, data: dict, at: datetime | None = None) -> dict:
     assert event_type in EVENT_TYPES, event_type
     accounts = accounts_of(event_type, data) + (None, None)
     return {
         "type": event_type,
-        "data": json.dumps(data, separators=(",", ":")),
+        "data": compact_json(data),
         "account_a": accounts[0],
         "account_b": accounts[1] if accounts[1] != accounts[0] else None,
-        "created_at": utcnow(),
+        "created_at": at or utcnow(),
     }
 
 

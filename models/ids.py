@@ -11,12 +11,12 @@ import os
 import time
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Two characters at a time: each of the 1,024 values of 10 bits.
+_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+# 26 characters hold the 128-bit value (the top 2 of their 130 bits are zero).
+_SHIFTS = range(120, -1, -10)
 
 
 def new_id(prefix: str) -> str:
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(_CROCKFORD[index])
-    return f"{prefix}_{''.join(reversed(chars))}"
+    return prefix + "_" + "".join([_PAIRS[value >> shift & 1023] for shift in _SHIFTS])

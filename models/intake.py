@@ -14,6 +14,7 @@ works as well inside the caller's (an Idempotency-Key's, the dashboard's).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import NamedTuple
 
 from peewee import IntegrityError
@@ -58,24 +59,26 @@ def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> lis
         except ApiError as refusal:
             shaped.append(refusal)
     lookups = _Lookups([data for data in shaped if isinstance(data, dict)])
+    # Accepted together, at one moment: the payments' and their events' time.
+    now = utcnow()
     outcomes: list[Payment | ApiError] = []
     for (kind, _), data in zip(requests, shaped, strict=True):
         if isinstance(data, ApiError):
             outcomes.append(data)
             continue
         try:
-            outcomes.append(_RULES[kind](data, lookups))
+            outcomes.append(_RULES[kind](data, lookups, now))
         except ApiError as refusal:
             outcomes.append(refusal)
     accepted = [p for p in outcomes if isinstance(p, Payment)]
     if accepted:
         events, rows = [("payment.created", payment_json(p)) for p in accepted], [p.__data__ for p in accepted]
         if database.in_transaction():
-            record_events(events, (Payment, rows))
+            record_events(events, (Payment, rows), at=now)
         else:
             # One statement stores them all or none: one of them tells which.
             try:
-                stored_once(lambda: record_events(events, (Payment, rows)), lambda: stored(accepted[0].id))
+                stored_once(lambda: record_events(events, (Payment, rows), at=now), lambda: stored(accepted[0].id))
             except OutcomeUnknown:
                 enqueue(accepted[0].id)  # perhaps stored: if so, settled without waiting for the sweeper
                 raise
@@ -201,7 +204,7 @@ class _Lookups:
         return Currency.known(active[0].currency_id)
 
 
-def _transfer(data: dict, lookups: _Lookups) -> Payment:
+def _transfer(data: dict, lookups: _Lookups, now: datetime) -> Payment:
     """A transfer between two customers' balances of one currency, or an
     exchange when `to_currency` differs from `currency`: the receiver's
     `to_currency` balance gets the amount converted at the rate in force at
@@ -217,26 +220,26 @@ def _transfer(data: dict, lookups: _Lookups) -> Payment:
     if source.id == target.id:
         raise ApiError(422, "same_balance", "a payment cannot go from a balance to itself")
     if to_currency.code == currency.code:
-        return _new_payment("transfer", source, target, amount, data.get("description"))
+        return _new_payment("transfer", source, target, amount, data.get("description"), now)
     # Quoted now so that an exchange that cannot happen is refused now; the
     # amounts are set again at settlement, at the rate in force then.
     target_amount, rate = quote_exchange(currency, to_currency, amount)
     exchange = dict(target_amount=target_amount, target_currency=to_currency.code, rate=rate)
-    return _new_payment("exchange", source, target, amount, data.get("description"), **exchange)
+    return _new_payment("exchange", source, target, amount, data.get("description"), now, **exchange)
 
 
-def _deposit(data: dict, lookups: _Lookups) -> Payment:
+def _deposit(data: dict, lookups: _Lookups, now: datetime) -> Payment:
     """Money arriving from outside: `@system` pays the customer."""
     account, currency, amount = _cash(data, lookups)
     customer, system = lookups.usable((account, currency), (None, currency))
-    return _new_payment("deposit", system, customer, amount, data.get("description"))
+    return _new_payment("deposit", system, customer, amount, data.get("description"), now)
 
 
-def _withdrawal(data: dict, lookups: _Lookups) -> Payment:
+def _withdrawal(data: dict, lookups: _Lookups, now: datetime) -> Payment:
     """Money leaving to outside: the customer pays `@system`."""
     account, currency, amount = _cash(data, lookups)
     customer, system = lookups.usable((account, currency), (None, currency))
-    return _new_payment("withdrawal", customer, system, amount, data.get("description"))
+    return _new_payment("withdrawal", customer, system, amount, data.get("description"), now)
 
 
 _RULES = {"transfer": _transfer, "deposit": _deposit, "withdrawal": _withdrawal}
@@ -289,7 +292,7 @@ def _accept(
     kind: str, source: Balance, target: Balance, amount: int, description, enqueue: Enqueue, **extra
 ) -> Payment:
     """Store one payment with its event; ask for settlement once committed."""
-    payment = _new_payment(kind, source, target, amount, description, **extra)
+    payment = _new_payment(kind, source, target, amount, description, utcnow(), **extra)
     payment.save(force_insert=True)
     record_event("payment.created", payment_json(payment))
     database.after_commit(lambda: enqueue(payment.id))
@@ -297,10 +300,13 @@ def _accept(
 
 
 def _new_payment(
-    kind: str, source: Balance | Held, target: Balance | Held, amount: int, description, **extra
+    kind: str, source: Balance | Held, target: Balance | Held, amount: int, description, at: datetime, **extra
 ) -> Payment:
-    """A pending payment from `source` to `target`, not stored yet."""
+    """A pending payment from `source` to `target`, accepted `at`, not stored
+    yet. Every field with a default is given (the rest are null), so Peewee
+    need not work the defaults out."""
     return Payment(
+        __no_default__=True,
         id=new_id("pay"),
         kind=kind,
         status=PENDING,
@@ -311,7 +317,7 @@ def _new_payment(
         amount=amount,
         currency=source.currency_id,
         description=description,
-        created_at=utcnow(),
+        created_at=at,
         **extra,
     )
 

@@ -6,10 +6,20 @@ decimals; timestamps as ISO 8601 in UTC with a `Z`.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from .currency import exponent_of
 from .money import format_amount
+
+# Made once: json.dumps with any option but the defaults builds an encoder
+# per call, and every answer and every event is encoded with these.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def compact_json(value) -> str:
+    """JSON text without spaces: the API's bodies, the events' data."""
+    return _COMPACT.encode(value)
 
 
 def iso(moment: datetime | None) -> str | None:

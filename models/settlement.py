@@ -118,7 +118,7 @@ def _settle_locked(payments: list[Payment]) -> None:
         data["balances"] = [balance_json(balance) for balance, _, _ in legs]
         events.append(("payment.completed", data))
     _write(payments, changed.values(), now)
-    record_events(events, (Entry, entries))
+    record_events(events, (Entry, entries), at=now)
 
 
 def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, system: dict) -> list[tuple]:
