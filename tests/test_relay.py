@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tasks.coalesce import Coalesced
+from tasks.coalesce import Coalesced, Courier
 from tests.conftest import CONFIG, wait_until
 
 
@@ -70,6 +70,33 @@ def test_only_a_process_whose_relay_leads_listens_for_wakes():
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_signals_due_together_are_sent_together_by_one_thread():
+    courier = Courier("test-courier")
+    sent: list[tuple[str, str]] = []
+    release = threading.Event()
+
+    def send(name: str):
+        def sending():
+            if name == "first":
+                release.wait(5)
+            sent.append((name, threading.current_thread().name))
+
+        return sending
+
+    first, second, third = (Coalesced(send(n), n, courier) for n in ("first", "second", "third"))
+    first()
+    time.sleep(0.05)  # the courier is now sending `first`, held up
+    third()
+    second()
+    third()
+    release.set()
+    assert wait_until(lambda: len(sent) == 3, timeout=5)
+    # One send each for the calls made meanwhile, in the order first called.
+    assert sent == [("first", "test-courier"), ("third", "test-courier"), ("second", "test-courier")]
+    time.sleep(0.05)
+    assert len(sent) == 3
 
 
 def test_a_flush_sends_what_is_still_due():
