@@ -26,8 +26,10 @@ from .hub import EventHub
 from .inflight import InFlight
 from .metrics import observe_request
 
-# The dashboard comes last: its final route answers every other page path.
-ROUTE_MODULES = (health, metrics, accounts, payments, rates, reference, docs, stream, dashboard)
+# A request is matched against each route in turn: payments first (intake
+# is the busiest), and the dashboard last, as its final route answers every
+# other page path.
+ROUTE_MODULES = (payments, accounts, rates, reference, health, metrics, docs, stream, dashboard)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 

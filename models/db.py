@@ -8,6 +8,7 @@ columns are stored and summed, and which errors are worth a retry.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -164,7 +165,7 @@ def insert_rows(*tables: tuple[type[Model], list[dict]]) -> None:
         return
     statements, params = [], []
     for model, rows in tables:
-        names = list(dict.fromkeys(name for row in rows for name in row))
+        names = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
         plan = [(name, *_json_column(model._meta.fields[name])) for name in names]
         columns = ", ".join(f'"{column}"' for _, column, _, _ in plan)
         table = f'"{model._meta.table_name}"'
@@ -190,11 +191,11 @@ def _json_column(field: Field) -> tuple[str, bool, Callable]:
 
 
 def _json_row(row: dict, plan: list[tuple[str, str, bool, Callable]]) -> dict:
-    values = {}
-    for name, column, text_as_is, db_value in plan:
-        value = row.get(name)
-        values[column] = value if value is None or (text_as_is and type(value) is str) else db_value(value)
-    return values
+    return {
+        column: value if value is None or (text_as_is and type(value) is str) else db_value(value)
+        for name, column, text_as_is, db_value in plan
+        for value in (row.get(name),)
+    }
 
 
 def _json_value(value) -> str:

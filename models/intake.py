@@ -303,23 +303,25 @@ def _new_payment(
     kind: str, source: Balance | Held, target: Balance | Held, amount: int, description, at: datetime, **extra
 ) -> Payment:
     """A pending payment from `source` to `target`, accepted `at`, not stored
-    yet. Every field with a default is given (the rest are null), so Peewee
-    need not work the defaults out."""
-    return Payment(
-        __no_default__=True,
-        id=new_id("pay"),
-        kind=kind,
-        status=PENDING,
-        from_account=source.account_id,
-        to_account=target.account_id,
-        from_balance=source.id,
-        to_balance=target.id,
-        amount=amount,
-        currency=source.currency_id,
-        description=description,
-        created_at=at,
+    yet. Built from its row's values (foreign keys as ids, the fields not
+    given null): every field with a default is given, and setting each field
+    through its descriptor would cost more than the rest of judging it."""
+    payment = Payment(__no_default__=True)
+    payment.__data__ = {
+        "id": new_id("pay"),
+        "kind": kind,
+        "status": PENDING,
+        "from_account": source.account_id,
+        "to_account": target.account_id,
+        "from_balance": source.id,
+        "to_balance": target.id,
+        "amount": amount,
+        "currency": source.currency_id,
+        "description": description,
+        "created_at": at,
         **extra,
-    )
+    }
+    return payment
 
 
 def _cash(data: dict, lookups: _Lookups) -> tuple[Customer, Currency, int]:
