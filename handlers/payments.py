@@ -11,7 +11,7 @@ from models.intake import submit_deposit, submit_reversal, submit_transfer, subm
 from models.ledger import PENDING, Payment
 from models.pagination import parse_limit
 from models.queries import list_payments, payment_entries
-from models.serialize import payment_json
+from models.serialize import payment_json, with_no_entries
 
 from .base import APIHandler, scope
 
@@ -41,24 +41,23 @@ class PaymentIntakeHandler(APIHandler):
 
         def create(body) -> str:
             payment = submit(body, self.enqueue)
-            # A new payment is pending and has no entries: no need to read
-            # back what was just written.
-            accepted["body"] = payment_json(payment, entries=[])
+            accepted["text"] = payment.created_json
             return payment.id
 
         if kind is not None and "Idempotency-Key" not in self.request.headers:
             payment = await self.settings["intake_batcher"].submit(kind, self.json_body())
-            accepted["body"] = payment_json(payment, entries=[])
-            payment_id, replayed = payment.id, False
+            payment_id, replayed, accepted["text"] = payment.id, False, payment.created_json
         else:
             payment_id, replayed = await self.create(create)
         wait = self.wait_seconds()
+        if not (replayed or wait):
+            # A new payment is pending and has no entries: its answer is the
+            # text its payment.created event holds, with those entries.
+            self.send_encoded(with_no_entries(accepted["text"]), 202)
+            return
         final = self.hub.final_of(payment_id) if wait else None
         try:
-            if replayed or wait:
-                body = await self.run_db(lambda: payment_detail(payment_id))
-            else:
-                body = accepted["body"]
+            body = await self.run_db(lambda: payment_detail(payment_id))
             if final is not None and body["status"] == PENDING:
                 try:
                     await asyncio.wait_for(asyncio.shield(final), wait)

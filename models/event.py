@@ -119,7 +119,7 @@ def event_json(event: Event) -> dict:
     }
 
 
-def record_event(event_type: str, data: dict) -> Event:
+def record_event(event_type: str, data: dict | Encoded) -> Event:
     """Append an event inside the caller's transaction. After the commit the
     relay is woken to number and publish it."""
     event = Event.create(**_row(event_type, data))
@@ -128,7 +128,7 @@ def record_event(event_type: str, data: dict) -> Event:
 
 
 def record_events(
-    events: list[tuple[str, dict]], *along: tuple[type[BaseModel], list[dict]], at: datetime | None = None
+    events: list[tuple[str, dict | Encoded]], *along: tuple[type[BaseModel], list[dict]], at: datetime | None = None
 ) -> None:
     """Append many events in one statement (a batch's), which also inserts
     `along`'s rows, `(model, rows)` each: the changes they describe. `at`:
@@ -139,12 +139,25 @@ def record_events(
         _wake_after_commit()
 
 
-def _row(event_type: str, data: dict, at: datetime | None = None) -> dict:
+class Encoded(NamedTuple):
+    """An event's data with its JSON text, for a caller that needs the text
+    too (intake answers with it): encoded once."""
+
+    data: dict
+    text: str
+
+    @classmethod
+    def of(cls, data: dict) -> Encoded:
+        return cls(data, compact_json(data))
+
+
+def _row(event_type: str, data: dict | Encoded, at: datetime | None = None) -> dict:
     assert event_type in EVENT_TYPES, event_type
+    data, text = data if isinstance(data, Encoded) else (data, compact_json(data))
     accounts = accounts_of(event_type, data) + (None, None)
     return {
         "type": event_type,
-        "data": compact_json(data),
+        "data": text,
         "account_a": accounts[0],
         "account_b": accounts[1] if accounts[1] != accounts[0] else None,
         "created_at": at or utcnow(),

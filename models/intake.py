@@ -23,7 +23,7 @@ from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import Currency
 from .db import OutcomeUnknown, database, lock_rows, stored_once, utcnow
 from .errors import ApiError, invalid, not_found
-from .event import record_event, record_events
+from .event import Encoded, record_event, record_events
 from .ids import new_id
 from .ledger import COMPLETED, PENDING, REVERSIBLE_KINDS, Payment
 from .money import AmountError, parse_amount
@@ -72,7 +72,8 @@ def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> lis
             outcomes.append(refusal)
     accepted = [p for p in outcomes if isinstance(p, Payment)]
     if accepted:
-        events, rows = [("payment.created", payment_json(p)) for p in accepted], [p.__data__ for p in accepted]
+        events = [("payment.created", _created(p)) for p in accepted]
+        rows = [p.__data__ for p in accepted]
         if database.in_transaction():
             record_events(events, (Payment, rows), at=now)
         else:
@@ -294,9 +295,16 @@ def _accept(
     """Store one payment with its event; ask for settlement once committed."""
     payment = _new_payment(kind, source, target, amount, description, utcnow(), **extra)
     payment.save(force_insert=True)
-    record_event("payment.created", payment_json(payment))
+    record_event("payment.created", _created(payment))
     database.after_commit(lambda: enqueue(payment.id))
     return payment
+
+
+def _created(payment: Payment) -> Encoded:
+    """The payment.created event's data, whose text the payment keeps."""
+    created = Encoded.of(payment_json(payment))
+    payment.created_json = created.text
+    return created
 
 
 def _new_payment(

@@ -28,6 +28,10 @@ class Payment(BaseModel):
     with its balances: (from_balance, from_account, currency) and
     (to_balance, to_account) are each a balance's (migration 0006)."""
 
+    # A payment this process has just accepted: its JSON text as its
+    # payment.created event holds it (`models.intake`), for the answer.
+    created_json: str | None = None
+
     id = CharField(max_length=32, primary_key=True)
     kind = CharField(max_length=16)
     # Looked up by (status, created_at), below; see migration 0003.

@@ -102,6 +102,13 @@ def payment_json(payment, entries=None) -> dict:
     return body
 
 
+def with_no_entries(payment_text: str) -> str:
+    """A new payment's detail, `compact_json(payment_json(p, entries=[]))`,
+    from `compact_json(payment_json(p))`: the text its payment.created event
+    holds. (A JSON object's text ends with its closing brace.)"""
+    return payment_text[:-1] + ',"entries":[]}'
+
+
 def entry_json(entry) -> dict:
     currency = entry.balance.currency_id
     return {

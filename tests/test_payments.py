@@ -151,6 +151,24 @@ def test_a_description_comes_back_exactly_as_sent_in_the_payment_and_its_events(
     assert mine == {"payment.created": description, "payment.completed": description}
 
 
+def test_the_answer_to_a_new_payment_is_its_created_event_with_no_entries_yet(writer, admin):
+    bob = open_account(writer, admin, {"PHP": "10.00"})
+    alice = open_account(writer, admin, currencies=["PHP"])
+    transfer = {"from_account": bob, "to_account": alice, "amount": "1.00", "description": 'a "quoted" ünïcødé\n'}
+    answers = [
+        writer.post("/api/v1/payments", transfer),
+        admin.post("/api/v1/deposits", {"account": bob, "currency": "PHP", "amount": "2.00"}),
+        admin.post("/api/v1/withdrawals", {"account": bob, "currency": "PHP", "amount": "0.50"}),
+        writer.post("/api/v1/payments", transfer, headers={"Idempotency-Key": unique("key")}),
+    ]
+    assert [answer.status for answer in answers] == [202] * 4
+    events = admin.get("/api/v1/events", params={"order": "desc", "limit": 200}).body["data"]
+    created = {e["data"]["id"]: e["data"] for e in events if e["type"] == "payment.created"}
+    for answer in answers:
+        assert answer.body["status"] == "pending"
+        assert answer.body == {**created[answer.body["id"]], "entries": []}
+
+
 def test_a_payment_without_a_description_has_none_rather_than_an_empty_one(writer, admin):
     bob = open_account(writer, admin, {"PHP": "10.00"})
     alice = open_account(writer, admin, currencies=["PHP"])
