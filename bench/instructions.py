@@ -31,6 +31,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tornado.concurrent import Future
+
 from bench.services import REDIS_URL, database_url, fresh_database, server_command
 
 DATABASE = "pgw_bench_instructions"
@@ -50,9 +52,6 @@ class _Connection:
     it is given."""
 
     def __init__(self) -> None:
-        from tornado.concurrent import Future
-
-        self._future = Future
         self.context = _Context()
         self.done = asyncio.get_running_loop().create_future()
         self.status: int | None = None
@@ -60,8 +59,8 @@ class _Connection:
     def set_close_callback(self, callback) -> None:
         pass
 
-    def _written(self):
-        future = self._future()
+    def _written(self) -> Future:
+        future = Future()
         future.set_result(None)
         return future
 

@@ -122,7 +122,7 @@ def event_json(event: Event) -> dict:
 def record_event(event_type: str, data: dict | Encoded) -> Event:
     """Append an event inside the caller's transaction. After the commit the
     relay is woken to number and publish it."""
-    event = Event.create(**_row(event_type, data))
+    event = Event.create(**_row(event_type, data, utcnow()))
     _wake_after_commit()
     return event
 
@@ -151,7 +151,7 @@ class Encoded(NamedTuple):
         return cls(data, compact_json(data))
 
 
-def _row(event_type: str, data: dict | Encoded, at: datetime | None = None) -> dict:
+def _row(event_type: str, data: dict | Encoded, at: datetime) -> dict:
     assert event_type in EVENT_TYPES, event_type
     data, text = data if isinstance(data, Encoded) else (data, compact_json(data))
     accounts = accounts_of(event_type, data) + (None, None)
@@ -160,7 +160,7 @@ def _row(event_type: str, data: dict | Encoded, at: datetime | None = None) -> d
         "data": text,
         "account_a": accounts[0],
         "account_b": accounts[1] if accounts[1] != accounts[0] else None,
-        "created_at": at or utcnow(),
+        "created_at": at,
     }
 
 
