@@ -1,6 +1,9 @@
 """Instructions a `POST /api/v1/payments` costs the web process, counted by
-valgrind's callgrind: the same to within a fraction of a percent from run to
-run, whatever else the machine is doing, where timings move by 10 %.
+valgrind's callgrind: not moved by what else the machine is doing, as
+timings are. Not exact either: what the process does between waves still
+follows the clock (a rate-limit lease running out, how the event loop's
+wake-ups fall), and four runs of the same code gave 565,000-627,000 for
+the IOLoop's part. Compare changes larger than that, or several runs.
 
     python -m bench.instructions
 
