@@ -23,6 +23,7 @@ from bench.feed_client import FeedClient
 from tasks.queue import QUEUE_NAME
 from tests.client import Api
 from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
+from tests.ledger_helpers import events_after
 from tests.test_concurrency import all_final, amounts
 from tests.test_faults_harness import Stack, throwaway_services
 
@@ -227,24 +228,13 @@ def test_a_web_process_killed_under_its_feed_clients_loses_no_event_and_no_payme
         list(pool.map(pay, range(180)))
     assert len(set(accepted)) == 180
     stack.assert_settled_exactly_once(accepted)
-    log = all_events_after(api_b, start)
+    log = events_after(api_b, start)
     for client in clients:
         assert client.wait_for(log[-1]["seq"], timeout=60)
         client.stop()
         assert client.problems == []
         assert [e["seq"] for e in client.events] == [e["seq"] for e in log]
         assert client.connections >= 2
-
-
-def all_events_after(api: Api, after: int) -> list[dict]:
-    events, cursor = [], None
-    while True:
-        params = {"after": after, "limit": 500, **({"cursor": cursor} if cursor else {})}
-        page = api.get("/api/v1/events", params=params).body
-        events += page["data"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return events
 
 
 def test_the_settlement_task_run_many_times_at_once_settles_each_payment_once(writer, admin):

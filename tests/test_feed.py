@@ -16,25 +16,9 @@ import pytest
 
 from bench.feed_client import FeedClient
 from bench.services import answers_ready, spawn
-from tests.client import Api
 from tests.conftest import CONFIG, assert_audit_ok, free_port, issue_token, open_account, wait_until
+from tests.ledger_helpers import events_after, head_seq
 from tests.test_concurrency import all_final
-
-
-def log_head(api: Api) -> int:
-    newest = api.get("/api/v1/events", params={"order": "desc", "limit": 1}).body["data"]
-    return newest[0]["seq"] if newest else 0
-
-
-def all_events(api: Api, after: int) -> list[dict]:
-    events, cursor = [], None
-    while True:
-        params = {"after": after, "limit": 500, **({"cursor": cursor} if cursor else {})}
-        page = api.get("/api/v1/events", params=params).body
-        events += page["data"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return events
 
 
 def database_balances() -> dict[str, str]:
@@ -64,7 +48,7 @@ def second_web(gateway):
 
 def test_every_event_reaches_clients_of_every_web_process_once_in_order(gateway, second_web, admin, writer):
     accounts = [open_account(writer, admin, {"PHP": "1000.00"}) for _ in range(20)]
-    start = log_head(admin)
+    start = head_seq(admin)
     token = issue_token("read")
     steady = FeedClient(gateway.url, token, after=start).start()
     resumed = FeedClient(second_web, token, after=start).start()
@@ -86,8 +70,8 @@ def test_every_event_reaches_clients_of_every_web_process_once_in_order(gateway,
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(pay, range(5000)))
     all_final(writer, ids)
-    head = log_head(admin)
-    expected = all_events(admin, start)
+    head = head_seq(admin)
+    expected = events_after(admin, start)
     assert len(expected) == head - start >= 10_000
     for client in (steady, resumed, rebuilding):
         assert client.wait_for(head), f"client stopped at {client.last_seq} of {head}"
@@ -107,7 +91,7 @@ def test_every_event_reaches_clients_of_every_web_process_once_in_order(gateway,
 def test_filters_send_exactly_the_matching_events_in_log_order(gateway, admin, writer):
     payer = open_account(writer, admin, {"USD": "50.00"})
     payee = open_account(writer, admin, currencies=["USD"])
-    start = log_head(admin)
+    start = head_seq(admin)
     client = FeedClient(gateway.url, issue_token("read"), after=start, account=payee, types="payment.completed").start()
     ids = [
         writer.post("/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "1.00"}).body["id"]
@@ -117,7 +101,7 @@ def test_filters_send_exactly_the_matching_events_in_log_order(gateway, admin, w
     other = open_account(writer, admin, {"USD": "1.00"})
     assert wait_until(lambda: len(client.events) == 5, timeout=30)
     everything = FeedClient(gateway.url, issue_token("read"), after=start).start()
-    assert everything.wait_for(log_head(admin), timeout=30)
+    assert everything.wait_for(head_seq(admin), timeout=30)
     everything.stop()
     client.stop()
     matching = [
@@ -160,7 +144,7 @@ def test_stream_refuses_missing_bad_and_foreign_origin_credentials(gateway, read
 
 
 def test_token_in_query_string_authenticates_the_feed(gateway, admin, writer):
-    start = log_head(admin)
+    start = head_seq(admin)
     follower = FeedClient(gateway.url, issue_token("read"), after=start, token_in_query=True).start()
     open_account(writer, admin, currencies=["PHP"])
     assert wait_until(lambda: follower.last_seq > start, timeout=30)
@@ -250,7 +234,7 @@ def test_a_client_that_never_reads_is_closed_and_holds_up_nobody(gateway, admin,
         token = issue_token("read")
         feeds_before = feed_clients(gateway)
         stalled = raw_websocket(gateway.url, token, after=0)
-        start = log_head(admin)
+        start = head_seq(admin)
         lively = FeedClient(gateway.url, token, after=start).start()
         accounts = [open_account(writer, admin, {"EUR": "100.00"}) for _ in range(4)]
         ids = [
@@ -261,7 +245,7 @@ def test_a_client_that_never_reads_is_closed_and_holds_up_nobody(gateway, admin,
             for n in range(200)
         ]
         all_final(writer, ids)
-        head = log_head(admin)
+        head = head_seq(admin)
         assert lively.wait_for(head, timeout=60)
         lively.stop()
         assert lively.problems == []

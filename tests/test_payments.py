@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import open_account, unique
+from tests.conftest import open_account, unique, wait_until
+from tests.ledger_helpers import events_after, head_seq
 
 
 def balance_of(api, account_id: str, currency: str) -> str:
@@ -143,18 +144,24 @@ def test_a_description_comes_back_exactly_as_sent_in_the_payment_and_its_events(
     bob = open_account(writer, admin, {"PHP": "10.00"})
     alice = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": bob, "to_account": alice, "amount": "1.00", "description": description}
+    start = head_seq(admin)
     payment = writer.post("/api/v1/payments", body, wait=20).body
     assert payment["status"] == "completed" and payment["description"] == description
     assert writer.get(f"/api/v1/payments/{payment['id']}").body["description"] == description
-    events = admin.get("/api/v1/events", params={"order": "desc", "limit": 200}).body["data"]
-    mine = {e["type"]: e["data"]["description"] for e in events if e["data"].get("id") == payment["id"]}
-    assert mine == {"payment.created": description, "payment.completed": description}
+
+    def mine():
+        events = events_after(admin, start)
+        return {e["type"]: e["data"]["description"] for e in events if e["data"].get("id") == payment["id"]}
+
+    assert wait_until(lambda: len(mine()) == 2)
+    assert mine() == {"payment.created": description, "payment.completed": description}
 
 
 def test_the_answer_to_a_new_payment_is_its_created_event_with_no_entries_yet(writer, admin):
     bob = open_account(writer, admin, {"PHP": "10.00"})
     alice = open_account(writer, admin, currencies=["PHP"])
     transfer = {"from_account": bob, "to_account": alice, "amount": "1.00", "description": 'a "quoted" ünïcødé\n'}
+    start = head_seq(admin)
     answers = [
         writer.post("/api/v1/payments", transfer),
         admin.post("/api/v1/deposits", {"account": bob, "currency": "PHP", "amount": "2.00"}),
@@ -162,11 +169,15 @@ def test_the_answer_to_a_new_payment_is_its_created_event_with_no_entries_yet(wr
         writer.post("/api/v1/payments", transfer, headers={"Idempotency-Key": unique("key")}),
     ]
     assert [answer.status for answer in answers] == [202] * 4
-    events = admin.get("/api/v1/events", params={"order": "desc", "limit": 200}).body["data"]
-    created = {e["data"]["id"]: e["data"] for e in events if e["type"] == "payment.created"}
+
+    def created():
+        return {e["data"]["id"]: e["data"] for e in events_after(admin, start) if e["type"] == "payment.created"}
+
+    assert wait_until(lambda: {answer.body["id"] for answer in answers} <= created().keys())
+    events = created()
     for answer in answers:
         assert answer.body["status"] == "pending"
-        assert answer.body == {**created[answer.body["id"]], "entries": []}
+        assert answer.body == {**events[answer.body["id"]], "entries": []}
 
 
 def test_a_payment_without_a_description_has_none_rather_than_an_empty_one(writer, admin):
