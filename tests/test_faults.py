@@ -23,7 +23,7 @@ from bench.feed_client import FeedClient
 from tasks.queue import QUEUE_NAME
 from tests.client import Api
 from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
-from tests.ledger_helpers import events_after
+from tests.ledger_helpers import events_after, head_seq
 from tests.test_concurrency import all_final, amounts
 from tests.test_faults_harness import Stack, throwaway_services
 
@@ -203,8 +203,7 @@ def test_a_web_process_killed_under_its_feed_clients_loses_no_event_and_no_payme
     stack.worker()
     payer = stack.open_account(api_b, "1000.00")
     payees = [stack.open_account(api_b) for _ in range(2)]
-    newest = api_b.get("/api/v1/events", params={"order": "desc", "limit": 1}).body["data"]
-    start = newest[0]["seq"]
+    start = head_seq(api_b)
     reader = stack.command("create-token", "--name", "feed", "--scope", "read").splitlines()[-1]
     clients = [FeedClient(api_a.base_url, reader, after=start).start() for _ in range(3)]
     assert wait_until(lambda: all(c.connections for c in clients), timeout=20)
