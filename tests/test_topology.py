@@ -21,8 +21,8 @@ from bench.feed_client import FeedClient
 from deploy.local import LocalTopology
 from tests.client import Api
 from tests.conftest import CONFIG, ROOT, open_account, unique
+from tests.ledger_helpers import events_after, head_seq
 from tests.test_concurrency import all_final
-from tests.test_feed import all_events, log_head
 
 pytestmark = pytest.mark.skipif(
     not CONFIG.database_url, reason="several processes behind nginx need PostgreSQL and Redis (DATABASE_URL)"
@@ -120,7 +120,7 @@ def test_losing_a_web_process_and_a_worker_behind_nginx_loses_and_repeats_nothin
     via_nginx = Api(topology.url, token(topology, "write"))
     admin_via_nginx = Api(topology.url, token(topology, "admin"))
     accounts = [open_account(via_nginx, admin_via_nginx, {"PHP": "500.00"}) for _ in range(10)]
-    start = log_head(admin_via_nginx)
+    start = head_seq(admin_via_nginx)
     reading = token(topology, "read")
     followers = [FeedClient(topology.url, reading, after=start).start() for _ in range(4)]
     rng = random.Random(6)
@@ -143,12 +143,12 @@ def test_losing_a_web_process_and_a_worker_behind_nginx_loses_and_repeats_nothin
     assert sorted(i for account in accounts for i in transfers_sent(via_nginx, account)) == sorted(ids)
     for payment in all_final(via_nginx, ids):
         assert len(payment["entries"]) == (2 if payment["status"] == "completed" else 0), payment
-    head = log_head(admin_via_nginx)
+    head = head_seq(admin_via_nginx)
     for follower in followers:
         assert follower.wait_for(head, timeout=60), f"follower stopped at {follower.last_seq} of {head}"
         follower.stop()
         assert follower.problems == []
-    expected = all_events(admin_via_nginx, start)
+    expected = events_after(admin_via_nginx, start)
     for follower in followers:
         assert follower.events == expected
     assert any(follower.connections >= 2 for follower in followers)
@@ -162,8 +162,8 @@ def test_nginx_passes_request_ids_and_upgrades_the_feed(topology):
     assert response.status == 200 and response.header("X-Request-Id") == "from-client-7"
     assert via_nginx.get("/healthz").header("X-Request-Id")
     assert via_nginx.get("/metrics").status == 404
-    follower = FeedClient(topology.url, via_nginx.token, after=max(log_head(via_nginx) - 1, 0)).start()
+    follower = FeedClient(topology.url, via_nginx.token, after=max(head_seq(via_nginx) - 1, 0)).start()
     try:
-        assert follower.wait_for(log_head(via_nginx), timeout=20)
+        assert follower.wait_for(head_seq(via_nginx), timeout=20)
     finally:
         follower.stop()
