@@ -2,8 +2,8 @@
 
 Each web process has one `IntakeBatcher`. Payment requests (transfers,
 deposits, withdrawals without an Idempotency-Key) queue up on the IOLoop;
-a batch at a time (two at most in flight) is handed to a database thread and accepted by
-`models.intake.accept_payments`: one query reads what the whole batch
+a batch at a time (a second beside it when enough wait) is handed to a
+database thread and accepted by `models.intake.accept_payments`: one query reads what the whole batch
 names, one statement stores its payments and their events, atomic by
 itself, so no transaction is opened around them. At rest a batch is one
 request, so nobody waits for company; under load a batch is whatever
@@ -31,9 +31,13 @@ from models.ledger import Payment
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
-# Two batches in flight: one is being built and sent while the other waits
-# for its commit to reach the disk.
+# Two batches in flight under load: one is being built and sent while the
+# other waits for its commit to reach the disk. The second starts only once
+# this many requests wait for it: below that, they are better off joining
+# the next batch of the one in flight than committing on their own (fewer
+# commits, settlement requests and relay rounds for the same payments).
 MAX_IN_FLIGHT = 2
+SECOND_BATCH_AT = 8
 
 
 class IntakeBatcher:
@@ -47,7 +51,7 @@ class IntakeBatcher:
         """The payment accepted for this request; raises its ApiError if refused."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((kind, body, future))
-        if self._draining < MAX_IN_FLIGHT:
+        if self._draining == 0 or (self._draining < MAX_IN_FLIGHT and len(self._waiting) >= SECOND_BATCH_AT):
             self._draining += 1
             asyncio.get_running_loop().create_task(self._drain())
         return await future
