@@ -244,6 +244,11 @@ def update_rows(model, rows: list[dict], same: dict | None = None) -> None:
         execute_values(cursor, sql, values, template=template, page_size=len(values))
 
 
+# `walk_queue_indexes` as SQL, for a caller that sends it with its own
+# statements in one round trip.
+QUEUE_SCANS = "SELECT set_config('enable_bitmapscan', 'off', true)"
+
+
 def walk_queue_indexes() -> None:
     """For the rest of this transaction on PostgreSQL, read indexes by plain
     index scans, not bitmap scans.
@@ -256,7 +261,7 @@ def walk_queue_indexes() -> None:
     time: a thousand pages per look after ten thousand events.
     """
     if not is_sqlite():
-        database.execute_sql("SELECT set_config('enable_bitmapscan', 'off', true)")
+        database.execute_sql(QUEUE_SCANS)
 
 
 def claim_rows(query):

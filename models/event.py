@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
-from .db import BaseModel, database, insert_rows, is_sqlite, utcnow, walk_queue_indexes
+from .db import QUEUE_SCANS, BaseModel, database, insert_rows, is_sqlite, utcnow
 from .serialize import compact_json, iso
 
 EVENT_TYPES = (
@@ -194,14 +194,19 @@ def sequence_committed(limit: int = 5000) -> list[Frame]:
     successor may start the next at once. So numbering rounds also take a
     transaction lock, and one that waited for another numbers only what that
     one left (each statement sees what committed before it)."""
-    if not is_sqlite():
-        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_NUMBERING_LOCK,))
-    walk_queue_indexes()
-    cursor = database.execute_sql(
+    numbering = (
         "WITH head AS (SELECT coalesce(max(seq), 0) AS n FROM event WHERE seq IS NOT NULL),"
         " pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event"
         f" WHERE seq IS NULL ORDER BY id LIMIT {int(limit)})"
         " UPDATE event SET seq = pending.n + head.n FROM pending, head WHERE event.id = pending.id"
         f" RETURNING {', '.join('event.' + column for column in FRAME_COLUMNS)}"
     )
+    if is_sqlite():
+        cursor = database.execute_sql(numbering)
+    else:
+        # The lock, the queue's scans (`walk_queue_indexes`) and the numbering
+        # in one round trip: the relay makes one a commit burst.
+        cursor = database.execute_sql(
+            f"SELECT pg_advisory_xact_lock(%s); {QUEUE_SCANS}; {numbering}", (_NUMBERING_LOCK,)
+        )
     return sorted((Frame.of_row(*row) for row in cursor.fetchall()), key=lambda frame: frame.seq)
