@@ -8,6 +8,7 @@ columns are stored and summed, and which errors are worth a retry.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -33,6 +34,7 @@ from peewee import (
     SqliteDatabase,
     fn,
 )
+from psycopg2.extensions import AsIs
 from psycopg2.extras import execute_values
 
 log = logging.getLogger(__name__)
@@ -177,7 +179,10 @@ def insert_rows(*tables: tuple[type[Model], list[dict]]) -> None:
     *first, last = statements
     if first:
         last = "WITH " + ", ".join(f"_{n} AS ({statement})" for n, statement in enumerate(first)) + " " + last
-    database.execute_sql(last, params)
+    if _together.statements is not None:
+        _together.statements.append(database.cursor().mogrify(last, params))
+    else:
+        database.execute_sql(last, params)
 
 
 def _json_column(field: Field) -> tuple[str, bool, Callable]:
@@ -240,8 +245,41 @@ def update_rows(model, rows: list[dict], same: dict | None = None) -> None:
         f'UPDATE "{model._meta.table_name}" AS t SET {", ".join(sets)} FROM (VALUES %s) AS v({names})'
         f' WHERE t."{key.column_name}" = v."{key.column_name}"'
     )
+    if _together.statements is not None:
+        rows_sql = b",".join(cursor.mogrify(template, row) for row in values)
+        _together.statements.append(cursor.mogrify(sql, (AsIs(rows_sql.decode()),)))
+        return
     with peewee.__exception_wrapper__:
         execute_values(cursor, sql, values, template=template, page_size=len(values))
+
+
+class _Together(threading.local):
+    statements: list[bytes] | None = None
+
+
+_together = _Together()
+
+
+@contextlib.contextmanager
+def together():
+    """Send the `update_rows` and `insert_rows` statements made inside as one
+    round trip when the block ends, in the order they were made (on
+    PostgreSQL, inside a transaction: a statement that fails fails them all,
+    and the transaction with them). Under load every round trip waits its
+    turn for a core and for the GIL, whatever its statement; SQLite has none
+    to save and runs each at once."""
+    if is_sqlite() or _together.statements is not None:
+        yield
+        return
+    _together.statements = []
+    try:
+        yield
+        statements = _together.statements
+    finally:
+        _together.statements = None
+    if statements:
+        with peewee.__exception_wrapper__:
+            database.cursor().execute(b";\n".join(statements))
 
 
 # `walk_queue_indexes` as SQL, for a caller that sends it with its own

@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .currency import exponent_of
-from .db import among, claim_rows, in_transaction, lock_rows, update_rows, utcnow, walk_queue_indexes
+from .db import among, claim_rows, in_transaction, lock_rows, together, update_rows, utcnow, walk_queue_indexes
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
@@ -117,8 +117,10 @@ def _settle_locked(payments: list[Payment]) -> None:
         data = payment_json(payment)
         data["balances"] = [balance_json(balance) for balance, _, _ in legs]
         events.append(("payment.completed", data))
-    _write(payments, changed.values(), now)
-    record_events(events, (Entry, entries), at=now)
+    # Updates, entries and events: one round trip.
+    with together():
+        _write(payments, changed.values(), now)
+        record_events(events, (Entry, entries), at=now)
 
 
 def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, system: dict) -> list[tuple]:
