@@ -3,11 +3,11 @@
 Each web process has one `IntakeBatcher`. Payment requests (transfers,
 deposits, withdrawals without an Idempotency-Key) queue up on the IOLoop;
 a batch at a time (a second beside it when enough wait) is handed to a
-database thread and accepted by `models.intake.accept_payments`: one query reads what the whole batch
-names, one statement stores its payments and their events, atomic by
-itself, so no transaction is opened around them. At rest a batch is one
-request, so nobody waits for company; under load a batch is whatever
-arrived while the previous one was committing.
+database thread and accepted by `models.intake.accept_payments`: one query
+reads what the whole batch names, one statement stores its payments and
+their events, atomic by itself, so no transaction is opened around them.
+At rest a batch is one request, so nobody waits for company; under load a
+batch is whatever arrived while the previous one was committing.
 
 Each request still gets exactly its own answer: its payment, or the
 ApiError refusing it. Should a batch fail for any other reason, its

@@ -149,12 +149,12 @@ def test_a_description_comes_back_exactly_as_sent_in_the_payment_and_its_events(
     assert payment["status"] == "completed" and payment["description"] == description
     assert writer.get(f"/api/v1/payments/{payment['id']}").body["description"] == description
 
-    def mine():
+    def logged():
         events = events_after(admin, start)
-        return {e["type"]: e["data"]["description"] for e in events if e["data"].get("id") == payment["id"]}
+        mine = {e["type"]: e["data"]["description"] for e in events if e["data"].get("id") == payment["id"]}
+        return mine if len(mine) == 2 else None
 
-    assert wait_until(lambda: len(mine()) == 2)
-    assert mine() == {"payment.created": description, "payment.completed": description}
+    assert wait_until(logged) == {"payment.created": description, "payment.completed": description}
 
 
 def test_the_answer_to_a_new_payment_is_its_created_event_with_no_entries_yet(writer, admin):
@@ -171,10 +171,11 @@ def test_the_answer_to_a_new_payment_is_its_created_event_with_no_entries_yet(wr
     assert [answer.status for answer in answers] == [202] * 4
 
     def created():
-        return {e["data"]["id"]: e["data"] for e in events_after(admin, start) if e["type"] == "payment.created"}
+        found = {e["data"]["id"]: e["data"] for e in events_after(admin, start) if e["type"] == "payment.created"}
+        return found if {answer.body["id"] for answer in answers} <= found.keys() else None
 
-    assert wait_until(lambda: {answer.body["id"] for answer in answers} <= created().keys())
-    events = created()
+    events = wait_until(created)
+    assert events, "the payments' created events never reached the log"
     for answer in answers:
         assert answer.body["status"] == "pending"
         assert answer.body == {**events[answer.body["id"]], "entries": []}
