@@ -12,6 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class StartupError(Exception):
+    """A process cannot start, for a reason one line can say (a database
+    that does not exist, a port in use, a secret too weak)."""
+
+
+# Shorter than this, COOKIE_SECRET is refused with services (so is
+# deploy/env.example's placeholder, which is shorter).
+MIN_SECRET_LENGTH = 32
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -91,8 +101,15 @@ class Config:
         return self.data_dir / "queue.db"
 
     def secret(self) -> str:
-        """The cookie secret: from the environment, else generated once into DATA_DIR."""
+        """The cookie secret: from the environment, else generated once into
+        DATA_DIR. With services every web process must share one, so it has
+        to be given, and strong."""
         if self.cookie_secret:
+            if not self.embedded and len(self.cookie_secret) < MIN_SECRET_LENGTH:
+                raise StartupError(
+                    f"COOKIE_SECRET must be at least {MIN_SECRET_LENGTH} random characters, not a placeholder:"
+                    ' make one with  python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
             return self.cookie_secret
         path = self.data_dir / "cookie_secret"
         self.data_dir.mkdir(parents=True, exist_ok=True)

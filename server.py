@@ -16,23 +16,26 @@ import asyncio
 import gc
 import json
 import logging
-import signal
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from config import Config
+import redis
+from peewee import InterfaceError, OperationalError
+
+from config import Config, StartupError
+from models.account import SYSTEM_ACCOUNT, Account, create_account
+from models.audit import run_audit
+from models.auth import ApiToken, Operator
+from models.connection import connect, database
+from models.errors import ApiError
+from models.intake import submit_deposit
+from models.retry import read_only, retried_transaction
+from models.schema import migrate
+from models.settlement import settle_payment
+from tasks.worker import run_worker
+from web.process import serve
 
 log = logging.getLogger("gateway")
-
-# What a connection may send at most; the API keeps no more than 64 KiB of it
-# and answers 413 past that.
-MAX_BODY_BYTES = 64 * 1024 * 1024
-# How long a stopping web process waits for the requests it has started
-# (under the 10 s a container runtime allows before SIGKILL).
-SHUTDOWN_GRACE_SECONDS = 8.0
-
 
 # What an access log line carries besides its message (handlers.app.log_request).
 REQUEST_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "remote_ip")
@@ -73,136 +76,36 @@ def report_errors(config: Config) -> None:
     every ERROR log line."""
     if not config.sentry_dsn:
         return
+    # Imported only when used: the SDK and its integrations weigh several
+    # megabytes in every process.
     import sentry_sdk
     from sentry_sdk.integrations.tornado import TornadoIntegration
 
     sentry_sdk.init(dsn=config.sentry_dsn, integrations=[TornadoIntegration()], send_default_pii=False)
 
 
-def connect(config: Config) -> None:
-    from models.db import connect as connect_database
-
-    connect_database(config.database_url, config.sqlite_path)
-
-
-class EventPipeline:
-    """This process's part in numbering and spreading events: the relay
-    (leader-elected on PostgreSQL), how commits wake it, and where it
-    publishes (the in-process hub, or Redis for every web process)."""
-
-    def __init__(self, config: Config, publish_here=None, worker: bool = False) -> None:
-        from models.event import on_commit_of_events
-        from tasks.coalesce import Coalesced
-        from tasks.fanout import RedisFanout
-        from tasks.relay import EventRelay, Leadership
-
-        self._stop = threading.Event()
-        leadership = Leadership(config.database_url, worker) if config.database_url else None
-        if config.embedded:
-            self.fanout = None
-            self.relay = EventRelay(publish_here, leadership)
-            self._wake = self.relay.wake
-        else:
-            self.fanout = RedisFanout(config.redis_url, config.database_url)
-            self.relay = EventRelay(self.fanout.publish_events, leadership)
-            self._wake_elsewhere = Coalesced(self.fanout.wake_relay, "relay-wakes")
-            self._wake = self._wake_leader
-            self.fanout.follow_wakes(self.relay.wake, self._stop, leading=lambda: self.relay.leading)
-        on_commit_of_events(self._wake)
-        self.relay.start()
-
-    def _wake_leader(self) -> None:
-        """The relay here, if it leads; else whichever does, over Redis."""
-        if self.relay.leading:
-            self.relay.wake()
-        else:
-            self._wake_elsewhere()
-
-    def stop(self) -> None:
-        from models.event import forget_waker
-
-        forget_waker(self._wake)
-        self._stop.set()
-        self.relay.stop()
+def reach_dependencies(config: Config) -> None:
+    """Bind the models to the database and make sure it, and Redis when
+    configured, answer: else one line that says what is wrong."""
+    connect(config.database_url, config.sqlite_path)
+    try:
+        read_only(lambda: database.execute_sql("SELECT 1").fetchone(), attempts=2)
+    except (OperationalError, InterfaceError) as problem:
+        raise StartupError(_database_problem(config, problem)) from None
+    if config.redis_url:
+        try:
+            redis.Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+        except redis.RedisError as problem:
+            raise StartupError(f"Redis at {config.redis_url} does not answer ({problem}): is it running?") from None
 
 
-async def serve(config: Config, started: threading.Event | None = None, stop: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (or `stop`, for tests); `started` is set
-    once the port is open."""
-    from handlers.app import make_app
-    from handlers.hub import EventHub
-    from models.schema import migrate
-    from tasks.coalesce import Coalesced
-    from tasks.consumer import start_embedded
-    from tasks.queue import queue_ping
-    from tasks.settlement import request_settlement
-
-    connect(config)
-    write_marks = read_from_replica(config)
-    loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(config.db_threads, thread_name_prefix="db")
-    hub = EventHub(loop, executor)
-    consumer = None
-    if config.embedded:
-        await loop.run_in_executor(None, migrate)
-        await hub.start()
-        pipeline = EventPipeline(config, publish_here=hub.receive_threadsafe)
-        consumer = start_embedded(config.consumer_workers)
-    else:
-        pipeline = EventPipeline(config)
-        await hub.start(config.redis_url, pipeline.fanout.events_channel)
-    enqueue = Coalesced(request_settlement, "settlement-requests")
-    app = make_app(
-        executor=executor,
-        hub=hub,
-        enqueue=enqueue,
-        queue_ping=queue_ping,
-        cookie_secret=config.secret(),
-        feed_send_timeout=config.feed_send_timeout,
-        write_marks=write_marks,
-    )
-    server = app.listen(config.port, config.host, max_body_size=MAX_BODY_BYTES, xheaders=config.trust_proxy_headers)
-    mode = "embedded" if config.embedded else "services"
-    log.info("serving on http://%s:%d (%s mode)", config.host, config.port, mode)
-    stop = stop or asyncio.Event()
-    if threading.current_thread() is threading.main_thread():
-        # A process of its own (tests run servers on threads of theirs, and
-        # keep their signals and their collector).
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        settle_heap()
-    if started is not None:
-        started.set()
-    await stop.wait()
-    log.info("shutting down")
-    server.stop()
-    if not await app.settings["in_flight"].drained(SHUTDOWN_GRACE_SECONDS):
-        log.warning("stopping with %d requests still unanswered", app.settings["in_flight"].count)
-    await server.close_all_connections()
-    await loop.run_in_executor(None, enqueue.flush)
-    if consumer is not None:
-        await loop.run_in_executor(None, lambda: consumer.stop(graceful=True))
-    await loop.run_in_executor(None, pipeline.stop)
-    await hub.close()
-    executor.shutdown(wait=True)
-    if write_marks is not None:
-        from models.db import disconnect_replica
-
-        disconnect_replica()
-
-
-def read_from_replica(config: Config):
-    """With READ_REPLICA_URL, start the replica's monitor and return the
-    write marks that keep callers reading their own writes (models.replica)."""
-    if not config.read_replica_url:
-        return None
-    if config.embedded or not config.database_url:
-        sys.exit("READ_REPLICA_URL needs DATABASE_URL and REDIS_URL: a replica of PostgreSQL, marks in Redis")
-    from models.db import connect_replica
-    from models.replica import WriteMarks
-
-    connect_replica(config.read_replica_url, config.database_url, config.replica_max_lag)
-    return WriteMarks(config.redis_url, config.replica_max_lag)
+def _database_problem(config: Config, problem: Exception) -> str:
+    if config.database_url is None:
+        return f"the SQLite database {config.sqlite_path} cannot be opened: {problem}"
+    text = str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__
+    if "does not exist" in text and "database" in text:
+        return f"{text}: create it first, for example with  createdb -h HOST -p PORT NAME"
+    return f"PostgreSQL at {config.database_url} does not answer ({text}): is it running?"
 
 
 def settle_heap() -> None:
@@ -217,34 +120,11 @@ def settle_heap() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def run_worker(config: Config, workers: int) -> None:
-    from tasks.consumer import run_worker as run_consumer
-
-    if config.embedded:
-        sys.exit("worker needs REDIS_URL: without it the server settles payments itself")
-    connect(config)
-    if config.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(config.metrics_port, addr=config.host)
-    pipeline = EventPipeline(config, worker=True)
-    settle_heap()
-    try:
-        run_consumer(workers)
-    finally:
-        pipeline.stop()
-
-
 def seed_demo() -> None:
     """The sample data: bob123 with 100.00 PHP, alice456 with 0.01 PHP, and a
     few more, funded by real deposits so that every invariant holds."""
-    from models.account import SYSTEM_ACCOUNT, Account, create_account
-    from models.db import in_transaction, read_only
-    from models.intake import submit_deposit
-    from models.settlement import settle_payment
-
     if read_only(lambda: Account.select().where(Account.id != SYSTEM_ACCOUNT).exists()):
-        sys.exit("seed-demo loads into an empty database; this one has accounts")
+        raise StartupError("seed-demo loads into an empty database; this one has accounts")
     people = [
         ("bob123", "Bob", "bob@example.com", {"PHP": "100.00"}),
         ("alice456", "Alice", "alice@example.com", {"PHP": "0.01"}),
@@ -255,16 +135,17 @@ def seed_demo() -> None:
     deposits: list[str] = []
     for account_id, owner, email, amounts in people:
         body = {"id": account_id, "owner": owner, "email": email, "currencies": sorted(amounts)}
-        in_transaction(partial(create_account, body))
+        retried_transaction(partial(create_account, body))
         for currency, amount in amounts.items():
             deposit = {"account": account_id, "currency": currency, "amount": amount, "description": "Opening deposit"}
-            in_transaction(partial(submit_deposit, deposit, deposits.append))
+            # Settled right here, below: nobody needs asking.
+            deposits.append(retried_transaction(partial(submit_deposit, deposit, lambda: None)).id)
     for payment_id in deposits:
         settle_payment(payment_id)
     print(f"seeded {len(people)} accounts with {len(deposits)} settled deposits")
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="server.py", description="Payment Gateway")
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser("serve", help="run the web server")
@@ -282,45 +163,44 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--scope", required=True, choices=("read", "write", "admin"))
     commands.add_parser("audit", help="check the ledger's invariants")
     commands.add_parser("seed-demo", help="load the sample accounts")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def run_command(command: str, args: argparse.Namespace, config: Config) -> None:
+    if command == "serve":
+        config.secret()  # a weak secret is refused before anything starts
+        asyncio.run(serve(config, on_ready=settle_heap))
+    elif command == "worker":
+        run_worker(config, args.workers, on_ready=settle_heap)
+    elif command == "migrate":
+        applied = migrate()
+        print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    elif command == "create-admin":
+        operator = retried_transaction(lambda: Operator.register(args.email, args.password, args.role))
+        print(f"created {operator.role} {operator.email}")
+    elif command == "create-token":
+        _, secret = retried_transaction(lambda: ApiToken.issue(args.name, args.scope))
+        print(f"created {args.scope} token {args.name!r}; it is shown only once:")
+        print(secret)
+    elif command == "audit":
+        report = read_only(run_audit)
+        print(json.dumps(report, indent=2))
+        sys.exit(0 if report["ok"] else 1)
+    elif command == "seed-demo":
+        seed_demo()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
     config = Config.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None))
     configure_logging(config)
     report_errors(config)
     command = args.command or "serve"
-    if command == "serve":
-        asyncio.run(serve(config))
-        return
-    if command == "worker":
-        run_worker(config, args.workers)
-        return
-
-    from models.audit import run_audit
-    from models.auth import ApiToken, Operator
-    from models.db import in_transaction, read_only
-    from models.errors import ApiError
-    from models.schema import migrate
-
-    connect(config)
     try:
-        if command == "migrate":
-            applied = migrate()
-            print("applied: " + ", ".join(applied) if applied else "database is up to date")
-        elif command == "create-admin":
-            operator = in_transaction(lambda: Operator.register(args.email, args.password, args.role))
-            print(f"created {operator.role} {operator.email}")
-        elif command == "create-token":
-            _, secret = in_transaction(lambda: ApiToken.issue(args.name, args.scope))
-            print(f"created {args.scope} token {args.name!r}; it is shown only once:")
-            print(secret)
-        elif command == "audit":
-            report = read_only(run_audit)
-            print(json.dumps(report, indent=2))
-            sys.exit(0 if report["ok"] else 1)
-        elif command == "seed-demo":
-            seed_demo()
-    except ApiError as problem:
-        sys.exit(f"{command}: {problem.message}")
+        reach_dependencies(config)
+        run_command(command, args, config)
+    except (StartupError, ApiError) as problem:
+        sys.exit(f"server.py {command}: {problem}")
 
 
 if __name__ == "__main__":

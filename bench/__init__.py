@@ -1,0 +1,1 @@
+"""The benchmarks of `make bench`: the product's figures beside anchors measured in the same run."""

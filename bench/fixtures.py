@@ -8,9 +8,10 @@ audit still holds afterwards; only the speed of loading differs.
 from __future__ import annotations
 
 from models.account import SYSTEM_ACCOUNT, Account, Balance
-from models.db import in_transaction, utcnow
+from models.connection import utcnow
 from models.ids import new_id
 from models.ledger import COMPLETED, PENDING, Entry, Payment
+from models.retry import retried_transaction
 
 CHUNK = 2000
 
@@ -18,9 +19,9 @@ CHUNK = 2000
 def funded_accounts(count: int, currency: str, minor_units: int, prefix: str = "bench") -> list[str]:
     """`count` accounts named prefix000000.., each holding `minor_units`."""
     ids = [f"{prefix}{n:06d}" for n in range(count)]
-    system = in_transaction(lambda: Balance.get((Balance.account == SYSTEM_ACCOUNT) & (Balance.currency == currency)))
+    system = retried_transaction(lambda: Balance.get((Balance.account == SYSTEM_ACCOUNT) & (Balance.currency == currency)))
     for start in range(0, count, CHUNK):
-        in_transaction(lambda chunk=ids[start : start + CHUNK]: _fund(chunk, currency, minor_units, system.id))
+        retried_transaction(lambda chunk=ids[start : start + CHUNK]: _fund(chunk, currency, minor_units, system.id))
     return ids
 
 
@@ -87,7 +88,7 @@ def _fund(account_ids: list[str], currency: str, minor_units: int, system_balanc
 def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: int) -> list[str]:
     """Pending transfers between the given accounts, as intake leaves them."""
     balance_of = dict(
-        in_transaction(
+        retried_transaction(
             lambda: list(Balance.select(Balance.account, Balance.id).where(Balance.currency == currency).tuples())
         )
     )
@@ -110,5 +111,5 @@ def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: 
                     "created_at": utcnow(),
                 }
             )
-        in_transaction(lambda rows=rows: Payment.insert_many(rows).execute())
+        retried_transaction(lambda rows=rows: Payment.insert_many(rows).execute())
     return ids

@@ -93,25 +93,25 @@ async def _drive(mode: str, waves: int, token: str) -> None:
 
     import server
     from config import Config
+    from events.signals import Coalesced
     from handlers.app import make_app
-    from handlers.hub import EventHub
-    from models.db import without_transaction
+    from models.connection import connect
     from models.intake import accept_payments
-    from tasks.coalesce import Coalesced
-    from tasks.settlement import request_settlement
+    from models.retry import retried_without_transaction
+    from tasks.settlement import Settlement
+    from web.hub import EventHub
+    from web.services import WebServices
 
-    config = Config.from_env()
-    server.connect(config)
+    config = Config.from_env(cookie_secret="x" * 32)
+    connect(config.database_url, config.sqlite_path)
     loop = asyncio.get_running_loop()
     executor = ThreadPoolExecutor(config.db_threads, thread_name_prefix="db")
-    enqueue = Coalesced(request_settlement, "settlement-requests")
-    app = make_app(
-        executor=executor, hub=EventHub(loop, executor), enqueue=enqueue, queue_ping=lambda: 0, cookie_secret="x"
-    )
+    request_settlement = Coalesced(Settlement(config).request, "settlement-requests")
+    app = make_app(config, WebServices(executor, EventHub(loop, executor), request_settlement, lambda: 0))
     if mode == "ioloop":
         body = {"from_account": "bench000001", "to_account": "bench000002", "amount": "0.01"}
-        (payment,) = without_transaction(lambda: accept_payments([("transfer", body)], lambda _: None))
-        app.settings["intake_batcher"] = _Ready(payment)
+        (accepted,) = retried_without_transaction(lambda: accept_payments([("transfer", body)], lambda: None))
+        app.settings["intake_batcher"] = _Ready(accepted)
     rng = random.Random(1)
     start = httputil.RequestStartLine("POST", "/api/v1/payments", "HTTP/1.1")
 
@@ -165,7 +165,7 @@ def _count(mode: str, waves: int, env: dict) -> int:
 def _prepare() -> tuple[dict, str]:
     """A database of this benchmark's own: 1,000 funded accounts, a token."""
     from bench.fixtures import funded_accounts
-    from models.db import connect
+    from models.connection import connect
 
     url = fresh_database(DATABASE)
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "warning"}

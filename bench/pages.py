@@ -42,19 +42,19 @@ def fill(payments: int, accounts: int) -> dict:
     each kind of thing a page is about."""
     from models.account import create_account
     from models.auth import Operator
-    from models.db import in_transaction
     from models.intake import submit_deposit, submit_transfer
+    from models.retry import retried_transaction
     from models.settlement import settle_payment
 
     rng = random.Random(10_000)
     ids = [f"cust{n:04d}" for n in range(accounts)]
     pending = []
     for account_id in ids:
-        in_transaction(
+        retried_transaction(
             partial(create_account, {"id": account_id, "owner": f"Customer {account_id}", "currencies": ["PHP"]})
         )
         cash = {"account": account_id, "currency": "PHP", "amount": "100000.00"}
-        pending.append(in_transaction(partial(submit_deposit, cash, not_queued)).id)
+        pending.append(retried_transaction(partial(submit_deposit, cash, not_queued)).id)
     while len(pending) < payments:
         count = min(BATCH, payments - len(pending))
 
@@ -67,10 +67,10 @@ def fill(payments: int, accounts: int) -> dict:
                 made.append(submit_transfer(body, not_queued).id)
             return made
 
-        pending += in_transaction(batch)
+        pending += retried_transaction(batch)
     for payment_id in pending:
         settle_payment(payment_id)
-    in_transaction(lambda: Operator.register("bench@example.com", PASSWORD))
+    retried_transaction(lambda: Operator.register("bench@example.com", PASSWORD))
     return {"account": ids[0], "payment": pending[-1]}
 
 
@@ -92,11 +92,12 @@ def main() -> None:
     env.update(DATA_DIR=data_dir, LOG_LEVEL="warning")
 
     from config import Config
+    from models.connection import connect
     from models.schema import migrate
-    from server import connect
     from tests.pages import Session
 
-    connect(Config.from_env(env))
+    config = Config.from_env(env)
+    connect(config.database_url, config.sqlite_path)
     migrate()
 
     started = time.monotonic()

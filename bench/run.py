@@ -35,7 +35,7 @@ ANCHOR_SECONDS = 5
 
 def connect_here() -> None:
     from config import Config
-    from models.db import connect
+    from models.connection import connect
 
     config = Config.from_env()
     connect(config.database_url, config.sqlite_path)
@@ -44,7 +44,7 @@ def connect_here() -> None:
 def disconnect_here() -> None:
     """Close this process's connection to the benchmark database before the
     next run drops and makes it afresh (which would cut it mid-use)."""
-    from models.db import database
+    from models.connection import database
 
     if not database.is_closed():
         database.close()
@@ -60,8 +60,8 @@ def peak_rss_mb(pid: int) -> float:
 def any_pending() -> bool:
     """One index probe, cheap enough to ask every 50 ms without slowing
     what is being measured (a count of the backlog would scan it)."""
-    from models.db import read_only
     from models.ledger import PENDING, Payment
+    from models.retry import read_only
 
     return read_only(lambda: Payment.select().where(Payment.status == PENDING).exists())
 
@@ -96,14 +96,15 @@ def drain(services: Services, pairs: list[tuple[str, str]], workers: int = 2, th
     moment the workers are ready (their start-up is not settlement) until
     none is pending."""
     from bench.fixtures import pending_transfers
-    from tasks.settlement import request_settlement
+    from config import Config
+    from tasks.settlement import Settlement
 
     ids = pending_transfers(pairs, CURRENCY, 1)
     for _ in range(workers):
         services.spawn("worker", "--workers", str(threads))
     workers_listening(workers * threads)
     started = time.perf_counter()
-    request_settlement()
+    Settlement(Config.from_env()).request()
     while any_pending():
         time.sleep(0.05)
     elapsed = time.perf_counter() - started

@@ -47,9 +47,9 @@ class AccountsHandler(APIHandler):
 
     @scope("write")
     async def post(self) -> None:
-        account_id, replayed = await self.create(lambda body: create_account(body).id)
-        body = await self.run_db(lambda: account_detail(account_id))
-        self.send(body, 200 if replayed else 201, replayed)
+        created = await self.create(create_account, id_of=lambda account: account.id)
+        body = await self.run_db(lambda: account_detail(created.id))
+        self.send(body, 200 if created.replayed else 201, created.replayed)
 
 
 class AccountHandler(APIHandler):
@@ -60,7 +60,7 @@ class AccountHandler(APIHandler):
     @scope("admin")
     async def patch(self, account_id: str) -> None:
         body = self.json_body()
-        account = await self.run_txn(
+        account = await self.run_transaction(
             lambda: account_json(update_account(_account(account_id), body), with_balances=True)
         )
         self.send(account)
@@ -83,9 +83,9 @@ class AccountPaymentsHandler(APIHandler):
 class AccountBalancesHandler(APIHandler):
     @scope("write")
     async def post(self, account_id: str) -> None:
-        balance_id, replayed = await self.create(lambda body: add_balance(_account(account_id), body).id)
-        body = await self.run_db(lambda: balance_json(_balance(balance_id)))
-        self.send(body, 200 if replayed else 201, replayed)
+        created = await self.create(lambda body: add_balance(_account(account_id), body), id_of=lambda b: b.id)
+        body = await self.run_db(lambda: balance_json(_balance(created.id)))
+        self.send(body, 200 if created.replayed else 201, created.replayed)
 
 
 class BalanceHandler(APIHandler):
@@ -96,7 +96,7 @@ class BalanceHandler(APIHandler):
     @scope("admin")
     async def patch(self, balance_id: str) -> None:
         body = self.json_body()
-        self.send(await self.run_txn(lambda: balance_json(update_balance(_balance(balance_id), body))))
+        self.send(await self.run_transaction(lambda: balance_json(update_balance(_balance(balance_id), body))))
 
 
 class BalanceEntriesHandler(APIHandler):

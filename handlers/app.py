@@ -1,30 +1,29 @@
 """The Tornado application: routes and one settings dict.
 
 `make_app` is the one factory the server, the tests and the benchmarks use.
-Dependencies (executor, event hub, queue) are passed in and live in
-settings, read by handlers through properties.
+What the handlers share (database threads, event hub, queue, limits) lives
+in settings, read by handlers through properties.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from concurrent.futures import Executor
 from pathlib import Path
 
 import tornado.web
 from tornado.log import access_log
 
-from models.replica import WriteMarks
+from config import Config
+from web.batching import IntakeBatcher
+from web.inflight import InFlight
+from web.metrics import observe_request
+from web.ratelimit import api_limiter, login_limiter
+from web.services import WebServices
 
 from . import accounts, dashboard, docs, health, metrics, payments, rates, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
-from .batching import IntakeBatcher
 from .dashboard.formatting import make_environment
-from .hub import EventHub
-from .inflight import InFlight
-from .metrics import observe_request
 
 # A request is matched against each route in turn: payments first (intake
 # is the busiest), and the dashboard last, as its final route answers every
@@ -37,29 +36,21 @@ def routes() -> list:
     return [route for module in ROUTE_MODULES for route in module.default_handlers]
 
 
-def make_app(
-    *,
-    executor: Executor,
-    hub: EventHub,
-    enqueue: Callable[[str], None],
-    queue_ping: Callable[[], object],
-    cookie_secret: str,
-    feed_send_timeout: float = 10.0,
-    write_marks: WriteMarks | None = None,
-    debug: bool = False,
-) -> tornado.web.Application:
+def make_app(config: Config, services: WebServices, debug: bool = False) -> tornado.web.Application:
     table = routes()
     check_every_method_is_guarded([route[1] for route in table] + [NotFoundHandler])
     return tornado.web.Application(
         table,
-        db_executor=executor,
-        hub=hub,
-        enqueue=enqueue,
-        intake_batcher=IntakeBatcher(executor, enqueue),
+        db_executor=services.executor,
+        hub=services.hub,
+        request_settlement=services.request_settlement,
+        intake_batcher=IntakeBatcher(services.executor, services.request_settlement),
         # Requests being answered, which a shutdown lets finish.
         in_flight=InFlight(),
-        queue_ping=queue_ping,
-        cookie_secret=cookie_secret,
+        queue_depth=services.queue_depth,
+        api_limiter=api_limiter(config, services.executor),
+        login_limiter=login_limiter(config, services.executor),
+        cookie_secret=config.secret(),
         # Dashboard forms carry Tornado's CSRF token; API handlers opt out
         # (bearer tokens, not cookies). The cookie lasts the browser session.
         xsrf_cookies=True,
@@ -68,9 +59,9 @@ def make_app(
         template_path=str(TEMPLATES),
         jinja=make_environment(TEMPLATES),
         default_handler_class=NotFoundHandler,
-        feed_send_timeout=feed_send_timeout,
+        feed_send_timeout=config.feed_send_timeout,
         # Set when reads may go to a replica: who wrote recently (models.replica).
-        write_marks=write_marks,
+        write_marks=services.write_marks,
         websocket_ping_interval=20,
         log_function=log_request,
         debug=debug,

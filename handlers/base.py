@@ -12,33 +12,44 @@ import functools
 import json
 import logging
 import random
-import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from peewee import InterfaceError, OperationalError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from models.auth import ApiToken, scope_allows
-from models.db import OutcomeUnknown, in_transaction, is_connection_lost, read_only
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
+from models.retry import OutcomeUnknown, is_connection_lost, read_only, retried_transaction, transaction_at_most_once
 from models.serialize import compact_json
-
-from .inflight import Counted
-from .ratelimit import api_limiter, rate_limited
-from .routing import ReadRouting
+from web.inflight import Counted
+from web.protocol import MAX_BODY_BYTES, REQUEST_ID
+from web.routing import ReadRouting
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+T = TypeVar("T")
+
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Request ids need to be unique, not secret: 128 bits from a generator seeded
 # once from the system's randomness, rather than a system call per request.
 _request_ids = random.Random()
+
+
+class Created(NamedTuple, Generic[T]):
+    """What a create request made: the resource's id, and the object made
+    now, or None when the request replays an earlier one (same
+    Idempotency-Key), whose resource is then read afresh by its id."""
+
+    id: str
+    made: T | None
+
+    @property
+    def replayed(self) -> bool:
+        return self.made is None
 
 
 def scope(needed: str):
@@ -139,8 +150,9 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         return self.settings["hub"]
 
     @property
-    def enqueue(self) -> Callable[[str], None]:
-        return self.settings["enqueue"]
+    def request_settlement(self) -> Callable[[], None]:
+        """Ask the workers to settle what is pending (coalesced: cheap to call)."""
+        return self.settings["request_settlement"]
 
     def compute_etag(self) -> None:
         """No ETag: API answers are `no-store`, so hashing each body to tag
@@ -177,13 +189,18 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
         """Run blocking reads on the executor, never on the IOLoop (on the
-        replica when this request may: `handlers.routing`)."""
+        replica when this request may: `web.routing`)."""
         return await self.executor_run(functools.partial(self.routed_read, work))
 
-    async def run_txn(self, work: Callable[[], Any], once: bool = False) -> Any:
-        """Run `work` in one retried transaction on the executor (`once`: see
-        `models.db.in_transaction`)."""
-        return await self.executor_run(functools.partial(in_transaction, work, once=once))
+    async def run_transaction(self, work: Callable[[], Any]) -> Any:
+        """Run `work` in one transaction on the executor, retried freely
+        (`models.retry.retried_transaction`)."""
+        return await self.executor_run(functools.partial(retried_transaction, work))
+
+    async def create_at_most_once(self, work: Callable[[], Any]) -> Any:
+        """Run `work`, which creates something, in one transaction on the
+        executor, stored at most once (`models.retry.transaction_at_most_once`)."""
+        return await self.executor_run(functools.partial(transaction_at_most_once, work))
 
     async def executor_run(self, work: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
@@ -195,24 +212,11 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
             self.token = known
         else:
             self.token = await self.executor_run(functools.partial(authorize_token, secret, needed))
-        await self.within_rate_limit()
-
-    async def within_rate_limit(self) -> None:
-        """429 `rate_limited` once this token has spent its requests
-        (`handlers.ratelimit`): checked after the token is known, so that
-        nobody can spend another's allowance."""
-        limiter = api_limiter()
-        key = f"token:{self.token.id}"
-        if limiter is None:
-            return
-        if limiter.spend_leased(key):
-            if limiter.claim_refill(key):
-                asyncio.get_running_loop().run_in_executor(self.executor, limiter.refill, key)
-            return
-        take = functools.partial(limiter.take, key)
-        wait = await self.executor_run(take) if limiter.blocking else take()
-        if wait:
-            raise rate_limited(wait, "requests for this token")
+        # 429 `rate_limited` once this token has spent its requests: checked
+        # after the token is known, so that nobody can spend another's allowance.
+        limiter = self.settings["api_limiter"]
+        if limiter is not None:
+            await limiter.acquire(f"token:{self.token.id}")
 
     def json_body(self) -> Any:
         if self._body_size > MAX_BODY_BYTES:
@@ -224,16 +228,17 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         except (ValueError, UnicodeDecodeError, RecursionError) as problem:
             raise ApiError(400, "malformed_json", f"request body is not valid JSON: {problem}") from None
 
-    async def create(self, create: Callable[[Any], str]) -> tuple[str, bool]:
-        """Run `create(body)` in one transaction, once per Idempotency-Key.
-        Returns the new (or, on a replay, the earlier) resource id."""
+    async def create(self, create: Callable[[Any], T], id_of: Callable[[T], str]) -> Created[T]:
+        """Run `create(body)` in one transaction, stored at most once, and
+        once per Idempotency-Key when the request has one."""
         body = self.json_body()
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
-            return await self.run_txn(lambda: create(body), once=True), False
+            made = await self.create_at_most_once(lambda: create(body))
+            return Created(id_of(made), made)
         print_ = fingerprint(self.request.method, self.request.path, body)
         token_id = self.token.id
-        return await self.executor_run(lambda: create_once(token_id, key, print_, lambda: create(body)))
+        return Created(*await self.executor_run(lambda: create_once(token_id, key, print_, lambda: create(body), id_of)))
 
     def send(self, body: Any, status: int = 200, replayed: bool = False) -> None:
         self.send_encoded(compact_json(body), status, replayed)
@@ -267,7 +272,7 @@ def tag_request(handler: RequestHandler) -> None:
     headers: the id stays the same.)"""
     if not hasattr(handler, "request_id"):
         given = handler.request.headers.get("X-Request-Id", "")
-        handler.request_id = given if _REQUEST_ID.match(given) else f"{_request_ids.getrandbits(128):032x}"
+        handler.request_id = given if REQUEST_ID.match(given) else f"{_request_ids.getrandbits(128):032x}"
     handler.set_header("X-Request-Id", handler.request_id)
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import tornado.web
 
+from openapi.document import openapi_document
+
 from .base import APIHandler, public
-from .openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"

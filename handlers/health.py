@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.db import database
+from models.connection import database
 
 from .base import APIHandler, public
 
@@ -40,7 +40,7 @@ class ReadinessHandler(APIHandler):
     async def get(self) -> None:
         checks = {
             "database": await self._check(lambda: database.execute_sql("SELECT 1").fetchone()),
-            "queue": await self._check(self.settings["queue_ping"]),
+            "queue": await self._check(self.settings["queue_depth"]),
         }
         ready = all(state == "ok" for state in checks.values())
         self.send({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)

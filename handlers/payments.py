@@ -4,19 +4,26 @@ waiting for their outcome."""
 from __future__ import annotations
 
 import asyncio
-import re
+from collections.abc import Callable
 
 from models.errors import not_found
-from models.intake import submit_deposit, submit_reversal, submit_transfer, submit_withdrawal
+from models.intake import (
+    Accepted,
+    RequestSettlement,
+    submit_deposit,
+    submit_reversal,
+    submit_transfer,
+    submit_withdrawal,
+)
 from models.ledger import PENDING, Payment
 from models.pagination import parse_limit
 from models.queries import list_payments, payment_entries
-from models.serialize import payment_json, with_no_entries
+from models.serialize import payment_json
+from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
 
-from .base import APIHandler, scope
+from .base import APIHandler, Created, scope
 
-MAX_WAIT_SECONDS = 30
-_PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait=(\d+)")
+Submit = Callable[[object, RequestSettlement], Accepted]
 
 
 def _payment(payment_id: str) -> Payment:
@@ -34,26 +41,20 @@ def payment_detail(payment_id: str) -> dict:
 class PaymentIntakeHandler(APIHandler):
     """POST creates a payment (202 pending), honouring `Prefer: wait=N`."""
 
-    async def accept(self, submit, kind: str | None = None) -> None:
-        """Accept the payment `submit(body, enqueue)` makes; without an
-        Idempotency-Key, a payment of `kind` goes through the batcher."""
-        accepted: dict = {}
-
-        def create(body) -> str:
-            payment = submit(body, self.enqueue)
-            accepted["text"] = payment.created_json
-            return payment.id
-
+    async def accept(self, submit: Submit, kind: str | None = None) -> None:
+        """Accept the payment `submit(body, request_settlement)` makes;
+        without an Idempotency-Key, a payment of `kind` goes through the
+        intake batcher."""
         if kind is not None and "Idempotency-Key" not in self.request.headers:
-            payment = await self.settings["intake_batcher"].submit(kind, self.json_body())
-            payment_id, replayed, accepted["text"] = payment.id, False, payment.created_json
+            accepted = await self.settings["intake_batcher"].submit(kind, self.json_body())
+            created = Created(accepted.id, accepted)
         else:
-            payment_id, replayed = await self.create(create)
+            created = await self.create(lambda body: submit(body, self.request_settlement), id_of=lambda a: a.id)
+        payment_id, replayed = created.id, created.replayed
         wait = self.wait_seconds()
-        if not (replayed or wait):
-            # A new payment is pending and has no entries: its answer is the
-            # text its payment.created event holds, with those entries.
-            self.send_encoded(with_no_entries(accepted["text"]), 202)
+        if created.made is not None and not wait:
+            # New and pending: its detail was encoded when it was accepted.
+            self.send_encoded(created.made.detail_text, 202)
             return
         final = self.hub.final_of(payment_id) if wait else None
         try:
@@ -81,7 +82,7 @@ class PaymentIntakeHandler(APIHandler):
         prefer = self.request.headers.get("Prefer")
         if not prefer:
             return 0
-        match = _PREFER_WAIT.search(prefer)
+        match = PREFER_WAIT.search(prefer)
         return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
 
 
@@ -117,7 +118,7 @@ class WithdrawalsHandler(PaymentIntakeHandler):
 class PaymentReverseHandler(PaymentIntakeHandler):
     @scope("admin")
     async def post(self, payment_id: str) -> None:
-        await self.accept(lambda body, enqueue: submit_reversal(payment_id, body, enqueue))
+        await self.accept(lambda body, request_settlement: submit_reversal(payment_id, body, request_settlement))
 
 
 class PaymentHandler(APIHandler):

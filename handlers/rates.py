@@ -36,12 +36,12 @@ class RateHandler(APIHandler):
     @scope("admin")
     async def put(self, base: str, quote: str) -> None:
         body, actor = self.json_body(), self.actor()
-        self.send(await self.run_txn(lambda: rate_json(set_rate(base, quote, body, actor))))
+        self.send(await self.run_transaction(lambda: rate_json(set_rate(base, quote, body, actor))))
 
     @scope("admin")
     async def delete(self, base: str, quote: str) -> None:
         actor = self.actor()
-        self.send(await self.run_txn(lambda: rate_json(remove_rate(base, quote, actor))))
+        self.send(await self.run_transaction(lambda: rate_json(remove_rate(base, quote, actor))))
 
 
 class RateHistoryHandler(APIHandler):

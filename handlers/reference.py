@@ -27,9 +27,9 @@ class CurrenciesHandler(APIHandler):
 
     @scope("admin")
     async def post(self) -> None:
-        code, replayed = await self.create(lambda body: add_currency(body).code)
-        body = await self.run_db(lambda: currency_json(Currency.get_by_id(code)))
-        self.send(body, 200 if replayed else 201, replayed)
+        created = await self.create(add_currency, id_of=lambda currency: currency.code)
+        body = await self.run_db(lambda: currency_json(Currency.get_by_id(created.id)))
+        self.send(body, 200 if created.replayed else 201, created.replayed)
 
 
 class EventsHandler(APIHandler):

@@ -22,14 +22,14 @@ import json
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from models.auth import Operator
-from models.db import read_only
 from models.errors import ApiError, invalid
 from models.event import EVENT_TYPES, Frame
 from models.pagination import MAX_SEQ, parse_count
+from models.retry import read_only
+from web.hub import EventHub, frames_from_log
+from web.metrics import FEED_CLIENTS
 
 from .base import authorize_token, bearer_secret, checked_in_prepare, tag_request, write_json_error
-from .hub import EventHub, frames_from_log
-from .metrics import FEED_CLIENTS
 
 BATCH = 500
 SLOW_CLIENT = 4008

@@ -13,7 +13,7 @@ from peewee import (
     TextField,
 )
 
-from models.db import MinorUnitsField
+from models.dialect import MinorUnitsField
 
 
 def up(migrator, db):

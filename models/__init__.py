@@ -6,8 +6,8 @@ world and these functions; no rule is written anywhere else.
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .auth import ApiToken, Operator
+from .connection import database
 from .currency import Currency
-from .db import database
 from .errors import ApiError
 from .event import Event
 from .idempotency import IdempotencyRecord

@@ -12,8 +12,9 @@ from peewee import (
     IntegrityError,
 )
 
+from .connection import BaseModel, database, utcnow
 from .currency import Currency, validate_new_currency
-from .db import BaseModel, MinorUnitsField, among, database, lock_rows, utcnow
+from .dialect import MinorUnitsField, among, lock_rows
 from .errors import ApiError, invalid
 from .event import record_event
 from .ids import new_id

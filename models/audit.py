@@ -12,8 +12,9 @@ from collections import defaultdict
 from peewee import JOIN, fn
 
 from .account import SYSTEM_ACCOUNT, Balance
+from .connection import utcnow
 from .currency import exponent_of
-from .db import exact_sum, utcnow
+from .dialect import exact_sum
 from .ledger import COMPLETED, Entry, Payment
 from .money import format_amount
 from .serialize import iso

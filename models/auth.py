@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from peewee import AutoField, CharField, DateTimeField, IntegrityError
 
-from .db import BaseModel, database, utcnow
+from .connection import BaseModel, database, utcnow
 from .errors import ApiError, invalid
 from .pagination import SEQ, decode_cursor, page
 

@@ -8,7 +8,7 @@ import time
 import iso4217
 from peewee import BooleanField, CharField, DateTimeField, IntegerField
 
-from .db import BaseModel, utcnow
+from .connection import BaseModel, utcnow
 from .errors import ApiError, invalid
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{3,10}$")

@@ -7,7 +7,7 @@ commit out of order: one that took number 10 can commit after another took
 
 So an event is inserted, in the same transaction as the change it describes,
 with no `seq`. Numbers are given afterwards by `sequence_committed`, which
-only one process at a time runs (the relay, `tasks.relay`): it takes the
+only one process at a time runs (the relay, `events.relay`): it takes the
 committed events that have no number yet, in insertion order, and numbers
 them max(seq)+1, max(seq)+2, ... in one transaction. That is correct because:
 
@@ -34,7 +34,10 @@ from typing import NamedTuple
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
-from .db import QUEUE_SCANS, BaseModel, database, insert_rows, is_sqlite, utcnow
+from .bulk import IMMEDIATE, Rows, Statements
+from .connection import BaseModel, database, is_sqlite, utcnow
+from .dialect import QUEUE_SCANS
+from .peewee_internals import pending_commit_callbacks
 from .serialize import compact_json, iso
 
 EVENT_TYPES = (
@@ -128,13 +131,17 @@ def record_event(event_type: str, data: dict | Encoded) -> Event:
 
 
 def record_events(
-    events: list[tuple[str, dict | Encoded]], *along: tuple[type[BaseModel], list[dict]], at: datetime | None = None
+    events: list[tuple[str, dict | Encoded]],
+    *along: Rows,
+    at: datetime | None = None,
+    into: Statements = IMMEDIATE,
 ) -> None:
     """Append many events in one statement (a batch's), which also inserts
     `along`'s rows, `(model, rows)` each: the changes they describe. `at`:
-    the moment they happened, if the batch has one; else now."""
+    the moment they happened, if the batch has one; else now. `into`: the
+    statement batch to send the statement with (`models.bulk`)."""
     at = at or utcnow()
-    insert_rows(*along, (Event, [_row(event_type, data, at) for event_type, data in events]))
+    into.insert_rows(*along, (Event, [_row(event_type, data, at) for event_type, data in events]))
     if events:
         _wake_after_commit()
 
@@ -168,7 +175,7 @@ def _wake_after_commit() -> None:
     # Once per transaction, however many events it records. (The pending
     # commit callbacks live in Peewee's per-thread state and are dropped on
     # rollback, so a rolled-back transaction wakes nobody.)
-    pending = database.obj._state.commit_callbacks
+    pending = pending_commit_callbacks(database.obj)
     for wake in _wakers:
         if wake not in pending:
             database.after_commit(wake)

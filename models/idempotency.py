@@ -14,12 +14,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegrityError
 
 from .auth import ApiToken
-from .db import BaseModel, database, in_transaction, read_only, utcnow
+from .connection import BaseModel, database, utcnow
 from .errors import ApiError
+from .retry import read_only, retried_transaction
+
+T = TypeVar("T")
 
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
@@ -49,21 +53,25 @@ def check_key(key: str) -> None:
         )
 
 
-def create_once(token_id: int, key: str, print_: str, create: Callable[[], str]) -> tuple[str, bool]:
-    """Run `create` (which returns the new resource's id) at most once per
-    (token, key). Returns (resource id, replayed). Opens its own
+def create_once(
+    token_id: int, key: str, print_: str, create: Callable[[], T], id_of: Callable[[T], str]
+) -> tuple[str, T | None]:
+    """Run `create` at most once per (token, key). Returns the resource's id
+    (`id_of` what `create` returned), and what `create` returned when it ran
+    now, or None when this is a replay of an earlier request. Opens its own
     transactions: call it outside any."""
     check_key(key)
 
-    def claim_and_create() -> str:
+    def claim_and_create() -> tuple[str, T | None]:
         with database.atomic():
             record = IdempotencyRecord.create(token=token_id, key=key, fingerprint=print_)
-        record.resource_id = create()
+        made = create()
+        record.resource_id = id_of(made)
         record.save()
-        return record.resource_id
+        return record.resource_id, made
 
     try:
-        return in_transaction(claim_and_create), False
+        return retried_transaction(claim_and_create)
     except IntegrityError:
         pass
     record = read_only(
@@ -71,7 +79,7 @@ def create_once(token_id: int, key: str, print_: str, create: Callable[[], str])
     )
     if record.fingerprint != print_:
         raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different request")
-    return record.resource_id, True
+    return record.resource_id, None
 
 
 def forget_expired() -> int:

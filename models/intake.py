@@ -20,18 +20,42 @@ from typing import NamedTuple
 from peewee import IntegrityError
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
+from .connection import database, utcnow
 from .currency import Currency
-from .db import OutcomeUnknown, database, lock_rows, stored_once, utcnow
+from .dialect import lock_rows
 from .errors import ApiError, invalid, not_found
 from .event import Encoded, record_event, record_events
 from .ids import new_id
 from .ledger import COMPLETED, PENDING, REVERSIBLE_KINDS, Payment
 from .money import AmountError, parse_amount
+from .peewee_internals import instance_of_row, row_values
 from .rates import quote_exchange
-from .serialize import payment_json
+from .retry import OutcomeUnknown, store_at_most_once
+from .serialize import compact_json, payment_json
 from .validation import AMOUNT, check_shape
 
-Enqueue = Callable[[str], None]
+# Asks a worker to settle what is pending; called once the payments it is
+# about are committed (cheap: `events.signals.Coalesced`).
+RequestSettlement = Callable[[], None]
+
+
+class Accepted(NamedTuple):
+    """A payment intake has just stored, pending, with its payment.created
+    event's data and JSON text, and the JSON text of its detail (the answer
+    to the request that made it): each encoded once."""
+
+    payment: Payment
+    created: Encoded
+    detail_text: str
+
+    @property
+    def id(self) -> str:
+        return self.payment.id
+
+    @classmethod
+    def of(cls, payment: Payment) -> Accepted:
+        data = payment_json(payment)
+        return cls(payment, Encoded.of(data), compact_json({**data, "entries": []}))
 
 TRANSFER_FIELDS = {
     "from_account": str,
@@ -44,7 +68,9 @@ TRANSFER_FIELDS = {
 CASH_FIELDS = {"account": str, "currency": str, "amount": AMOUNT, "description": str}
 
 
-def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> list[Payment | ApiError]:
+def accept_payments(
+    requests: list[tuple[str, object]], request_settlement: RequestSettlement
+) -> list[Accepted | ApiError]:
     """Intake of many transfers, deposits and withdrawals (`(kind, body)`) in
     the caller's transaction: what the API does with the requests that
     arrive together. Each is judged on its own, by exactly the rules it would
@@ -61,29 +87,29 @@ def accept_payments(requests: list[tuple[str, object]], enqueue: Enqueue) -> lis
     lookups = _Lookups([data for data in shaped if isinstance(data, dict)])
     # Accepted together, at one moment: the payments' and their events' time.
     now = utcnow()
-    outcomes: list[Payment | ApiError] = []
+    outcomes: list[Accepted | ApiError] = []
     for (kind, _), data in zip(requests, shaped, strict=True):
         if isinstance(data, ApiError):
             outcomes.append(data)
             continue
         try:
-            outcomes.append(_RULES[kind](data, lookups, now))
+            outcomes.append(Accepted.of(_RULES[kind](data, lookups, now)))
         except ApiError as refusal:
             outcomes.append(refusal)
-    accepted = [p for p in outcomes if isinstance(p, Payment)]
+    accepted = [outcome for outcome in outcomes if isinstance(outcome, Accepted)]
     if accepted:
-        events = [("payment.created", _created(p)) for p in accepted]
-        rows = [p.__data__ for p in accepted]
+        events: list[tuple[str, dict | Encoded]] = [("payment.created", made.created) for made in accepted]
+        rows = (Payment, [row_values(made.payment) for made in accepted])
         if database.in_transaction():
-            record_events(events, (Payment, rows), at=now)
+            record_events(events, rows, at=now)
         else:
             # One statement stores them all or none: one of them tells which.
             try:
-                stored_once(lambda: record_events(events, (Payment, rows), at=now), lambda: stored(accepted[0].id))
+                store_at_most_once(lambda: record_events(events, rows, at=now), lambda: stored(accepted[0].id))
             except OutcomeUnknown:
-                enqueue(accepted[0].id)  # perhaps stored: if so, settled without waiting for the sweeper
+                request_settlement()  # perhaps stored: if so, settled without waiting for the sweeper
                 raise
-        database.after_commit(lambda: enqueue(accepted[0].id))
+        database.after_commit(request_settlement)
     return outcomes
 
 
@@ -92,23 +118,23 @@ def stored(payment_id: str) -> bool:
     return Payment.select().where(Payment.id == payment_id).exists()
 
 
-def submit_transfer(body: object, enqueue: Enqueue) -> Payment:
+def submit_transfer(body: object, request_settlement: RequestSettlement) -> Accepted:
     """Accept one transfer (or exchange); see `_transfer`."""
-    return _one("transfer", body, enqueue)
+    return _one("transfer", body, request_settlement)
 
 
-def submit_deposit(body: object, enqueue: Enqueue) -> Payment:
+def submit_deposit(body: object, request_settlement: RequestSettlement) -> Accepted:
     """Accept one deposit; see `_deposit`."""
-    return _one("deposit", body, enqueue)
+    return _one("deposit", body, request_settlement)
 
 
-def submit_withdrawal(body: object, enqueue: Enqueue) -> Payment:
+def submit_withdrawal(body: object, request_settlement: RequestSettlement) -> Accepted:
     """Accept one withdrawal; see `_withdrawal`."""
-    return _one("withdrawal", body, enqueue)
+    return _one("withdrawal", body, request_settlement)
 
 
-def _one(kind: str, body: object, enqueue: Enqueue) -> Payment:
-    (outcome,) = accept_payments([(kind, body)], enqueue)
+def _one(kind: str, body: object, request_settlement: RequestSettlement) -> Accepted:
+    (outcome,) = accept_payments([(kind, body)], request_settlement)
     if isinstance(outcome, ApiError):
         raise outcome
     return outcome
@@ -246,7 +272,7 @@ def _withdrawal(data: dict, lookups: _Lookups, now: datetime) -> Payment:
 _RULES = {"transfer": _transfer, "deposit": _deposit, "withdrawal": _withdrawal}
 
 
-def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
+def submit_reversal(payment_id: str, body: object, request_settlement: RequestSettlement) -> Accepted:
     """Accept the reversal of a completed transfer or exchange: the money goes
     back from the receiver to the sender, as a new `reversal` payment linked
     both ways (`reverses` on it, `reversed_by` on the original). An exchange
@@ -280,7 +306,14 @@ def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
     try:
         with database.atomic():
             reversal = _accept(
-                "reversal", source, target, amount, data.get("description"), enqueue, reverses=original.id, **exchange
+                "reversal",
+                source,
+                target,
+                amount,
+                data.get("description"),
+                request_settlement,
+                reverses=original.id,
+                **exchange,
             )
     except IntegrityError:
         # The partial unique index on `reverses` is the last guard.
@@ -290,21 +323,20 @@ def submit_reversal(payment_id: str, body: object, enqueue: Enqueue) -> Payment:
 
 
 def _accept(
-    kind: str, source: Balance, target: Balance, amount: int, description, enqueue: Enqueue, **extra
-) -> Payment:
+    kind: str,
+    source: Balance,
+    target: Balance,
+    amount: int,
+    description: str | None,
+    request_settlement: RequestSettlement,
+    **extra: object,
+) -> Accepted:
     """Store one payment with its event; ask for settlement once committed."""
-    payment = _new_payment(kind, source, target, amount, description, utcnow(), **extra)
-    payment.save(force_insert=True)
-    record_event("payment.created", _created(payment))
-    database.after_commit(lambda: enqueue(payment.id))
-    return payment
-
-
-def _created(payment: Payment) -> Encoded:
-    """The payment.created event's data, whose text the payment keeps."""
-    created = Encoded.of(payment_json(payment))
-    payment.created_json = created.text
-    return created
+    accepted = Accepted.of(_new_payment(kind, source, target, amount, description, utcnow(), **extra))
+    accepted.payment.save(force_insert=True)
+    record_event("payment.created", accepted.created)
+    database.after_commit(request_settlement)
+    return accepted
 
 
 def _new_payment(
@@ -314,8 +346,9 @@ def _new_payment(
     yet. Built from its row's values (foreign keys as ids, the fields not
     given null): every field with a default is given, and setting each field
     through its descriptor cost a quarter of judging a transfer."""
-    payment = Payment(__no_default__=True)
-    payment.__data__ = {
+    return instance_of_row(
+        Payment,
+        {
         "id": new_id("pay"),
         "kind": kind,
         "status": PENDING,
@@ -326,10 +359,10 @@ def _new_payment(
         "amount": amount,
         "currency": source.currency_id,
         "description": description,
-        "created_at": at,
-        **extra,
-    }
-    return payment
+            "created_at": at,
+            **extra,
+        },
+    )
 
 
 def _cash(data: dict, lookups: _Lookups) -> tuple[Customer, Currency, int]:

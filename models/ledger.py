@@ -5,8 +5,9 @@ from __future__ import annotations
 from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField
 
 from .account import Account, Balance
+from .connection import BaseModel, utcnow
 from .currency import Currency
-from .db import BaseModel, MinorUnitsField, is_sqlite, utcnow
+from .dialect import MinorUnitsField
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
 KINDS = ("transfer", "deposit", "withdrawal", "exchange", "reversal")
@@ -27,10 +28,6 @@ class Payment(BaseModel):
     """The database keeps a payment's accounts and currency in agreement
     with its balances: (from_balance, from_account, currency) and
     (to_balance, to_account) are each a balance's (migration 0006)."""
-
-    # A payment this process has just accepted: its JSON text as its
-    # payment.created event holds it (`models.intake`), for the answer.
-    created_json: str | None = None
 
     id = CharField(max_length=32, primary_key=True)
     kind = CharField(max_length=16)
@@ -72,14 +69,3 @@ class Entry(BaseModel):
 
     class Meta:
         indexes = ((("balance", "id"), False),)
-
-
-def lock_shared(query):
-    """Hold the selected rows unchanged until this transaction ends, while
-    letting other transactions read and share-lock them too.
-
-    PostgreSQL: FOR SHARE, which an UPDATE or DELETE of the rows waits for
-    (and which waits for one being committed, then reads the new version).
-    SQLite: nothing to add; its one writer at a time orders everything.
-    """
-    return query if is_sqlite() else query.for_update("FOR SHARE")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from peewee import prefetch
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
+from .connection import database
 from .currency import Currency
-from .db import database
 from .errors import invalid
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment

@@ -17,11 +17,11 @@ from decimal import Decimal, InvalidOperation
 
 from peewee import AutoField, BigAutoField, CharField, DateTimeField, ForeignKeyField
 
+from .connection import BaseModel, utcnow
 from .currency import Currency, exponent_of
-from .db import BaseModel, lock_rows, utcnow
+from .dialect import lock_rows, lock_shared
 from .errors import ApiError, invalid, not_found
 from .event import record_event
-from .ledger import lock_shared
 from .money import MAX_MAJOR_UNITS, format_amount
 from .serialize import rate_json
 from .validation import AMOUNT, check_shape

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from peewee import fn
 
 from .account import SYSTEM_ACCOUNT, Balance
-from .db import exact_sum, utcnow
+from .connection import utcnow
+from .dialect import exact_sum
 from .ledger import COMPLETED, STATUSES, Payment
 from .serialize import money
 

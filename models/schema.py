@@ -13,8 +13,8 @@ from pathlib import Path
 from playhouse.migrations import Runner
 
 from .account import SYSTEM_ACCOUNT, Account, open_system_balance
+from .connection import atomic, database, is_sqlite
 from .currency import Currency, iso_currencies
-from .db import atomic, database, is_sqlite
 
 log = logging.getLogger(__name__)
 

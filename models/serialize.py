@@ -11,6 +11,7 @@ from datetime import datetime
 
 from .currency import exponent_of
 from .money import format_amount
+from .peewee_internals import row_values
 
 # Made once: json.dumps with any option but the defaults builds an encoder
 # per call, and every answer and every event is encoded with these.
@@ -72,10 +73,10 @@ def account_json(account, balances=None, with_balances: bool = False) -> dict:
 
 
 def payment_json(payment, entries=None) -> dict:
-    # Read from the row's values (`__data__`: foreign keys as their ids)
-    # rather than through a descriptor per field: lists serialize pages of
-    # payments, and intake every payment it accepts.
-    row = payment.__data__
+    # Read from the row's values (foreign keys as their ids) rather than
+    # through a descriptor per field: lists serialize pages of payments, and
+    # intake every payment it accepts.
+    row = row_values(payment)
     currency, target_currency = row["currency"], row.get("target_currency")
     body = {
         "id": row["id"],
@@ -100,13 +101,6 @@ def payment_json(payment, entries=None) -> dict:
     if entries is not None:
         body["entries"] = [entry_json(e) for e in entries]
     return body
-
-
-def with_no_entries(payment_text: str) -> str:
-    """A new payment's detail, `compact_json(payment_json(p, entries=[]))`,
-    from `compact_json(payment_json(p))`: the text its payment.created event
-    holds. (A JSON object's text ends with its closing brace.)"""
-    return payment_text[:-1] + ',"entries":[]}'
 
 
 def entry_json(entry) -> dict:

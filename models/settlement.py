@@ -28,11 +28,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
+from .bulk import Statements, statement_batch
+from .connection import utcnow
 from .currency import exponent_of
-from .db import among, claim_rows, in_transaction, lock_rows, together, update_rows, utcnow, walk_queue_indexes
+from .dialect import among, claim_rows, lock_rows, walk_queue_indexes
 from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
+from .retry import retried_transaction
 from .serialize import balance_json, payment_json
 
 BATCH = 2000
@@ -51,7 +54,7 @@ def settle_pending(limit: int = BATCH) -> int:
             _settle_locked(payments)
         return len(payments)
 
-    return in_transaction(work)
+    return retried_transaction(work)
 
 
 def settle_payment(payment_id: str) -> str | None:
@@ -66,7 +69,7 @@ def settle_payment(payment_id: str) -> str | None:
         _settle_locked([payment])
         return payment.status
 
-    return in_transaction(work)
+    return retried_transaction(work)
 
 
 def _settle_locked(payments: list[Payment]) -> None:
@@ -118,9 +121,9 @@ def _settle_locked(payments: list[Payment]) -> None:
         data["balances"] = [balance_json(balance) for balance, _, _ in legs]
         events.append(("payment.completed", data))
     # Updates, entries and events: one round trip.
-    with together():
-        _write(payments, changed.values(), now)
-        record_events(events, (Entry, entries), at=now)
+    with statement_batch() as batch:
+        _write(batch, payments, changed.values(), now)
+        record_events(events, (Entry, entries), at=now, into=batch)
 
 
 def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, system: dict) -> list[tuple]:
@@ -135,18 +138,18 @@ def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, sy
     ]
 
 
-def _write(payments: list[Payment], balances, now) -> None:
+def _write(batch: Statements, payments: list[Payment], balances, now) -> None:
     """The batch's updates, one statement per table (two for payments when
     exchanges completed: their amounts and rates). Its entries go in with
     its events."""
-    update_rows(Balance, [{"id": b.id, "amount": b.amount} for b in balances], same={"updated_at": now})
-    update_rows(
+    batch.update_rows(Balance, [{"id": b.id, "amount": b.amount} for b in balances], same={"updated_at": now})
+    batch.update_rows(
         Payment,
         [{"id": p.id, "status": p.status, "failure_code": p.failure_code} for p in payments],
         same={"settled_at": now},
     )
     exchanges = [p for p in payments if p.kind == "exchange" and p.status == COMPLETED]
-    update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in exchanges])
+    batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in exchanges])
 
 
 def _system_balance_ids(currencies: set[str]) -> dict[str, str]:

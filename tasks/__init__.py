@@ -1,1 +1,1 @@
-"""Background work (Huey): settlement and the pending-payment sweeper."""
+"""The Huey tasks (settlement and the sweeper), the queue they run on, and the consumers that run them."""

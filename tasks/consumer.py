@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from huey.consumer import Consumer, Scheduler
 
-from config import Config
-
-from . import settlement  # noqa: F401  (registers the tasks)
-from .queue import huey
-
-
-class SweepingScheduler(Scheduler):
-    """Huey looks at periodic tasks once a minute; SWEEP_SECONDS makes the
-    sweeper look more often (the fault tests use a few seconds)."""
-
-    periodic_task_seconds = Config.from_env().sweep_seconds
+from .settlement import Settlement
 
 
 class GatewayConsumer(Consumer):
-    scheduler_class = SweepingScheduler
+    """Huey looks at periodic tasks once a minute; `sweep_seconds` makes the
+    sweeper look more often (the fault tests use a few seconds)."""
+
+    def __init__(self, settlement: Settlement, sweep_seconds: int, **options) -> None:
+        self._sweep_seconds = sweep_seconds
+        super().__init__(settlement.huey, worker_type="thread", periodic=True, **options)
+
+    def _create_scheduler(self) -> Scheduler:
+        scheduler = super()._create_scheduler()
+        scheduler.periodic_task_seconds = self._sweep_seconds
+        return scheduler
 
 
 class EmbeddedConsumer(GatewayConsumer):
@@ -29,12 +29,12 @@ class EmbeddedConsumer(GatewayConsumer):
         pass
 
 
-def start_embedded(workers: int) -> EmbeddedConsumer:
-    consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", max_delay=0.25, periodic=True)
+def start_embedded(settlement: Settlement, workers: int, sweep_seconds: int) -> EmbeddedConsumer:
+    consumer = EmbeddedConsumer(settlement, sweep_seconds, workers=workers, max_delay=0.25)
     consumer.start()
     return consumer
 
 
-def run_worker(workers: int) -> None:
+def run_consumer(settlement: Settlement, workers: int, sweep_seconds: int) -> None:
     """Block running a consumer until SIGINT (graceful) or SIGTERM."""
-    GatewayConsumer(huey, workers=workers, worker_type="thread", periodic=True, shutdown_timeout=30).run()
+    GatewayConsumer(settlement, sweep_seconds, workers=workers, shutdown_timeout=30).run()

@@ -1,8 +1,4 @@
-"""The Huey instance: Redis with services, a SQLite file when embedded.
-
-Built from the environment at import, as Huey's task decorators need it; the
-server, the workers and the tests all set the environment first.
-"""
+"""The Huey queue: Redis with services, a SQLite file when embedded."""
 
 from __future__ import annotations
 
@@ -14,15 +10,9 @@ QUEUE_NAME = "payment-gateway"
 
 
 def make_huey(config: Config) -> Huey:
+    """The queue `config` names. Every process that asks for settlement or
+    settles builds its own, with the tasks of `tasks.settlement` on it."""
     if config.redis_url:
         return RedisHuey(QUEUE_NAME, url=config.redis_url, results=False)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(QUEUE_NAME, filename=str(config.queue_path), results=False, timeout=30)
-
-
-huey = make_huey(Config.from_env())
-
-
-def queue_ping() -> int:
-    """Touch the queue's storage; raises if it is unreachable."""
-    return huey.pending_count()

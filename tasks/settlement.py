@@ -1,7 +1,7 @@
 """Settlement tasks, and the sweeper that finds payments nobody settled.
 
 Intake does not queue a task per payment: it asks for settlement
-(`request_settlement`), and at most one request waits in the queue at a
+(`Settlement.request`), and at most one request waits in the queue at a
 time. A flag (in Redis with services, in memory when embedded) is raised by
 the request that queues the task and lowered by the worker that takes it,
 before that worker looks for work; it then settles the backlog in batches
@@ -22,14 +22,14 @@ import time
 from datetime import timedelta
 
 import redis
-from huey import crontab
+from huey import Huey, crontab
 from prometheus_client import Counter, Histogram
 
 from config import Config
 from models.idempotency import forget_expired
 from models.settlement import BATCH, settle_pending, stale_pending_ids
 
-from .queue import QUEUE_NAME, huey
+from .queue import QUEUE_NAME, make_huey
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,7 @@ BATCH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-_config = Config.from_env()
 FLAG_TTL = 2.0
-# A payment still pending this long after intake was missed (queue down at
-# intake, worker killed mid-batch): the sweeper asks for settlement again.
-# (STALE_AFTER_SECONDS; how often the sweeper looks is SWEEP_SECONDS, see
-# tasks.consumer.)
-STALE_AFTER = timedelta(seconds=_config.stale_after)
 
 
 class RedisFlag:
@@ -80,17 +74,61 @@ class LocalFlag:
             self._raised_at = None
 
 
-flag = RedisFlag(_config.redis_url) if _config.redis_url else LocalFlag()
+class Settlement:
+    """The settlement tasks on one queue, and the way to ask for them.
 
+    A payment still pending `config.stale_after` seconds after intake was
+    missed (queue down at intake, worker killed mid-batch): the sweeper asks
+    for settlement again. (How often it looks: `config.sweep_seconds`, see
+    `tasks.consumer`.)"""
 
-@huey.task(retries=10, retry_delay=1)
-def settle_backlog() -> None:
-    """Settle pending payments, a batch per transaction, until none are left.
-    Transient database errors are retried inside each batch; anything else is
-    retried by Huey: a payment stays pending, never half-settled."""
-    flag.lower()
-    while settle_batch() == BATCH:
-        pass
+    def __init__(self, config: Config, huey: Huey | None = None) -> None:
+        self.huey = huey or make_huey(config)
+        self._flag = RedisFlag(config.redis_url) if config.redis_url else LocalFlag()
+        self._stale_after = timedelta(seconds=config.stale_after)
+        self.settle_backlog = self.huey.task(retries=10, retry_delay=1)(self._settle_backlog)
+        self.sweeper = self.huey.periodic_task(crontab(minute="*"))(self._sweeper)
+
+    def _settle_backlog(self) -> None:
+        """Settle pending payments, a batch per transaction, until none are
+        left. Transient database errors are retried inside each batch;
+        anything else is retried by Huey: a payment stays pending, never
+        half-settled."""
+        self._flag.lower()
+        while settle_batch() == BATCH:
+            pass
+
+    def _sweeper(self) -> None:
+        """No lock: two workers sweeping at once only ask for settlement
+        twice, which is harmless, while a lock left by a worker killed
+        mid-sweep would stop every sweep after it."""
+        self.sweep_pending()
+        forget_expired()
+
+    def request(self) -> None:
+        """After a payment's commit: make sure a worker will settle it.
+
+        The payment is already stored, so a queue that is down must not fail
+        the request that accepted it: the sweeper will ask again.
+        """
+        try:
+            if self._flag.raise_():
+                self.settle_backlog()
+        except Exception:  # redis.ConnectionError, sqlite3.OperationalError, ...
+            log.warning("could not queue settlement; the sweeper will", exc_info=True)
+
+    def sweep_pending(self) -> int:
+        """Queue settlement when payments have waited longer than
+        `stale_after`; returns how many were waiting."""
+        stale = len(stale_pending_ids(self._stale_after))
+        if stale:
+            log.info("%d payments pending too long; queueing settlement", stale)
+            self.settle_backlog()
+        return stale
+
+    def queue_depth(self) -> int:
+        """Tasks waiting in the queue; raises if it is unreachable."""
+        return self.huey.pending_count()
 
 
 def settle_batch() -> int:
@@ -102,35 +140,3 @@ def settle_batch() -> int:
         BATCH_SECONDS.observe(time.perf_counter() - started)
         SETTLED.inc(settled)
     return settled
-
-
-def request_settlement(payment_id: str | None = None) -> None:
-    """After a payment's commit: make sure a worker will settle it.
-
-    The payment is already stored, so a queue that is down must not fail the
-    request that accepted it: the sweeper will ask again.
-    """
-    try:
-        if flag.raise_():
-            settle_backlog()
-    except Exception:  # redis.ConnectionError, sqlite3.OperationalError, ...
-        log.warning("could not queue settlement of %s; the sweeper will", payment_id, exc_info=True)
-
-
-def sweep_pending() -> int:
-    """Queue settlement when payments have waited longer than STALE_AFTER;
-    returns how many were waiting."""
-    stale = len(stale_pending_ids(STALE_AFTER))
-    if stale:
-        log.info("%d payments pending too long; queueing settlement", stale)
-        settle_backlog()
-    return stale
-
-
-@huey.periodic_task(crontab(minute="*"))
-def sweeper() -> None:
-    """No lock: two workers sweeping at once only ask for settlement twice,
-    which is harmless, while a lock left by a worker killed mid-sweep would
-    stop every sweep after it."""
-    sweep_pending()
-    forget_expired()

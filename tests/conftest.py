@@ -63,7 +63,7 @@ def start_workers(count: int) -> list[subprocess.Popen]:
 
 class RunningServer:
     def __init__(self, config: Config) -> None:
-        import server
+        from web.process import serve
 
         self.config = config
         self.started = threading.Event()
@@ -73,7 +73,7 @@ class RunningServer:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
             self.stop_event = asyncio.Event()
-            await server.serve(config, started=self.started, stop=self.stop_event)
+            await serve(config, on_ready=self.started.set, stop=self.stop_event)
 
         self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
         self.thread.start()
@@ -89,7 +89,7 @@ class RunningServer:
 @pytest.fixture(scope="session")
 def gateway():
     """The running service: one web server (+ two workers with services)."""
-    from models.db import connect as connect_database
+    from models.connection import connect as connect_database
     from models.schema import migrate
 
     workers = []
@@ -123,9 +123,9 @@ def browser():
 
 def issue_token(scope: str) -> str:
     from models.auth import ApiToken
-    from models.db import in_transaction
+    from models.retry import retried_transaction
 
-    return in_transaction(lambda: ApiToken.issue(f"test {scope}", scope))[1]
+    return retried_transaction(lambda: ApiToken.issue(f"test {scope}", scope))[1]
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +157,7 @@ def ledger_stays_balanced(gateway):
 
 def assert_audit_ok() -> dict:
     from models.audit import run_audit
-    from models.db import read_only
+    from models.retry import read_only
 
     report = read_only(run_audit)
     assert report["ok"], report["problems"][:10]

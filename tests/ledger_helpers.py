@@ -49,9 +49,9 @@ def pay(api, body: dict, wait: int = 20):
 def pending(submit, body: dict):
     """Accept a payment through the intake rule without queueing it, so it
     stays pending until the test settles it with `settle_payment`."""
-    from models.db import in_transaction
+    from models.retry import retried_transaction
 
-    return in_transaction(lambda: submit(body, enqueue=lambda _id: None))
+    return retried_transaction(lambda: submit(body, lambda: None))
 
 
 def final(api, payment_id: str) -> dict:

@@ -18,10 +18,10 @@ PASSWORD = "correct horse battery"
 def new_operator(role: str = "admin") -> str:
     """A new operator with PASSWORD; returns its email."""
     from models.auth import Operator
-    from models.db import in_transaction
+    from models.retry import retried_transaction
 
     email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-    in_transaction(lambda: Operator.register(email, PASSWORD, role))
+    retried_transaction(lambda: Operator.register(email, PASSWORD, role))
     return email
 
 

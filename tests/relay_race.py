@@ -13,8 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.db import connect, in_transaction, read_only  # noqa: E402
+from models.connection import connect  # noqa: E402
 from models.event import Event, record_events, sequence_committed  # noqa: E402
+from models.retry import read_only, retried_transaction  # noqa: E402
 from models.schema import migrate  # noqa: E402
 
 WRITERS, COMMITS, RELAYS = 3, 200, 3
@@ -30,12 +31,12 @@ def main() -> None:
     def write(n: int) -> None:
         for i in range(COMMITS):
             events = [("rate.updated", {"marker": f"{n}-{i}-{k}"}) for k in range(1 + i % 3)]
-            in_transaction(lambda events=events: record_events(events))
+            retried_transaction(lambda events=events: record_events(events))
 
     def relay() -> None:
         while True:
             finished = done.is_set()
-            frames = in_transaction(lambda: sequence_committed(25))
+            frames = retried_transaction(lambda: sequence_committed(25))
             with lock:
                 returned.extend((frame.seq, json.loads(frame.text)["data"]["marker"]) for frame in frames)
             if finished and not frames:

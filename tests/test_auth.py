@@ -122,13 +122,13 @@ def test_the_bearer_scheme_is_case_insensitive(reader):
 
 def test_a_revoked_token_is_refused_401(writer, admin):
     from models.auth import ApiToken
-    from models.db import in_transaction, read_only
+    from models.retry import read_only, retried_transaction
 
     secret = issue_token("write")
     api = writer.with_token(secret)
     assert api.get("/api/v1/accounts", params={"limit": 1}).status == 200
     token = read_only(lambda: ApiToken.authenticate(secret))
-    in_transaction(lambda: token.revoke())
+    retried_transaction(lambda: token.revoke())
     assert_unauthorized(api.get("/api/v1/accounts", params={"limit": 1}))
     sender, receiver = open_account(writer, admin, {"PHP": "5.00"}), open_account(writer, admin, currencies=["PHP"])
     with leaves_nothing_behind(writer, sender, receiver):

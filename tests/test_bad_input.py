@@ -45,8 +45,8 @@ def newest_seq(api) -> int:
     numbered ones, and an event committed just before a refused request may
     be numbered just after it: counting rows is what "no event was written"
     means.)"""
-    from models.db import read_only
     from models.event import Event
+    from models.retry import read_only
 
     return read_only(lambda: Event.select().count())
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from handlers.batching import MAX_IN_FLIGHT, SECOND_BATCH_AT, IntakeBatcher
+from web.batching import MAX_IN_FLIGHT, SECOND_BATCH_AT, IntakeBatcher
 
 
 class HeldBatches:
@@ -62,7 +62,7 @@ def held(monkeypatch):
 def run(scenario):
     executor = ThreadPoolExecutor(MAX_IN_FLIGHT + 2)
     try:
-        return asyncio.run(scenario(IntakeBatcher(executor, enqueue=lambda _: None)))
+        return asyncio.run(scenario(IntakeBatcher(executor, lambda: None)))
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
 

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.conftest import assert_audit_ok, open_account, wait_until
+from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
 
 
 def all_final(api, payment_ids: list[str]) -> list[dict]:
@@ -118,14 +118,14 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_payment(writer,
 
 
 def test_settling_one_payment_from_many_threads_settles_it_once(writer, admin):
-    from models.db import in_transaction
     from models.intake import submit_transfer
+    from models.retry import retried_transaction
     from models.settlement import settle_payment
 
     payer = open_account(writer, admin, {"PHP": "10.00"})
     payee = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": payer, "to_account": payee, "amount": "10.00"}
-    payment = in_transaction(lambda: submit_transfer(body, enqueue=lambda _id: None))
+    payment = retried_transaction(lambda: submit_transfer(body, lambda: None))
     barrier = threading.Barrier(8)
 
     def settle(_: int):
@@ -144,19 +144,20 @@ def test_settling_one_payment_from_many_threads_settles_it_once(writer, admin):
 def test_sweeper_requeues_a_payment_whose_task_was_lost(writer, admin):
     from datetime import timedelta
 
-    from models.db import in_transaction, utcnow
+    from models.connection import utcnow
     from models.intake import submit_transfer
     from models.ledger import Payment
-    from tasks.settlement import sweep_pending
+    from models.retry import retried_transaction
+    from tasks.settlement import Settlement
 
     payer = open_account(writer, admin, {"PHP": "10.00"})
     payee = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": payer, "to_account": payee, "amount": "4.00"}
-    lost = in_transaction(lambda: submit_transfer(body, enqueue=lambda _id: None))
-    in_transaction(
+    lost = retried_transaction(lambda: submit_transfer(body, lambda: None))
+    retried_transaction(
         lambda: Payment.update(created_at=utcnow() - timedelta(minutes=5)).where(Payment.id == lost.id).execute()
     )
     assert writer.get(f"/api/v1/payments/{lost.id}").body["status"] == "pending"
-    assert sweep_pending() >= 1
+    assert Settlement(CONFIG).sweep_pending() >= 1
     assert all_final(writer, [lost.id])[0]["status"] == "completed"
     assert amounts(writer, payee) == {"PHP": Decimal("4.00")}

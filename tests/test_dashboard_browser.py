@@ -18,11 +18,11 @@ from tests.pages import new_operator
 def pending_transfer(sender: str, receiver: str, amount: str) -> str:
     """A transfer accepted but not queued: it stays pending until the test
     settles it (the sweeper would only after 30 s)."""
-    from models.db import in_transaction
     from models.intake import submit_transfer
+    from models.retry import retried_transaction
 
     body = {"from_account": sender, "to_account": receiver, "amount": amount}
-    return in_transaction(lambda: submit_transfer(body, lambda payment_id: None).id)
+    return retried_transaction(lambda: submit_transfer(body, lambda payment_id: None).id)
 
 
 def settle(payment_id: str) -> str:
@@ -164,8 +164,8 @@ def test_a_lost_feed_connection_resumes_after_the_last_event_seen_and_misses_not
 
 def wait_for_event_seq(payment_id: str, event_type: str) -> int:
     """The `seq` the relay gave the payment's event, once it has one."""
-    from models.db import read_only
     from models.event import Event
+    from models.retry import read_only
     from tests.conftest import wait_until
 
     def numbered() -> int | None:

@@ -36,7 +36,7 @@ def reads_the_event_log(sql: str) -> bool:
 @contextmanager
 def counted_queries():
     """The SQL the server's request threads run inside the block."""
-    from models.db import database
+    from models.connection import database
 
     db = database.obj
     run = db.execute_sql

@@ -35,10 +35,11 @@ def book_of_customers() -> dict:
     and one still pending, and an exchange rate: made with the domain
     functions, settled at once."""
     from models.account import create_account
-    from models.db import in_transaction, utcnow
+    from models.connection import utcnow
     from models.intake import submit_deposit, submit_transfer
     from models.ledger import Payment
     from models.rates import set_rate
+    from models.retry import retried_transaction
     from models.settlement import settle_payment
 
     suffix = uuid.uuid4().hex[:4]
@@ -46,10 +47,10 @@ def book_of_customers() -> dict:
     for owner, funds in CUSTOMERS:
         account_id = owner.split()[0].lower() + "-" + suffix
         body = {"id": account_id, "owner": owner, "email": f"{account_id}@example.com", "currencies": sorted(funds)}
-        in_transaction(partial(create_account, body))
+        retried_transaction(partial(create_account, body))
         for currency, amount in funds.items():
             cash = {"account": account_id, "currency": currency, "amount": amount, "description": "Opening deposit"}
-            deposit = in_transaction(partial(submit_deposit, cash, never))
+            deposit = retried_transaction(partial(submit_deposit, cash, never))
             settle_payment(deposit.id)
             dated.append((deposit.id, 40))
         ids.append(account_id)
@@ -64,18 +65,18 @@ def book_of_customers() -> dict:
             "currency": "PHP",
             "description": "Invoice",
         }
-        payment = in_transaction(partial(submit_transfer, body, never))
+        payment = retried_transaction(partial(submit_transfer, body, never))
         settle_payment(payment.id)
         dated.append((payment.id, day))
     now = utcnow()
     for payment_id, day in dated:
         moved = now - timedelta(days=day, hours=day % 5)
-        in_transaction(lambda p=payment_id, m=moved: Payment.update(created_at=m).where(Payment.id == p).execute())
+        retried_transaction(lambda p=payment_id, m=moved: Payment.update(created_at=m).where(Payment.id == p).execute())
     short = {"from_account": priya, "to_account": juan, "amount": "99999.00", "description": "Too much"}
-    settle_payment(in_transaction(partial(submit_transfer, short, never)).id)
+    settle_payment(retried_transaction(partial(submit_transfer, short, never)).id)
     pending = {"from_account": maria, "to_account": juan, "amount": "1250.00", "currency": "PHP", "description": "Rent"}
-    in_transaction(partial(submit_transfer, pending, never))
-    in_transaction(lambda: set_rate("JPY", "PHP", {"rate": "0.3725"}, "operator ops@example.com"))
+    retried_transaction(partial(submit_transfer, pending, never))
+    retried_transaction(lambda: set_rate("JPY", "PHP", {"rate": "0.3725"}, "operator ops@example.com"))
     return {"account": maria, "payment": dated[-1][0]}
 
 

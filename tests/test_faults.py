@@ -239,19 +239,20 @@ def test_a_web_process_killed_under_its_feed_clients_loses_no_event_and_no_payme
 def test_the_settlement_task_run_many_times_at_once_settles_each_payment_once(writer, admin):
     """The same task delivered to several workers at once, in process (both
     backends): claimed rows are skipped or waited for, never settled twice."""
-    from models.db import in_transaction
     from models.intake import submit_transfer
-    from tasks.settlement import settle_backlog
+    from models.retry import retried_transaction
+    from tasks.settlement import Settlement
 
     payer = open_account(writer, admin, {"PHP": "30.00"})
     payee = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": payer, "to_account": payee, "amount": "1.00"}
-    ids = [in_transaction(lambda: submit_transfer(body, enqueue=lambda _id: None)).id for _ in range(40)]
+    ids = [retried_transaction(lambda: submit_transfer(body, lambda: None)).id for _ in range(40)]
+    settlement = Settlement(CONFIG)
     barrier = threading.Barrier(6)
 
     def deliver(_: int) -> None:
         barrier.wait()
-        settle_backlog.call_local()
+        settlement.settle_backlog.call_local()
 
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(deliver, range(6)))
@@ -266,7 +267,7 @@ def test_the_settlement_task_run_many_times_at_once_settles_each_payment_once(wr
 def test_a_database_that_is_restarting_is_a_transient_error_worth_a_retry(state):
     from peewee import OperationalError
 
-    from models.db import is_retryable
+    from models.retry import is_retryable
 
     refused = OperationalError(
         f'connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is {state}\n'

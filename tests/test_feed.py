@@ -23,7 +23,7 @@ from tests.test_concurrency import all_final
 
 def database_balances() -> dict[str, str]:
     from models.account import Balance
-    from models.db import read_only
+    from models.retry import read_only
     from models.serialize import balance_json
 
     return read_only(lambda: {b.id: balance_json(b)["amount"] for b in Balance.select()})

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from bench.services import answers_ready, server_command, spawn
-from handlers.openapi import openapi_document
+from openapi.document import openapi_document
 from tests.client import Api
 from tests.conftest import CONFIG, free_port, wait_until
 from tests.test_faults_harness import Stack, stop_process, throwaway_services

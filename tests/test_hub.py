@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from handlers import hub as hub_module
-from handlers.hub import EventHub
 from models.event import Frame
+from web import hub as hub_module
+from web.hub import EventHub
 
 
 def frame(seq: int) -> Frame:

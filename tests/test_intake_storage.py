@@ -11,11 +11,16 @@ from peewee import IntegrityError, OperationalError
 
 import models.event
 import models.intake
-from models.db import read_only, utcnow, without_transaction
+from models.connection import utcnow
 from models.event import Event
 from models.intake import accept_payments
-from tasks.settlement import request_settlement
-from tests.conftest import assert_audit_ok, open_account, wait_until
+from models.retry import read_only, retried_without_transaction
+from tasks.settlement import Settlement
+from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
+
+
+def request_settlement() -> None:
+    Settlement(CONFIG).request()
 
 
 def transfers_of(api, account_id: str) -> list[dict]:
@@ -40,7 +45,7 @@ def test_a_batch_whose_events_cannot_be_stored_leaves_no_payment_behind(writer, 
         models.event, "_row", lambda event_type, data, at=None: {"type": None, "data": "{}", "created_at": utcnow()}
     )
     with pytest.raises(IntegrityError):
-        without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
+        retried_without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
     monkeypatch.undo()
     assert transfers_of(writer, payer) == []
     deposit = writer.get("/api/v1/payments", params={"account": payer}).body["data"]
@@ -51,7 +56,7 @@ def test_a_batch_stored_without_a_transaction_is_committed_at_once_and_settles(w
     payer = open_account(writer, admin, {"PHP": "1.00"})
     payee = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
-    accepted = without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
+    accepted = retried_without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
     ids = sorted(payment.id for payment in accepted)
     # The web server reads on connections of its own: what it sees is committed.
     assert sorted(p["id"] for p in transfers_of(writer, payer)) == ids
@@ -88,7 +93,7 @@ def test_a_batch_whose_answer_is_lost_is_stored_exactly_once(writer, admin, monk
     payee = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
     attempts = lose_the_answer(monkeypatch, commits)
-    accepted = without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
+    accepted = retried_without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
     monkeypatch.undo()
     # Stored before the loss: found, not stored again. Not stored: stored now.
     assert attempts[0] == (1 if commits else 2)

@@ -13,7 +13,7 @@ import pytest
 from peewee import IntegrityError
 
 from config import Config
-from models.db import database, open_database, utcnow
+from models.connection import database, open_database, utcnow
 from models.ids import new_id
 from models.ledger import PENDING, Payment
 from models.schema import MIGRATIONS

@@ -62,16 +62,16 @@ class Model:
 def fresh_machine(codes: dict[str, str]):
     from models.account import Balance, create_account
     from models.audit import run_audit
-    from models.db import in_transaction, read_only
     from models.errors import ApiError
     from models.intake import submit_deposit, submit_reversal, submit_transfer, submit_withdrawal
     from models.ledger import Payment
     from models.money import format_amount
     from models.rates import remove_rate, set_rate
+    from models.retry import read_only, retried_transaction
     from models.settlement import settle_payment
 
     def intake(submit, body):
-        return in_transaction(lambda: submit(body, enqueue=lambda _id: None)).id
+        return retried_transaction(lambda: submit(body, lambda: None)).id
 
     def money(minor: int, currency: str) -> str:
         return format_amount(minor, EXPONENTS[currency])
@@ -87,7 +87,7 @@ def fresh_machine(codes: dict[str, str]):
             self.accounts = [unique("prop") for _ in range(3)]
             for account in self.accounts:
                 body = {"id": account, "owner": "Property", "currencies": sorted(codes.values())}
-                in_transaction(lambda body=body: create_account(body))
+                retried_transaction(lambda body=body: create_account(body))
                 for currency in EXPONENTS:
                     self.model.balances[(account, currency)] = 0
             for pair, choices in RATES.items():
@@ -96,9 +96,9 @@ def fresh_machine(codes: dict[str, str]):
         def put_rate(self, pair: tuple[str, str], rate: str | None) -> None:
             base, quote = codes[pair[0]], codes[pair[1]]
             if rate is not None:
-                in_transaction(lambda: set_rate(base, quote, {"rate": rate}, "property test"))
+                retried_transaction(lambda: set_rate(base, quote, {"rate": rate}, "property test"))
             elif self.model.rates.get(pair) is not None:
-                in_transaction(lambda: remove_rate(base, quote, "property test"))
+                retried_transaction(lambda: remove_rate(base, quote, "property test"))
             self.model.rates[pair] = rate
 
         def fits(self, minor: int, currency: str) -> int:
@@ -260,7 +260,7 @@ def fresh_machine(codes: dict[str, str]):
                     reverses=original,
                 )
 
-            self.accept(order_of, lambda body, enqueue: submit_reversal(original.id, body, enqueue), {}, refusal, later)
+            self.accept(order_of, lambda body, request_settlement: submit_reversal(original.id, body, request_settlement), {}, refusal, later)
 
         @precondition(lambda self: any(o.status == "pending" for o in self.orders))
         @rule(pick=st.integers(0, 10**6))

@@ -9,6 +9,7 @@ API limits are tested on web processes of their own, started with small ones.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import threading
@@ -18,12 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.services import answers_ready, server_command, spawn
-from handlers.ratelimit import RedisTokenBuckets, TokenBuckets
+from models.errors import ApiError
 from tests.client import Api
 from tests.conftest import CONFIG, free_port, issue_token, unique, wait_until
 from tests.pages import PASSWORD, Session, new_operator
 from tests.test_bad_input import assert_error
 from tests.test_faults_harness import stop_process
+from web.ratelimit import RedisTokenBuckets, TokenBuckets
 
 # Small API limits; and these processes play the part of web processes
 # behind the deployment's nginx, which says who the client is.
@@ -111,8 +113,39 @@ def test_the_limit_holds_across_web_processes(limited):
     assert statuses.count(429) >= 20 - 5 - int(elapsed) - 1 - len(apis)
 
 
+def redis_buckets(rate: float, burst: int, redis_url: str, prefix: str) -> RedisTokenBuckets:
+    return RedisTokenBuckets(rate, burst, "requests", redis_url, prefix, REDIS_CALLS)
+
+
+REDIS_CALLS = ThreadPoolExecutor(2, thread_name_prefix="redis-calls")
+
+
+def limiters() -> list:
+    """A limiter of each backend this run has, each with a burst of 2 and no refill to speak of."""
+    found = [TokenBuckets(rate=0.001, burst=2, what="requests")]
+    if CONFIG.redis_url:
+        found.append(redis_buckets(0.001, 2, CONFIG.redis_url, unique("test:") + ":"))
+    return found
+
+
+@pytest.mark.parametrize("limiter", limiters(), ids=lambda limiter: type(limiter).__name__)
+def test_acquire_grants_the_burst_then_raises_429_with_retry_after_whatever_the_backend(limiter):
+    async def three() -> list:
+        outcomes = []
+        for _ in range(3):
+            try:
+                await limiter.acquire("k")
+            except ApiError as refused:
+                outcomes.append((refused.status, refused.code, int(refused.headers["Retry-After"]) >= 1))
+            else:
+                outcomes.append("granted")
+        return outcomes
+
+    assert asyncio.run(three()) == ["granted", "granted", (429, "rate_limited", True)]
+
+
 def test_the_in_process_bucket_refills_at_its_rate():
-    buckets = TokenBuckets(rate=10, burst=2)
+    buckets = TokenBuckets(rate=10, burst=2, what="requests")
     assert buckets.take("k") == 0 and buckets.take("k") == 0
     wait = buckets.take("k")
     assert 0 < wait <= 0.1
@@ -122,7 +155,7 @@ def test_the_in_process_bucket_refills_at_its_rate():
 
 def test_a_limiter_whose_redis_is_down_lets_requests_through():
     closed = f"redis://127.0.0.1:{free_port()}/0"
-    buckets = RedisTokenBuckets(rate=1, burst=1, redis_url=closed, prefix=unique("test:"))
+    buckets = redis_buckets(1, 1, closed, unique("test:"))
     assert [buckets.take("k") for _ in range(3)] == [0, 0, 0]
 
 

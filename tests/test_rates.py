@@ -152,16 +152,16 @@ def test_rates_in_force_are_listed_by_pair_with_filters_and_pages(admin, reader,
 
 
 def test_the_dashboard_sets_rates_through_the_same_rule(admin, reader, pair):
-    from models.db import in_transaction
     from models.errors import ApiError
     from models.rates import set_rate
+    from models.retry import retried_transaction
 
     base, quote = pair
-    in_transaction(lambda: set_rate(base, quote, {"rate": "9.75"}, "operator ops@example.com"))
+    retried_transaction(lambda: set_rate(base, quote, {"rate": "9.75"}, "operator ops@example.com"))
     got = reader.get(f"/api/v1/rates/{base}/{quote}").body
     assert got["rate"] == "9.75" and got["set_by"] == "operator ops@example.com"
     with pytest.raises(ApiError) as refused:
-        in_transaction(lambda: set_rate(base, quote, {"rate": "-1"}, "operator ops@example.com"))
+        retried_transaction(lambda: set_rate(base, quote, {"rate": "-1"}, "operator ops@example.com"))
     assert refused.value.status == 422 and refused.value.fields == {
         "rate": 'must be a decimal string greater than 0 such as "56.25"'
     }

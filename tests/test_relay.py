@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tasks.coalesce import Coalesced, Courier
+from events.signals import Coalesced, Courier
 from tests.conftest import CONFIG, wait_until
 
 
@@ -47,7 +47,7 @@ def test_every_signal_is_followed_by_a_send_that_starts_after_it():
 def test_only_a_process_whose_relay_leads_listens_for_wakes():
     import redis
 
-    from tasks.fanout import RedisFanout
+    from events.fanout import RedisFanout
 
     fanout = RedisFanout(CONFIG.redis_url, CONFIG.database_url + "-wakes-test")
     client = redis.Redis.from_url(CONFIG.redis_url)
@@ -133,7 +133,7 @@ def scratch_database():
     not CONFIG.database_url, reason="leadership is a PostgreSQL advisory lock; embedded has one process"
 )
 def test_a_worker_takes_the_relay_from_a_web_process_and_gives_it_back_when_it_goes(scratch_database):
-    from tasks.relay import Leadership
+    from events.relay import Leadership
 
     web = Leadership(scratch_database)
     worker = Leadership(scratch_database, worker=True)

@@ -19,7 +19,7 @@ class FakeDeadlock(Exception):
 
 def test_a_transaction_that_hits_a_deadlock_is_run_again_from_the_start(writer, admin):
     from models.account import Account
-    from models.db import in_transaction
+    from models.retry import retried_transaction
 
     account = open_account(writer, admin, currencies=["PHP"])
     attempts = []
@@ -31,12 +31,12 @@ def test_a_transaction_that_hits_a_deadlock_is_run_again_from_the_start(writer, 
             raise OperationalError(FakeDeadlock("deadlock detected"))
         return len(attempts)
 
-    assert in_transaction(work) == 2
+    assert retried_transaction(work) == 2
     assert writer.get(f"/api/v1/accounts/{account}").body["owner"] == "Attempt 2"
 
 
 def test_a_rule_violation_is_not_retried(writer, admin):
-    from models.db import in_transaction
+    from models.retry import retried_transaction
 
     attempts = []
 
@@ -45,7 +45,7 @@ def test_a_rule_violation_is_not_retried(writer, admin):
         raise OperationalError(Exception("no such column: nonsense"))
 
     with pytest.raises(OperationalError):
-        in_transaction(work)
+        retried_transaction(work)
     assert len(attempts) == 1
 
 
@@ -94,7 +94,7 @@ def lose_the_commit_answer(monkeypatch, module, name: str) -> None:
     """The transaction `module.name` runs in commits, then loses its
     connection before the COMMIT's answer arrives: whether it committed is
     unknown to the server."""
-    from models.db import database
+    from models.connection import database
 
     running = threading.local()
     real_work, real_commit = getattr(module, name), type(database.obj).commit

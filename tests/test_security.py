@@ -76,11 +76,11 @@ def test_guarded_and_deliberately_public_methods_pass_the_start_up_check():
 @pytest.fixture(scope="module")
 def revoked_token(gateway) -> str:
     from models.auth import ApiToken
-    from models.db import in_transaction, read_only
+    from models.retry import read_only, retried_transaction
 
     secret = issue_token("admin")
     token = read_only(lambda: ApiToken.authenticate(secret))
-    in_transaction(lambda: token.revoke())
+    retried_transaction(lambda: token.revoke())
     return secret
 
 
@@ -107,7 +107,7 @@ def hostile_records(gateway, admin, writer):
     """An account, payments, a currency and a token whose every free-text
     field carries ATTACK after a marker."""
     from models.auth import ApiToken
-    from models.db import in_transaction
+    from models.retry import retried_transaction
 
     marker = unique("xss")
     payer = writer.post("/api/v1/accounts", {"owner": f"{marker} {ATTACK}", "currencies": ["PHP"]}).body["id"]
@@ -125,7 +125,7 @@ def hostile_records(gateway, admin, writer):
     code = "00" + unique("")[-6:].upper()  # sorts first: on the first page of /currencies
     created = admin.post("/api/v1/currencies", {"code": code, "name": f"{marker} {ATTACK}"[:100], "exponent": 2})
     assert created.status == 201, created.body
-    in_transaction(lambda: ApiToken.issue(f"{marker} {ATTACK}"[:100], "read"))
+    retried_transaction(lambda: ApiToken.issue(f"{marker} {ATTACK}"[:100], "read"))
     return {"marker": marker, "payer": payer, "deposit": deposit["id"], "payment": payment["id"]}
 
 
@@ -258,7 +258,7 @@ def test_a_token_is_found_by_its_digest_and_compared_in_constant_time(gateway, m
     import hmac
 
     from models import auth
-    from models.db import read_only
+    from models.retry import read_only
 
     secret = issue_token("read")
     compared = []
@@ -277,7 +277,7 @@ def test_a_token_is_found_by_its_digest_and_compared_in_constant_time(gateway, m
 
 def test_a_wrong_email_costs_a_password_check_like_a_wrong_password(gateway, monkeypatch):
     from models import auth
-    from models.db import read_only
+    from models.retry import read_only
 
     checked = []
     original = auth._check

@@ -15,9 +15,9 @@ import pytest
 from tornado.web import Application, RequestHandler, stream_request_body
 
 from bench.services import answers_ready, server_command, spawn
-from handlers.inflight import Counted, InFlight
 from tests.conftest import CONFIG, free_port, wait_until
 from tests.test_faults_harness import stop_process
+from web.inflight import Counted, InFlight
 
 
 @pytest.fixture

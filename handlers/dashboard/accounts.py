@@ -11,7 +11,7 @@ from models.errors import ApiError, not_found
 from models.intake import submit_deposit, submit_withdrawal
 from models.queries import list_accounts, list_currencies, list_payments
 from models.reports import currencies_in_use
-from models.serialize import account_json, account_payment_json, payment_json
+from models.serialize import account_json, account_payment_json
 
 from .base import PageHandler, admin_only, viewer
 from .forms import AccountFilterForm, AccountForm, Arguments, BalanceForm, CashForm, currency_choices, show_refusal
@@ -75,7 +75,7 @@ class AccountsHandler(PageHandler):
             return
         body = form.body()
         try:
-            account_id = await self.run_txn(lambda: create_account(body).id)
+            account_id = await self.run_transaction(lambda: create_account(body).id)
         except ApiError as error:
             await self.show(form, error.status, show_refusal(form, error))
             return
@@ -122,10 +122,11 @@ class AccountCashHandler(AccountPageHandler):
             return
         body = form.body(account_id)
         try:
-            payment = await self.run_txn(lambda: payment_json(submit(body, self.enqueue)), once=True)
+            accepted = await self.create_at_most_once(lambda: submit(body, self.request_settlement))
         except ApiError as error:
             await self.show(account_id, error.status, {action: (form, show_refusal(form, error))})
             return
+        payment = accepted.created.data
         amount = self.money(payment["amount"], payment["currency"])
         self.done(f"/accounts/{account_id}", f"{label} of {amount} accepted ({payment['id']}).")
 
@@ -136,7 +137,7 @@ class AccountStateHandler(PageHandler):
     @admin_only
     async def post(self, account_id: str) -> None:
         active = self.get_body_argument("active", "") == "true"
-        await self.run_txn(lambda: update_account(_account(account_id), {"active": active}))
+        await self.run_transaction(lambda: update_account(_account(account_id), {"active": active}))
         self.done(f"/accounts/{account_id}", f"Account {account_id} {'activated' if active else 'deactivated'}.")
 
 
@@ -148,7 +149,7 @@ class AccountBalancesHandler(AccountPageHandler):
         form = BalanceForm(Arguments.posted(self), prefix="balance")
         currency = form.currency.data
         try:
-            await self.run_txn(lambda: add_balance(_account(account_id), {"currency": currency}))
+            await self.run_transaction(lambda: add_balance(_account(account_id), {"currency": currency}))
         except ApiError as error:
             await self.show(account_id, error.status, {"balance": (form, show_refusal(form, error))})
             return
@@ -168,7 +169,7 @@ class BalanceStateHandler(PageHandler):
                 raise not_found(f"balance {balance_id}")
             return update_balance(balance, {"active": active})
 
-        balance = await self.run_txn(change)
+        balance = await self.run_transaction(change)
         state = "activated" if active else "deactivated"
         self.done(f"/accounts/{balance.account_id}", f"{balance.currency_id} balance {state}.")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import re
 
 from models.auth import Operator
+from models.errors import ApiError
 
-from ..ratelimit import login_limiter, retry_after
 from .base import PageHandler, anonymous, viewer
 from .forms import Arguments, LoginForm
 
@@ -37,11 +36,12 @@ class LoginHandler(PageHandler):
         operator = None
         if form.validate():
             email, password = form.email.data, form.password.data
-            wait = await self.attempts_left_wait(email)
-            if wait:
-                seconds = retry_after(wait)
+            try:
+                await self.count_attempt(email)
+            except ApiError as limited:
+                seconds = limited.headers["Retry-After"]
                 form.password.data = ""
-                self.set_header("Retry-After", str(seconds))
+                self.set_header("Retry-After", seconds)
                 problem = f"Too many attempts to log in as this operator: try again in {seconds} seconds."
                 self.render_page("login.html", 429, form=form, problem=problem)
                 return
@@ -53,15 +53,13 @@ class LoginHandler(PageHandler):
         self.start_session(operator)
         self.redirect(_local(form.next.data), status=303)
 
-    async def attempts_left_wait(self, email: str) -> float:
-        """0 while this email may still be tried from this address, else the
-        seconds until it may (a password guesser gets a few tries a minute,
-        whichever web process it reaches)."""
-        limiter = login_limiter()
-        if limiter is None:
-            return 0.0
-        take = functools.partial(limiter.take, f"{email.strip().lower()}|{self.request.remote_ip}")
-        return await self._off_loop(take) if limiter.blocking else take()
+    async def count_attempt(self, email: str) -> None:
+        """Count an attempt to log in as `email` from this address; 429
+        `rate_limited` once there have been too many (a password guesser gets
+        a few tries a minute, whichever web process it reaches)."""
+        limiter = self.settings["login_limiter"]
+        if limiter is not None:
+            await limiter.acquire(f"{email.strip().lower()}|{self.request.remote_ip}")
 
 
 class LogoutHandler(PageHandler):

@@ -22,11 +22,11 @@ from markupsafe import Markup
 from tornado.web import HTTPError, RequestHandler
 
 from models.auth import Operator
-from models.db import OutcomeUnknown, in_transaction
 from models.errors import ApiError
+from models.retry import OutcomeUnknown, retried_transaction, transaction_at_most_once
+from web.inflight import Counted
+from web.routing import ReadRouting
 
-from ..inflight import Counted
-from ..routing import ReadRouting
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
@@ -96,8 +96,9 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         return self.settings["jinja"]
 
     @property
-    def enqueue(self) -> Callable[[str], None]:
-        return self.settings["enqueue"]
+    def request_settlement(self) -> Callable[[], None]:
+        """Ask the workers to settle what is pending (coalesced: cheap to call)."""
+        return self.settings["request_settlement"]
 
     @property
     def is_admin(self) -> bool:
@@ -142,13 +143,19 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
         """Run blocking reads on the database threads, never on the IOLoop
-        (on the replica when this request may: `handlers.routing`)."""
+        (on the replica when this request may: `web.routing`)."""
         return await self._off_loop(functools.partial(self.routed_read, work))
 
-    async def run_txn(self, work: Callable[[], Any], once: bool = False) -> Any:
-        """Run `work` in one retried transaction on the database threads
-        (`once`, for forms that create a payment: `models.db.in_transaction`)."""
-        return await self._off_loop(functools.partial(in_transaction, work, once=once))
+    async def run_transaction(self, work: Callable[[], Any]) -> Any:
+        """Run `work` in one transaction on the database threads, retried
+        freely (`models.retry.retried_transaction`)."""
+        return await self._off_loop(functools.partial(retried_transaction, work))
+
+    async def create_at_most_once(self, work: Callable[[], Any]) -> Any:
+        """Run `work`, which creates a payment, in one transaction on the
+        database threads, stored at most once
+        (`models.retry.transaction_at_most_once`)."""
+        return await self._off_loop(functools.partial(transaction_at_most_once, work))
 
     async def _off_loop(self, work: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], work)

@@ -70,7 +70,7 @@ class NewPaymentHandler(PageHandler):
             return
         body = form.body()
         try:
-            payment_id = await self.run_txn(lambda: submit_transfer(body, self.enqueue).id, once=True)
+            payment_id = await self.create_at_most_once(lambda: submit_transfer(body, self.request_settlement).id)
         except ApiError as error:
             await self.show(form, error.status, show_refusal(form, error))
             return
@@ -99,7 +99,7 @@ class PaymentReverseHandler(PaymentPage):
         form = ReverseForm(Arguments.posted(self))
         body = form.body()
         try:
-            reversal_id = await self.run_txn(lambda: submit_reversal(payment_id, body, self.enqueue).id, once=True)
+            reversal_id = await self.create_at_most_once(lambda: submit_reversal(payment_id, body, self.request_settlement).id)
         except ApiError as error:
             if error.status == 404:
                 raise

@@ -52,7 +52,7 @@ class CurrenciesHandler(PageHandler):
             return
         body = form.body()
         try:
-            code = await self.run_txn(lambda: add_currency(body).code)
+            code = await self.run_transaction(lambda: add_currency(body).code)
         except ApiError as error:
             await self.show(form, error.status, show_refusal(form, error))
             return
@@ -81,7 +81,7 @@ class RatesHandler(PageHandler):
             return
         base, quote, body, actor = form.base.data, form.quote.data, form.body(), _actor(self)
         try:
-            await self.run_txn(lambda: set_rate(base, quote, body, actor))
+            await self.run_transaction(lambda: set_rate(base, quote, body, actor))
         except ApiError as error:
             await self.show(form, error.status, show_refusal(form, error))
             return
@@ -94,7 +94,7 @@ class RateRemoveHandler(PageHandler):
     @admin_only
     async def post(self, base: str, quote: str) -> None:
         actor = _actor(self)
-        await self.run_txn(lambda: remove_rate(base, quote, actor))
+        await self.run_transaction(lambda: remove_rate(base, quote, actor))
         self.done("/rates", f"Rate {base}/{quote} removed: exchanges between them are refused until it is set again.")
 
 

@@ -36,7 +36,7 @@ class TokensHandler(PageHandler):
             return
         name, scope = form.name.data, form.scope.data
         try:
-            token, secret = await self.run_txn(lambda: ApiToken.issue(name, scope))
+            token, secret = await self.run_transaction(lambda: ApiToken.issue(name, scope))
         except ApiError as error:
             await self.show(form, error.status, show_refusal(form, error))
             return
@@ -55,7 +55,7 @@ class TokenRevokeHandler(PageHandler):
             token.revoke()
             return token
 
-        token = await self.run_txn(revoke)
+        token = await self.run_transaction(revoke)
         self.done("/tokens", f"Token {token.name!r} revoked: requests with it are refused from now on.")
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from web.protocol import MAX_BODY_BYTES
 
-from . import openapi_components as components
-from .base import MAX_BODY_BYTES
-from .openapi_builders import created, header, operation, payment_accepted, success
-from .openapi_rates import rate_operations, rate_parameters, rate_schemas, reversal_operation
+from . import components
+from .builders import created, header, operation, payment_accepted, success
+from .rates import rate_operations, rate_parameters, rate_schemas, reversal_operation
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 

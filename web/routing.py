@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from models.db import read_only
+from models.retry import read_only
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ each other:
 - wake: any process that committed events says so (no payload); the relay
   listens, and numbers them at once instead of at its next poll;
 - events: the relay publishes each numbered batch, in `seq` order; every web
-  process holds one subscription (`handlers.hub.EventHub`).
+  process holds one subscription (`web.hub.EventHub`).
 
 Pub/sub may drop messages (a subscriber reconnecting); nothing depends on it
 for correctness: the hub notices a gap in `seq` and reads the log instead.
@@ -35,12 +35,19 @@ def read_frames(message: bytes) -> list[Frame]:
     return [Frame(seq, kind, tuple(accounts), text) for seq, kind, accounts, text in json.loads(message)]
 
 
-def channel_names(database_url: str) -> tuple[str, str]:
-    """(wake, events) channel names for the database at `database_url`."""
+def deployment_tag(database_url: str) -> str:
+    """The prefix of every Redis key and channel of the deployment whose
+    database is at `database_url`, so that deployments sharing a Redis never
+    see each other's."""
     url = urlparse(database_url)
     identity = f"{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"
-    tag = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    return f"gateway:{tag}:wake", f"gateway:{tag}:events"
+    return "gateway:" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def channel_names(database_url: str) -> tuple[str, str]:
+    """(wake, events) channel names for the database at `database_url`."""
+    tag = deployment_tag(database_url)
+    return f"{tag}:wake", f"{tag}:events"
 
 
 class RedisFanout:

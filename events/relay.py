@@ -17,10 +17,13 @@ from collections.abc import Callable
 
 import psycopg2
 
-from models.db import in_transaction
 from models.event import Frame, sequence_committed
+from models.retry import retried_transaction
 
 log = logging.getLogger(__name__)
+
+# Where a relay hands each numbered batch of frames, in `seq` order.
+Publish = Callable[[list[Frame]], None]
 
 BATCH = 5000
 IDLE_POLL_SECONDS = 0.5
@@ -109,7 +112,7 @@ class Leadership:
 
 
 class EventRelay:
-    def __init__(self, publish: Callable[[list[Frame]], None], leadership: Leadership | None = None) -> None:
+    def __init__(self, publish: Publish, leadership: Leadership | None = None) -> None:
         self._publish = publish
         self._leadership = leadership
         self._wake = threading.Event()
@@ -155,7 +158,7 @@ class EventRelay:
 
     def relay_once(self) -> int:
         """Number what is committed and publish it; returns how many."""
-        frames = in_transaction(lambda: sequence_committed(BATCH))
+        frames = retried_transaction(lambda: sequence_committed(BATCH))
         if frames:
             try:
                 self._publish(frames)

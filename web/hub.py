@@ -21,9 +21,9 @@ from itertools import islice
 
 import redis.asyncio as aioredis
 
-from models.db import read_only
+from events.fanout import read_frames
 from models.event import Event, Frame, frames_after
-from tasks.fanout import read_frames
+from models.retry import read_only
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ and the usual success responses."""
 
 from __future__ import annotations
 
-from .openapi_components import ERRORS, ref
+from .components import ERRORS, ref
 
 STATUS_TITLES = {
     400: "Malformed request",

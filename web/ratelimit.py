@@ -23,15 +23,17 @@ reached, requests are let through and the failure is logged.
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
 import math
 import threading
 import time
+from concurrent.futures import Executor
 
 import redis
 
 from config import Config
+from events.fanout import deployment_tag
 from models.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -60,12 +62,17 @@ return {granted, tostring(wait)}
 class TokenBuckets:
     """Buckets in this process's memory (embedded mode)."""
 
-    blocking = False
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float, burst: int, what: str) -> None:
+        self.rate, self.burst, self.what = rate, burst, what
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    async def acquire(self, key: str) -> None:
+        """Take one token for `key`, or raise 429 `rate_limited` saying when
+        to try again."""
+        wait = self.take(key)
+        if wait:
+            raise rate_limited(wait, self.what)
 
     def take(self, key: str) -> float:
         """Take one token for `key`: 0 if granted, else the seconds to wait."""
@@ -79,20 +86,14 @@ class TokenBuckets:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
 
-    def spend_leased(self, key: str) -> bool:
-        return False
-
-    def claim_refill(self, key: str) -> bool:
-        return False
-
 
 class RedisTokenBuckets:
-    """Buckets in Redis, shared by every web process (services mode)."""
+    """Buckets in Redis, shared by every web process (services mode). Its
+    calls to Redis run on `executor`, never on the IOLoop."""
 
-    blocking = True
-
-    def __init__(self, rate: float, burst: int, redis_url: str, prefix: str) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float, burst: int, what: str, redis_url: str, prefix: str, executor: Executor) -> None:
+        self.rate, self.burst, self.what = rate, burst, what
+        self._executor = executor
         self.lease = max(1, min(burst, int(rate * LEASE_SECONDS)))
         self._prefix = prefix
         self._client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
@@ -102,6 +103,19 @@ class RedisTokenBuckets:
         # One call to Redis at a time per key (striped, so that keys do not
         # wait on each other's round trips).
         self._calling = [threading.Lock() for _ in range(16)]
+
+    async def acquire(self, key: str) -> None:
+        """Take one token for `key`, or raise 429 `rate_limited` saying when
+        to try again: from this process's lease when it holds one (no Redis
+        call), else from Redis."""
+        loop = asyncio.get_running_loop()
+        if self.spend_leased(key):
+            if self.claim_refill(key):
+                loop.run_in_executor(self._executor, self.refill, key)
+            return
+        wait = await loop.run_in_executor(self._executor, self.take, key)
+        if wait:
+            raise rate_limited(wait, self.what)
 
     def spend_leased(self, key: str) -> bool:
         """Spend a token this process already leased for `key`, if it has one
@@ -184,33 +198,30 @@ class _Lease:
         self.count, self.until, self.refilling, self.empty_until = 0, 0.0, False, 0.0
 
 
-def _buckets(rate: float, burst: int, config: Config, name: str):
+RateLimiter = TokenBuckets | RedisTokenBuckets
+
+
+def _buckets(rate: float, burst: int, what: str, config: Config, name: str, executor: Executor) -> RateLimiter | None:
     if rate <= 0:
         return None
     if config.redis_url:
-        from tasks.fanout import channel_names
-
         # Keys per deployment, as the fan-out's channels are.
-        tag = channel_names(config.database_url or "")[0].rsplit(":", 1)[0]
-        return RedisTokenBuckets(rate, burst, config.redis_url, f"{tag}:ratelimit:{name}:")
-    return TokenBuckets(rate, burst)
+        prefix = f"{deployment_tag(config.database_url or '')}:ratelimit:{name}:"
+        return RedisTokenBuckets(rate, burst, what, config.redis_url, prefix, executor)
+    return TokenBuckets(rate, burst, what)
 
 
-@functools.cache
-def api_limiter():
+def api_limiter(config: Config, executor: Executor) -> RateLimiter | None:
     """Requests per API token (API_RATE_LIMIT a second, API_RATE_BURST at
     once), or None when API_RATE_LIMIT is 0."""
-    config = Config.from_env()
-    return _buckets(config.api_rate_limit, config.api_rate_burst, config, "api")
+    return _buckets(config.api_rate_limit, config.api_rate_burst, "requests for this token", config, "api", executor)
 
 
-@functools.cache
-def login_limiter():
+def login_limiter(config: Config, executor: Executor) -> RateLimiter | None:
     """Log-in attempts per email and client address
     (LOGIN_ATTEMPTS_PER_MINUTE), or None when it is 0."""
-    config = Config.from_env()
     per_minute = config.login_attempts_per_minute
-    return _buckets(per_minute / 60.0, per_minute, config, "login")
+    return _buckets(per_minute / 60.0, per_minute, "log-in attempts", config, "login", executor)
 
 
 def retry_after(wait: float) -> int:

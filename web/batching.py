@@ -20,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Executor
 
-from models.db import OutcomeUnknown, without_transaction
 from models.errors import ApiError
-from models.intake import accept_payments
-from models.ledger import Payment
+from models.intake import Accepted, RequestSettlement, accept_payments
+from models.retry import OutcomeUnknown, retried_without_transaction
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +39,13 @@ SECOND_BATCH_AT = 8
 
 
 class IntakeBatcher:
-    def __init__(self, executor: Executor, enqueue: Callable[[str], None]) -> None:
+    def __init__(self, executor: Executor, request_settlement: RequestSettlement) -> None:
         self._executor = executor
-        self._enqueue = enqueue
+        self._request_settlement = request_settlement
         self._waiting: deque[tuple[str, object, asyncio.Future]] = deque()
         self._draining = 0
 
-    async def submit(self, kind: str, body: object) -> Payment:
+    async def submit(self, kind: str, body: object) -> Accepted:
         """The payment accepted for this request; raises its ApiError if refused."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((kind, body, future))
@@ -76,9 +74,9 @@ class IntakeBatcher:
         finally:
             self._draining -= 1
 
-    def _accept(self, requests: list[tuple[str, object]]) -> list[Payment | BaseException]:
+    def _accept(self, requests: list[tuple[str, object]]) -> list[Accepted | BaseException]:
         try:
-            return without_transaction(lambda: accept_payments(requests, self._enqueue))
+            return retried_without_transaction(lambda: accept_payments(requests, self._request_settlement))
         except (ApiError, OutcomeUnknown):
             # Refused, or perhaps stored: either way, not to be tried again.
             raise
@@ -86,10 +84,10 @@ class IntakeBatcher:
             if len(requests) == 1:
                 raise
             log.exception("a batch of %d payments failed; accepting them one by one", len(requests))
-        outcomes: list[Payment | BaseException] = []
+        outcomes: list[Accepted | BaseException] = []
         for request in requests:
             try:
-                outcomes += without_transaction(lambda request=request: accept_payments([request], self._enqueue))
+                outcomes += retried_without_transaction(lambda request=request: accept_payments([request], self._request_settlement))
             except Exception as problem:
                 outcomes.append(problem)
         return outcomes

@@ -14,12 +14,9 @@ from models.idempotency import MAX_KEY_LENGTH
 from models.ledger import FAILURE_CODES, KINDS, STATUSES
 from models.money import MAX_MAJOR_UNITS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
-
-from .base import MAX_BODY_BYTES
-from .payments import MAX_WAIT_SECONDS
+from web.protocol import MAX_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
 
 AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 # Every error code a client can meet, with its status and what it means.
 ERRORS: dict[str, tuple[int, str]] = {

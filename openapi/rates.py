@@ -5,8 +5,8 @@ from __future__ import annotations
 from models.currency import CODE_PATTERN
 from models.rates import MAX_RATE_DECIMALS, MAX_RATE_DIGITS
 
-from .openapi_builders import operation, payment_accepted, success
-from .openapi_components import CURRENCY_CODE, TIME, closed, nullable, page_of, query, text
+from .builders import operation, payment_accepted, success
+from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, query, text
 
 PAIR = "/api/v1/rates/{base}/{quote}"
 RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
