@@ -161,8 +161,8 @@ def test_a_limiter_whose_redis_is_down_lets_requests_through():
 
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_redis_buckets_grant_the_burst_then_refuse_whoever_asks():
-    first = RedisTokenBuckets(rate=1, burst=3, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
-    second = RedisTokenBuckets(rate=1, burst=3, redis_url=CONFIG.redis_url, prefix=first._prefix)
+    first = redis_buckets(1, 3, CONFIG.redis_url, unique("test:") + ":")
+    second = redis_buckets(1, 3, CONFIG.redis_url, first._prefix)
     granted = [first.take("k") == 0, second.take("k") == 0, first.take("k") == 0]
     assert granted == [True, True, True]
     assert second.take("k") > 0 and first.take("k") > 0
@@ -180,7 +180,7 @@ def spend(buckets: RedisTokenBuckets, key: str) -> bool:
 
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
-    buckets = RedisTokenBuckets(rate=1000, burst=100, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    buckets = redis_buckets(1000, 100, CONFIG.redis_url, unique("test:") + ":")
     together = threading.Barrier(32)
 
     def request() -> bool:
@@ -195,7 +195,7 @@ def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
 
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
-    buckets = RedisTokenBuckets(rate=1000, burst=50, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    buckets = redis_buckets(1000, 50, CONFIG.redis_url, unique("test:") + ":")
     refused = []
 
     def sender() -> None:
@@ -212,7 +212,7 @@ def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
 
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_and_no_more():
-    buckets = RedisTokenBuckets(rate=100, burst=20, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    buckets = redis_buckets(100, 20, CONFIG.redis_url, unique("test:") + ":")
     served = []
     started = time.monotonic()
 
@@ -229,7 +229,7 @@ def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_a
 
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_the_next_lease_is_asked_for_once_when_half_the_last_is_spent_and_never_earlier():
-    buckets = RedisTokenBuckets(rate=1000, burst=1000, redis_url=CONFIG.redis_url, prefix=unique("test:") + ":")
+    buckets = redis_buckets(1000, 1000, CONFIG.redis_url, unique("test:") + ":")
     assert buckets.lease == 20
     assert buckets.take("k") == 0  # leases 20, spends one
     time.sleep(0.3)  # more than half its life gone, but not its tokens
