@@ -23,12 +23,17 @@ from .validation import CODES, check_shape
 
 ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SYSTEM_ACCOUNT = "@system"
+OWNER_MAX_LENGTH = 200
+# An owner is refused when it holds nothing but spaces.
+OWNER_PATTERN = re.compile(r"\S")
+EMAIL_MAX_LENGTH = 254
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Account(BaseModel):
     id = CharField(max_length=64, primary_key=True)
-    owner = CharField(max_length=200)
-    email = CharField(max_length=254, null=True)
+    owner = CharField(max_length=OWNER_MAX_LENGTH)
+    email = CharField(max_length=EMAIL_MAX_LENGTH, null=True)
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow, index=True)
     updated_at = DateTimeField(default=utcnow)
@@ -58,20 +63,17 @@ class Balance(BaseModel):
         return {balance.id: balance for balance in lock_rows(query)}
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 def _account_fields(data: dict, creating: bool) -> dict:
     """The owner/email/active values of a create or update request, checked."""
     problems, clean = {}, {}
     if "owner" in data or creating:
-        owner = (data.get("owner") or "").strip()
-        if not owner or len(owner) > 200:
-            problems["owner"] = "must be a non-empty string of at most 200 characters"
-        clean["owner"] = owner
+        owner = data.get("owner") or ""
+        if not OWNER_PATTERN.search(owner) or len(owner) > OWNER_MAX_LENGTH:
+            problems["owner"] = f"must be a non-empty string of at most {OWNER_MAX_LENGTH} characters"
+        clean["owner"] = owner.strip()
     if "email" in data:
         email = data["email"]
-        if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        if email is not None and (len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.match(email)):
             problems["email"] = "must be an email address"
         clean["email"] = email
     if data.get("active") is not None:

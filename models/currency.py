@@ -13,13 +13,16 @@ from .errors import ApiError, invalid
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{3,10}$")
 MAX_EXPONENT = 18
+NAME_MAX_LENGTH = 100
+# A name is refused when it holds nothing but spaces.
+NAME_PATTERN = re.compile(r"\S")
 CACHE_SECONDS = 10.0
 _recent: dict[str, tuple[Currency, float]] = {}
 
 
 class Currency(BaseModel):
     code = CharField(max_length=10, primary_key=True)
-    name = CharField(max_length=100)
+    name = CharField(max_length=NAME_MAX_LENGTH)
     exponent = IntegerField()
     active = BooleanField(default=True)
     custom = BooleanField(default=False)
@@ -51,8 +54,8 @@ def validate_new_currency(data: dict) -> tuple[str, str, int]:
     problems = {}
     if not isinstance(code, str) or not CODE_PATTERN.match(code):
         problems["code"] = "must be 3 to 10 upper-case letters or digits"
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        problems["name"] = "must be a non-empty string of at most 100 characters"
+    if not isinstance(name, str) or not NAME_PATTERN.search(name) or len(name) > NAME_MAX_LENGTH:
+        problems["name"] = f"must be a non-empty string of at most {NAME_MAX_LENGTH} characters"
     if isinstance(exponent, bool) or not isinstance(exponent, int) or not 0 <= exponent <= MAX_EXPONENT:
         problems["exponent"] = f"must be an integer from 0 to {MAX_EXPONENT}"
     if problems:

@@ -26,7 +26,7 @@ from .dialect import lock_rows
 from .errors import ApiError, invalid, not_found
 from .event import Encoded, record_event, record_events
 from .ids import new_id
-from .ledger import COMPLETED, PENDING, REVERSIBLE_KINDS, Payment
+from .ledger import COMPLETED, DESCRIPTION_MAX_LENGTH, PENDING, REVERSIBLE_KINDS, Payment
 from .money import AmountError, parse_amount
 from .peewee_internals import instance_of_row, row_values
 from .rates import quote_exchange
@@ -372,8 +372,8 @@ def _cash(data: dict, lookups: _Lookups) -> tuple[Customer, Currency, int]:
 
 
 def _check_description(data: dict) -> None:
-    if len(data.get("description") or "") > 500:
-        raise invalid({"description": "must be at most 500 characters"})
+    if len(data.get("description") or "") > DESCRIPTION_MAX_LENGTH:
+        raise invalid({"description": f"must be at most {DESCRIPTION_MAX_LENGTH} characters"})
 
 
 def _amount(value: object, currency: Currency) -> int:

@@ -10,6 +10,7 @@ from .currency import Currency
 from .dialect import MinorUnitsField
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+DESCRIPTION_MAX_LENGTH = 500
 KINDS = ("transfer", "deposit", "withdrawal", "exchange", "reversal")
 REVERSIBLE_KINDS = ("transfer", "exchange")
 STATUSES = (PENDING, COMPLETED, FAILED)
@@ -43,7 +44,7 @@ class Payment(BaseModel):
     target_amount = MinorUnitsField(null=True)
     target_currency = ForeignKeyField(Currency, column_name="target_currency", null=True)
     rate = CharField(max_length=64, null=True)  # exact decimal text
-    description = CharField(max_length=500, null=True)
+    description = CharField(max_length=DESCRIPTION_MAX_LENGTH, null=True)
     # At most one reversal that has not failed per payment: a partial unique
     # index (migration 0002), so a failed reversal can be tried again.
     reverses = ForeignKeyField("self", column_name="reverses", null=True, index=False)

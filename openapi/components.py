@@ -7,11 +7,11 @@ the document cannot drift from the code on those.
 
 from __future__ import annotations
 
-from models.account import ACCOUNT_ID_PATTERN
-from models.currency import CODE_PATTERN, MAX_EXPONENT
+from models.account import ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, OWNER_MAX_LENGTH, OWNER_PATTERN
+from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_MAX_LENGTH, NAME_PATTERN
 from models.event import EVENT_TYPES
 from models.idempotency import MAX_KEY_LENGTH
-from models.ledger import FAILURE_CODES, KINDS, STATUSES
+from models.ledger import DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, STATUSES
 from models.money import MAX_MAJOR_UNITS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from web.protocol import MAX_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
@@ -94,6 +94,14 @@ def page_of(name: str) -> dict:
         },
         description=f"One page of {name} objects.",
     )
+
+
+OWNER = text("Display name; not only spaces.", minLength=1, maxLength=OWNER_MAX_LENGTH, pattern=OWNER_PATTERN.pattern)
+DESCRIPTION = nullable(text("Free text.", maxLength=DESCRIPTION_MAX_LENGTH))
+
+
+def email(description: str) -> dict:
+    return text(description, format="email", maxLength=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN.pattern)
 
 
 TIME = {"type": "string", "format": "date-time", "examples": ["2025-01-31T09:30:00.123456Z"]}
@@ -333,13 +341,13 @@ def schemas() -> dict:
 
 
 def _request_schemas() -> dict:
-    description = nullable({"type": "string", "maxLength": 500, "description": "Free text."})
+    description = DESCRIPTION
     return {
         "NewAccount": closed(
             {
                 "id": nullable(text("Chosen id; generated when omitted.", pattern=ACCOUNT_ID_PATTERN.pattern)),
-                "owner": text("Display name.", minLength=1, maxLength=200),
-                "email": nullable(text("Contact email.", format="email", maxLength=254)),
+                "owner": OWNER,
+                "email": nullable(email("Contact email.")),
                 "currencies": nullable(
                     {
                         "type": "array",
@@ -353,8 +361,8 @@ def _request_schemas() -> dict:
         ),
         "AccountChange": closed(
             {
-                "owner": text("Display name.", minLength=1, maxLength=200),
-                "email": nullable(text("Contact email; null clears it.", format="email", maxLength=254)),
+                "owner": OWNER,
+                "email": nullable(email("Contact email; null clears it.")),
                 "active": nullable(
                     {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."}
                 ),
@@ -392,7 +400,13 @@ def _request_schemas() -> dict:
         "NewCurrency": closed(
             {
                 "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["BTC"]),
-                "name": text("Display name.", minLength=1, maxLength=100, examples=["Bitcoin"]),
+                "name": text(
+                    "Display name; not only spaces.",
+                    minLength=1,
+                    maxLength=NAME_MAX_LENGTH,
+                    pattern=NAME_PATTERN.pattern,
+                    examples=["Bitcoin"],
+                ),
                 "exponent": {"type": "integer", "minimum": 0, "maximum": MAX_EXPONENT, "examples": [8]},
             }
         ),

@@ -6,7 +6,7 @@ from models.currency import CODE_PATTERN
 from models.rates import MAX_RATE_DECIMALS, MAX_RATE_DIGITS
 
 from .builders import operation, payment_accepted, success
-from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, query, text
+from .components import CURRENCY_CODE, DESCRIPTION, TIME, closed, nullable, page_of, query, text
 
 PAIR = "/api/v1/rates/{base}/{quote}"
 RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
@@ -151,7 +151,7 @@ def rate_schemas() -> dict:
             }
         ),
         "NewReversal": closed(
-            {"description": nullable({"type": "string", "maxLength": 500, "description": "Free text."})},
+            {"description": DESCRIPTION},
             optional=("description",),
         ),
     }
