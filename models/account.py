@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from peewee import (
     BooleanField,
@@ -38,6 +40,11 @@ class Account(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
     updated_at = DateTimeField(default=utcnow)
 
+    if TYPE_CHECKING:
+        # The backref of Balance.account, as Peewee makes it: a query, or a
+        # list once prefetched.
+        balances: Iterable[Balance]
+
     @property
     def is_system(self) -> bool:
         return self.id == SYSTEM_ACCOUNT
@@ -52,11 +59,17 @@ class Balance(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
+    if TYPE_CHECKING:
+        # The foreign keys' ids, as Peewee's accessors (made with the class)
+        # give them; its stubs cannot declare them.
+        account_id: str
+        currency_id: str
+
     class Meta:
         indexes = ((("account", "currency"), True),)
 
     @classmethod
-    def lock_for_update(cls, balance_ids) -> dict[str, Balance]:
+    def lock_for_update(cls, balance_ids: Iterable[str]) -> dict[str, Balance]:
         """Lock the given balances, always in id order so that two settlements
         touching the same balances can never wait on each other in a cycle."""
         query = cls.select().where(among(cls.id, sorted(set(balance_ids)))).order_by(cls.id)

@@ -17,6 +17,7 @@ from .currency import exponent_of
 from .dialect import exact_sum
 from .ledger import COMPLETED, Entry, Payment
 from .money import format_amount
+from .rows import tuples
 from .serialize import iso
 
 
@@ -28,9 +29,9 @@ def run_audit() -> dict:
     totals: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     amounts: dict[str, int] = {}
-    for balance_id, account_id, currency, amount in Balance.select(
-        Balance.id, Balance.account, Balance.currency, Balance.amount
-    ).tuples():
+    for balance_id, account_id, currency, amount in tuples(
+        Balance.select(Balance.id, Balance.account, Balance.currency, Balance.amount)
+    ):
         amount = int(amount)
         amounts[balance_id] = amount
         totals[currency] += amount
@@ -45,10 +46,8 @@ def run_audit() -> dict:
             )
 
     entry_sums: dict[str, int] = defaultdict(int)
-    for balance_id, direction, total in (
-        Entry.select(Entry.balance, Entry.direction, exact_sum(Entry.amount))
-        .group_by(Entry.balance, Entry.direction)
-        .tuples()
+    for balance_id, direction, total in tuples(
+        Entry.select(Entry.balance, Entry.direction, exact_sum(Entry.amount)).group_by(Entry.balance, Entry.direction)
     ):
         entry_sums[balance_id] += int(total) if direction == "incoming" else -int(total)
     for balance_id, amount in amounts.items():
@@ -62,10 +61,10 @@ def run_audit() -> dict:
             )
 
     entry_counts = Entry.select(Entry.payment, fn.COUNT(Entry.id).alias("n")).group_by(Entry.payment)
-    for payment_id, target_currency, status, n in (
-        Payment.select(Payment.id, Payment.target_currency, Payment.status, entry_counts.c.n)
-        .join(entry_counts, on=(entry_counts.c.payment_id == Payment.id))
-        .tuples()
+    for payment_id, target_currency, status, n in tuples(
+        Payment.select(Payment.id, Payment.target_currency, Payment.status, entry_counts.c.n).join(
+            entry_counts, on=(entry_counts.c.payment_id == Payment.id)
+        )
     ):
         # Exchanges (and their reversals) pass through two @system balances.
         want = (4 if target_currency else 2) if status == COMPLETED else 0
@@ -75,11 +74,10 @@ def run_audit() -> dict:
                     "entry_count", f"{status} payment {payment_id} has {n} entries, expected {want}", payment=payment_id
                 )
             )
-    missing = (
+    missing = tuples(
         Payment.select(Payment.id)
         .join(Entry, on=(Entry.payment == Payment.id), join_type=JOIN.LEFT_OUTER)
         .where((Payment.status == COMPLETED) & Entry.id.is_null())
-        .tuples()
     )
     for (payment_id,) in missing:
         problems.append(_problem("entry_count", f"completed payment {payment_id} has no entries", payment=payment_id))
@@ -106,5 +104,5 @@ def run_audit() -> dict:
     return {"ok": not problems, "checked_at": iso(utcnow()), "currencies": currencies, "problems": problems}
 
 
-def _problem(code: str, message: str, **where) -> dict:
+def _problem(code: str, message: str, **where: object) -> dict:
     return {"code": code, "message": message, **where}

@@ -78,6 +78,7 @@ class Statements:
         if not rows:
             return
         key = model._meta.primary_key
+        assert key is not False  # rows are matched by their primary key, which every model here has
         fields = [model._meta.fields[name] for name in rows[0] if name != key.name]
         constant = {model._meta.fields[name]: value for name, value in (same or {}).items()}
         if is_sqlite():
@@ -92,7 +93,9 @@ class Statements:
             sets.append(f'"{field.column_name}" = {literal}')
         names = ", ".join(f'"{f.column_name}"' for f in (key, *fields))
         template = "(" + ", ".join(f"%s::{column_type(database.obj, f)}" for f in (key, *fields)) + ")"
-        values = b",".join(cursor.mogrify(template, tuple(f.db_value(row[f.name]) for f in (key, *fields))) for row in rows)
+        values = b",".join(
+            cursor.mogrify(template, tuple(f.db_value(row[f.name]) for f in (key, *fields))) for row in rows
+        )
         sql = (
             f'UPDATE "{model._meta.table_name}" AS t SET {", ".join(sets)} FROM (VALUES %s) AS v({names})'
             f' WHERE t."{key.column_name}" = v."{key.column_name}"'

@@ -39,6 +39,7 @@ class Currency(BaseModel):
         currency = cls.get_or_none(cls.code == code) if isinstance(code, str) else None
         if currency is None:
             raise ApiError(422, "unknown_currency", f"unknown currency {code!r}")
+        assert isinstance(code, str)  # a currency was found by it
         _recent[code] = (currency, time.monotonic() + CACHE_SECONDS)
         return currency
 
@@ -60,6 +61,7 @@ def validate_new_currency(data: dict) -> tuple[str, str, int]:
         problems["exponent"] = f"must be an integer from 0 to {MAX_EXPONENT}"
     if problems:
         raise invalid(problems)
+    assert isinstance(code, str) and isinstance(name, str) and isinstance(exponent, int)  # checked above
     return code, name.strip(), exponent
 
 

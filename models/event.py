@@ -28,7 +28,7 @@ intake committed, so its `payment.created` is numbered first.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -83,7 +83,9 @@ class Frame(NamedTuple):
     text: str
 
     @classmethod
-    def of_row(cls, seq: int, event_type: str, created_at, data: str, account_a: str | None, account_b: str | None):
+    def of_row(
+        cls, seq: int, event_type: str, created_at: object, data: str, account_a: str | None, account_b: str | None
+    ) -> Frame:
         """The frame of a stored event's columns; the stored JSON of its data
         goes into the text as it is, never parsed and written again."""
         stamp = iso(Event.created_at.python_value(created_at))
@@ -131,7 +133,7 @@ def record_event(event_type: str, data: dict | Encoded) -> Event:
 
 
 def record_events(
-    events: list[tuple[str, dict | Encoded]],
+    events: Sequence[tuple[str, dict | Encoded]],
     *along: Rows,
     at: datetime | None = None,
     into: Statements = IMMEDIATE,

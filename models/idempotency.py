@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegrityError
 
@@ -36,6 +36,11 @@ class IdempotencyRecord(BaseModel):
     fingerprint = CharField(max_length=64)
     resource_id = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow, index=True)
+
+    if TYPE_CHECKING:
+        # The foreign keys' ids, as Peewee's accessors (made with the class)
+        # give them; its stubs cannot declare them.
+        token_id: int
 
     class Meta:
         indexes = ((("token", "key"), True),)
@@ -79,6 +84,7 @@ def create_once(
     )
     if record.fingerprint != print_:
         raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different request")
+    assert record.resource_id is not None  # set in the transaction that stored the record
     return record.resource_id, None
 
 

@@ -57,6 +57,7 @@ class Accepted(NamedTuple):
         data = payment_json(payment)
         return cls(payment, Encoded.of(data), compact_json({**data, "entries": []}))
 
+
 TRANSFER_FIELDS = {
     "from_account": str,
     "to_account": str,
@@ -340,7 +341,13 @@ def _accept(
 
 
 def _new_payment(
-    kind: str, source: Balance | Held, target: Balance | Held, amount: int, description, at: datetime, **extra
+    kind: str,
+    source: Balance | Held,
+    target: Balance | Held,
+    amount: int,
+    description: str | None,
+    at: datetime,
+    **extra: object,
 ) -> Payment:
     """A pending payment from `source` to `target`, accepted `at`, not stored
     yet. Built from its row's values (foreign keys as ids, the fields not
@@ -349,16 +356,16 @@ def _new_payment(
     return instance_of_row(
         Payment,
         {
-        "id": new_id("pay"),
-        "kind": kind,
-        "status": PENDING,
-        "from_account": source.account_id,
-        "to_account": target.account_id,
-        "from_balance": source.id,
-        "to_balance": target.id,
-        "amount": amount,
-        "currency": source.currency_id,
-        "description": description,
+            "id": new_id("pay"),
+            "kind": kind,
+            "status": PENDING,
+            "from_account": source.account_id,
+            "to_account": target.account_id,
+            "from_balance": source.id,
+            "to_balance": target.id,
+            "amount": amount,
+            "currency": source.currency_id,
+            "description": description,
             "created_at": at,
             **extra,
         },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField
 
 from .account import Account, Balance
@@ -52,6 +54,17 @@ class Payment(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
     settled_at = DateTimeField(null=True)
 
+    if TYPE_CHECKING:
+        # The foreign keys' ids, as Peewee's accessors (made with the class)
+        # give them; its stubs cannot declare them.
+        from_account_id: str
+        to_account_id: str
+        from_balance_id: str
+        to_balance_id: str
+        currency_id: str
+        target_currency_id: str | None
+        reverses_id: str | None
+
     class Meta:
         indexes = ((("status", "created_at"), False),)
 
@@ -67,6 +80,12 @@ class Entry(BaseModel):
     amount = MinorUnitsField()
     balance_after = MinorUnitsField()
     created_at = DateTimeField(default=utcnow)
+
+    if TYPE_CHECKING:
+        # The foreign keys' ids, as Peewee's accessors (made with the class)
+        # give them; its stubs cannot declare them.
+        payment_id: str
+        balance_id: str
 
     class Meta:
         indexes = ((("balance", "id"), False),)

@@ -10,9 +10,13 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from .errors import ApiError, invalid
+
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -56,7 +60,7 @@ def decode_cursor(raw: str | None, *kinds: str) -> list | None:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API gave out") from None
 
 
-def _cursor_part(part: object, kind: str):
+def _cursor_part(part: object, kind: str) -> int | datetime | str:
     if kind == SEQ and isinstance(part, int) and not isinstance(part, bool) and 0 <= part <= MAX_SEQ:
         return part
     if kind == TIME and isinstance(part, str):
@@ -66,7 +70,7 @@ def _cursor_part(part: object, kind: str):
     raise ValueError(part)
 
 
-def page(rows: list, limit: int, key) -> tuple[list, str | None]:
+def page(rows: list[R], limit: int, key: Callable[[R], list]) -> tuple[list[R], str | None]:
     """Given up to limit+1 rows, the page and the cursor to the next one."""
     if len(rows) <= limit:
         return rows, None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import peewee
 from peewee import Database, Field, Model
@@ -18,26 +18,41 @@ from peewee import Database, Field, Model
 M = TypeVar("M", bound=Model)
 
 
+class _DatabaseInternals(Protocol):
+    """The private parts of a Peewee `Database` used here, which Peewee's
+    stubs (its public API only) do not describe."""
+
+    _state: peewee._ConnectionState
+    _field_types: dict[str, str]
+
+    def _clear_commit_callbacks(self) -> None: ...
+
+
+def _internals(db: Database) -> _DatabaseInternals:
+    # The same object, seen with its private attributes (see the Protocol).
+    return cast(_DatabaseInternals, db)
+
+
 def pending_commit_callbacks(db: Database) -> list[Callable[[], None]]:
     """The `after_commit` callbacks this thread's open transaction has
     registered so far (dropped by Peewee on rollback)."""
-    return db._state.commit_callbacks
+    return _internals(db)._state.commit_callbacks
 
 
 def clear_commit_callbacks(db: Database) -> None:
     """Forget this thread's `after_commit` callbacks without running them."""
-    db._clear_commit_callbacks()
+    _internals(db)._clear_commit_callbacks()
 
 
 def forget_connection(db: Database) -> None:
     """Drop this thread's connection state without closing it: for a
     connection so broken that closing it fails too."""
-    db._state.reset()
+    _internals(db)._state.reset()
 
 
 def column_type(db: Database, field: Field) -> str:
     """The SQL type of `field`'s column on `db` (custom field types included)."""
-    return db._field_types.get(field.field_type, field.field_type)
+    return _internals(db)._field_types.get(field.field_type, field.field_type)
 
 
 def is_text_field(field: Field) -> bool:
@@ -49,7 +64,7 @@ def is_text_field(field: Field) -> bool:
 def translated_errors() -> AbstractContextManager[Any]:
     """Around a statement run on a raw cursor: the driver's errors raised as
     Peewee's (IntegrityError, OperationalError, ...), as if Peewee ran it."""
-    return peewee.__exception_wrapper__
+    return peewee.__exception_wrapper__  # type: ignore[attr-defined]  # private, and absent from Peewee's stubs
 
 
 def row_values(instance: Model) -> dict[str, Any]:

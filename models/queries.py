@@ -3,6 +3,7 @@ queries however long the page (no N+1)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from peewee import prefetch
@@ -10,7 +11,7 @@ from peewee import prefetch
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .connection import database
 from .currency import Currency
-from .errors import invalid
+from .errors import ApiError, invalid
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
@@ -29,7 +30,7 @@ def account_with_balances(account_id: str) -> tuple[Account, list[Balance]] | No
     return account, list(balances)
 
 
-def _bad(name: str, problem: str):
+def _bad(name: str, problem: str) -> ApiError:
     return invalid({name: problem}, code="invalid_request", status=400)
 
 
@@ -53,7 +54,7 @@ def parse_time(name: str, raw: str | None) -> datetime | None:
     return moment
 
 
-def parse_choice(name: str, raw: str | None, choices) -> str | None:
+def parse_choice(name: str, raw: str | None, choices: Sequence[str]) -> str | None:
     if raw is not None and raw not in choices:
         raise _bad(name, "must be one of " + ", ".join(choices))
     return raw

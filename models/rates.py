@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from peewee import AutoField, BigAutoField, CharField, DateTimeField, ForeignKeyField
 
@@ -42,6 +43,12 @@ class ExchangeRate(BaseModel):
     set_by = CharField(max_length=200)
     set_at = DateTimeField(default=utcnow)
 
+    if TYPE_CHECKING:
+        # The foreign keys' ids, as Peewee's accessors (made with the class)
+        # give them; its stubs cannot declare them.
+        base_id: str
+        quote_id: str
+
     class Meta:
         indexes = ((("base", "quote"), True),)
 
@@ -56,6 +63,12 @@ class RateChange(BaseModel):
     rate = CharField(max_length=64, null=True)
     set_by = CharField(max_length=200)
     set_at = DateTimeField(default=utcnow)
+
+    if TYPE_CHECKING:
+        # The foreign keys' ids, as Peewee's accessors (made with the class)
+        # give them; its stubs cannot declare them.
+        base_id: str
+        quote_id: str
 
     class Meta:
         indexes = ((("base", "quote", "id"), False),)

@@ -34,10 +34,13 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import Any
 
 import psycopg2
 import redis
+from peewee import Database
 from prometheus_client import Counter
+from psycopg2.extensions import connection
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +56,11 @@ LONGEST_WRITE_SECONDS = 45.0
 class Replica:
     """A standby's database handle, and how far behind the primary it is."""
 
-    def __init__(self, database, replica_url: str, primary_url: str, max_lag: float) -> None:
+    def __init__(self, database: Database, replica_url: str, primary_url: str, max_lag: float) -> None:
         self.database = database
         self.max_lag = max_lag
         self._urls = {"primary": primary_url, "replica": replica_url}
-        self._connections: dict[str, object] = {}
+        self._connections: dict[str, connection] = {}
         self._samples: deque[tuple[float, int]] = deque()
         self._covered_at: float | None = None
         self._stop = threading.Event()
@@ -85,7 +88,7 @@ class Replica:
             with contextlib.suppress(psycopg2.Error):
                 conn.close()
 
-    def _query(self, which: str, sql: str):
+    def _query(self, which: str, sql: str) -> Any:
         conn = self._connections.get(which)
         if conn is None or conn.closed:
             conn = psycopg2.connect(self._urls[which], connect_timeout=2)
@@ -94,7 +97,9 @@ class Replica:
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
-                return cur.fetchone()[0]
+                row = cur.fetchone()
+                assert row is not None  # a SELECT without FROM returns one row
+                return row[0]
         except psycopg2.Error:
             conn.close()
             raise

@@ -16,6 +16,7 @@ from .account import SYSTEM_ACCOUNT, Balance
 from .connection import utcnow
 from .dialect import exact_sum
 from .ledger import COMPLETED, STATUSES, Payment
+from .rows import tuples
 from .serialize import money
 
 
@@ -23,12 +24,11 @@ def customer_funds() -> list[dict]:
     """Per currency that customers hold: the sum of their balances and how
     many balances there are, by currency code. `@system` is left out: its
     balance is the mirror image (money that came in from outside)."""
-    rows = (
+    rows = tuples(
         Balance.select(Balance.currency, exact_sum(Balance.amount).alias("total"), fn.COUNT(Balance.id).alias("n"))
         .where(Balance.account != SYSTEM_ACCOUNT)
         .group_by(Balance.currency)
         .order_by(Balance.currency)
-        .tuples()
     )
     return [{"currency": code, "total": money(int(total), code), "balances": n} for code, total, n in rows]
 
@@ -37,13 +37,13 @@ def currencies_in_use() -> list[str]:
     """The codes of the currencies some customer holds a balance in, by
     code: what it makes sense to filter or pay in."""
     query = Balance.select(Balance.currency).where(Balance.account != SYSTEM_ACCOUNT).distinct()
-    return sorted(code for (code,) in query.tuples())
+    return sorted(code for (code,) in tuples(query))
 
 
 def payments_per_status() -> dict[str, int]:
     """How many payments are pending, completed and failed (every status
     present, zero when there are none)."""
-    counts = dict(Payment.select(Payment.status, fn.COUNT(Payment.id)).group_by(Payment.status).tuples())
+    counts: dict[str, int] = dict(tuples(Payment.select(Payment.status, fn.COUNT(Payment.id)).group_by(Payment.status)))
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
@@ -54,7 +54,7 @@ def daily_volume(currency: str, days: int = 30, today: date | None = None) -> li
     today = today or utcnow().date()
     first = today - timedelta(days=days - 1)
     day = fn.DATE(Payment.created_at)
-    rows = (
+    rows = tuples(
         Payment.select(day.alias("day"), exact_sum(Payment.amount).alias("total"), fn.COUNT(Payment.id).alias("n"))
         .where(
             (Payment.status == COMPLETED)
@@ -62,7 +62,6 @@ def daily_volume(currency: str, days: int = 30, today: date | None = None) -> li
             & (Payment.currency == currency)
         )
         .group_by(day)
-        .tuples()
     )
     # SQLite gives the day as text, PostgreSQL as a date.
     found = {date.fromisoformat(str(when)[:10]): (int(total), n) for when, total, n in rows}

@@ -7,18 +7,27 @@ decimals; timestamps as ISO 8601 in UTC with a `Z`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .currency import exponent_of
 from .money import format_amount
 from .peewee_internals import row_values
+
+if TYPE_CHECKING:  # the models import this module
+    from .account import Account, Balance
+    from .auth import ApiToken
+    from .currency import Currency
+    from .ledger import Entry, Payment
+    from .rates import ExchangeRate, RateChange
 
 # Made once: json.dumps with any option but the defaults builds an encoder
 # per call, and every answer and every event is encoded with these.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
-def compact_json(value) -> str:
+def compact_json(value: object) -> str:
     """JSON text without spaces: the API's bodies, the events' data."""
     return _COMPACT.encode(value)
 
@@ -33,7 +42,7 @@ def money(minor: int | None, currency_code: str | None) -> str | None:
     return format_amount(minor, exponent_of(currency_code))
 
 
-def currency_json(currency) -> dict:
+def currency_json(currency: Currency) -> dict:
     return {
         "code": currency.code,
         "name": currency.name,
@@ -43,7 +52,7 @@ def currency_json(currency) -> dict:
     }
 
 
-def balance_json(balance) -> dict:
+def balance_json(balance: Balance) -> dict:
     return {
         "id": balance.id,
         "account": balance.account_id,
@@ -55,10 +64,10 @@ def balance_json(balance) -> dict:
     }
 
 
-def account_json(account, balances=None, with_balances: bool = False) -> dict:
+def account_json(account: Account, balances: Iterable[Balance] | None = None, with_balances: bool = False) -> dict:
     """`balances`: the account's balances when the caller already has them
     (lists prefetch them in one query); else they are read here if asked for."""
-    body = {
+    body: dict[str, object] = {
         "id": account.id,
         "owner": account.owner,
         "email": account.email,
@@ -72,7 +81,7 @@ def account_json(account, balances=None, with_balances: bool = False) -> dict:
     return body
 
 
-def payment_json(payment, entries=None) -> dict:
+def payment_json(payment: Payment, entries: Iterable[Entry] | None = None) -> dict:
     # Read from the row's values (foreign keys as their ids) rather than
     # through a descriptor per field: lists serialize pages of payments, and
     # intake every payment it accepts.
@@ -103,7 +112,7 @@ def payment_json(payment, entries=None) -> dict:
     return body
 
 
-def entry_json(entry) -> dict:
+def entry_json(entry: Entry) -> dict:
     currency = entry.balance.currency_id
     return {
         "id": entry.id,
@@ -118,7 +127,7 @@ def entry_json(entry) -> dict:
     }
 
 
-def account_payment_json(payment, account_id: str) -> dict:
+def account_payment_json(payment: Payment, account_id: str) -> dict:
     """One account's side of a payment (its history line)."""
     outgoing = payment.from_account_id == account_id
     body = {
@@ -143,7 +152,7 @@ def account_payment_json(payment, account_id: str) -> dict:
     return body
 
 
-def token_json(token) -> dict:
+def token_json(token: ApiToken) -> dict:
     return {
         "id": token.id,
         "name": token.name,
@@ -154,7 +163,7 @@ def token_json(token) -> dict:
     }
 
 
-def rate_json(rate) -> dict:
+def rate_json(rate: ExchangeRate | RateChange) -> dict:
     """An exchange rate in force, or one line of a pair's history (`rate`
     null: the rate was removed)."""
     return {

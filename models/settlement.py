@@ -25,7 +25,9 @@ still sum to zero, and what rounding down keeps stays with `@system`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import cast
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .bulk import Statements, statement_batch
@@ -36,6 +38,7 @@ from .event import record_events
 from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
 from .rates import convert, rate_in_force, target_problem
 from .retry import retried_transaction
+from .rows import tuples
 from .serialize import balance_json, payment_json
 
 BATCH = 2000
@@ -81,12 +84,14 @@ def _settle_locked(payments: list[Payment]) -> None:
     # All of them in one statement, in id order: no two batches wait in a cycle.
     balances = Balance.lock_for_update(wanted)
     inactive = _inactive_accounts(balances.values())
-    pairs = {(p.currency_id, p.target_currency_id) for p in payments if p.kind == "exchange"}
+    pairs = {_exchange_pair(p) for p in payments if p.kind == "exchange"}
     rates = {pair: rate_in_force(*pair, hold=True) for pair in sorted(pairs)}
     # Read the clock only once every lock is held, rates included: a rate
     # change waited for is then always older than the settlement it shaped.
     now = utcnow()
-    entries, events, changed = [], [], {}
+    entries: list[dict] = []
+    events: list[tuple[str, dict]] = []
+    changed: dict[str, Balance] = {}
     for payment in payments:
         source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
         failure = _inactivity(source, target, inactive)
@@ -126,7 +131,9 @@ def _settle_locked(payments: list[Payment]) -> None:
         record_events(events, (Entry, entries), at=now, into=batch)
 
 
-def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, system: dict) -> list[tuple]:
+def _legs(
+    payment: Payment, source: Balance, target: Balance, balances: dict[str, Balance], system: dict[str, str]
+) -> list[tuple[Balance, str, int]]:
     """(balance, direction, amount) for each entry the payment writes."""
     if payment.target_currency_id is None:
         return [(source, "outgoing", payment.amount), (target, "incoming", payment.amount)]
@@ -138,7 +145,7 @@ def _legs(payment: Payment, source: Balance, target: Balance, balances: dict, sy
     ]
 
 
-def _write(batch: Statements, payments: list[Payment], balances, now) -> None:
+def _write(batch: Statements, payments: list[Payment], balances: Iterable[Balance], now: datetime) -> None:
     """The batch's updates, one statement per table (two for payments when
     exchanges completed: their amounts and rates). Its entries go in with
     its events."""
@@ -157,13 +164,15 @@ def _system_balance_ids(currencies: set[str]) -> dict[str, str]:
     if not currencies:
         return {}
     return dict(
-        Balance.select(Balance.currency, Balance.id)
-        .where((Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_(sorted(currencies)))
-        .tuples()
+        tuples(
+            Balance.select(Balance.currency, Balance.id).where(
+                (Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_(sorted(currencies))
+            )
+        )
     )
 
 
-def _inactive_accounts(balances) -> set[str]:
+def _inactive_accounts(balances: Iterable[Balance]) -> set[str]:
     """The customers among the balances' accounts that are inactive.
 
     Read after the balances are locked: a deactivation locks its account's
@@ -189,16 +198,21 @@ def _inactivity(source: Balance, target: Balance, inactive_accounts: set[str]) -
     return None
 
 
-def _price_exchange(payment: Payment, rates: dict) -> str | None:
+def _exchange_pair(exchange: Payment) -> tuple[str, str]:
+    """An exchange's source and target currencies. Intake gives every
+    exchange its target currency (the column is null for other kinds)."""
+    return exchange.currency_id, cast(str, exchange.target_currency_id)
+
+
+def _price_exchange(payment: Payment, rates: dict[tuple[str, str], str | None]) -> str | None:
     """Set the exchange's rate and target amount from the rate in force now
     (`rates`, read and held for the batch); or say why it cannot settle."""
-    rate = rates[(payment.currency_id, payment.target_currency_id)]
+    source_currency, target_currency = _exchange_pair(payment)
+    rate = rates[(source_currency, target_currency)]
     if rate is None:
         return "rate_unavailable"
-    target_amount = convert(
-        payment.amount, rate, exponent_of(payment.currency_id), exponent_of(payment.target_currency_id)
-    )
-    if target_problem(target_amount, payment.target_currency_id):
+    target_amount = convert(payment.amount, rate, exponent_of(source_currency), exponent_of(target_currency))
+    if target_problem(target_amount, target_currency):
         return "target_out_of_range"
     payment.rate, payment.target_amount = rate, target_amount
     return None
