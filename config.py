@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class StartupError(Exception):
@@ -59,9 +61,10 @@ class Config:
     replica_max_lag: float = 2.0
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> Config:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
         env = os.environ if env is None else env
-        values = dict(
+        # By field name: each of its own type.
+        values: dict[str, Any] = dict(
             host=env.get("HOST", cls.host),
             port=int(env.get("PORT", cls.port)),
             data_dir=Path(env.get("DATA_DIR", "./var")),

@@ -14,8 +14,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg2
+from psycopg2.extensions import connection, cursor
 
 from models.event import Frame, sequence_committed
 from models.retry import retried_transaction
@@ -49,7 +51,7 @@ class Leadership:
     def __init__(self, database_url: str, worker: bool = False) -> None:
         self._dsn = database_url
         self._worker = worker
-        self._conn = None
+        self._conn: connection | None = None
         self._held = False
         self._looked_for_workers = 0.0
         self._worker_seen = False
@@ -80,12 +82,12 @@ class Leadership:
                         self._alive_at = time.monotonic()
                 else:
                     cur.execute("SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,))
-                    self._held = cur.fetchone()[0]
+                    self._held = _one_value(cur)
         except psycopg2.Error:
             self.release()
         return self._held
 
-    def _a_worker_is_present(self, cur) -> bool:
+    def _a_worker_is_present(self, cur: cursor) -> bool:
         """Looked up at most once a second; in between, the last answer."""
         now = time.monotonic()
         if now - self._looked_for_workers >= WORKER_LOOKUP_SECONDS:
@@ -96,7 +98,7 @@ class Leadership:
                 " AND classid = 0 AND objid = %s AND objsubid = 1)",
                 (_WORKER_PRESENT,),
             )
-            self._worker_seen = cur.fetchone()[0]
+            self._worker_seen = _one_value(cur)
         return self._worker_seen
 
     @property
@@ -109,6 +111,13 @@ class Leadership:
             with contextlib.suppress(psycopg2.Error):
                 self._conn.close()
             self._conn = None
+
+
+def _one_value(cur: cursor) -> Any:
+    """The value of the one row a SELECT of one expression, without FROM, returns."""
+    row = cur.fetchone()
+    assert row is not None  # such a SELECT returns one row
+    return row[0]
 
 
 class EventRelay:

@@ -60,7 +60,7 @@ class Coalesced:
         self._due = threading.Event()
         self._courier = courier
 
-    def __call__(self, *_ignored) -> None:
+    def __call__(self, *_ignored: object) -> None:
         self._due.set()
         self._courier.post(self)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from huey.consumer import Consumer, Scheduler
 
 from .settlement import Settlement
@@ -11,7 +13,7 @@ class GatewayConsumer(Consumer):
     """Huey looks at periodic tasks once a minute; `sweep_seconds` makes the
     sweeper look more often (the fault tests use a few seconds)."""
 
-    def __init__(self, settlement: Settlement, sweep_seconds: int, **options) -> None:
+    def __init__(self, settlement: Settlement, sweep_seconds: int, **options: Any) -> None:
         self._sweep_seconds = sweep_seconds
         super().__init__(settlement.huey, worker_type="thread", periodic=True, **options)
 

@@ -18,8 +18,10 @@ neighbours.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from models.errors import ApiError
@@ -74,7 +76,7 @@ class IntakeBatcher:
         finally:
             self._draining -= 1
 
-    def _accept(self, requests: list[tuple[str, object]]) -> list[Accepted | BaseException]:
+    def _accept(self, requests: list[tuple[str, object]]) -> Sequence[Accepted | BaseException]:
         try:
             return retried_without_transaction(lambda: accept_payments(requests, self._request_settlement))
         except (ApiError, OutcomeUnknown):
@@ -87,7 +89,9 @@ class IntakeBatcher:
         outcomes: list[Accepted | BaseException] = []
         for request in requests:
             try:
-                outcomes += retried_without_transaction(lambda request=request: accept_payments([request], self._request_settlement))
+                outcomes += retried_without_transaction(
+                    functools.partial(accept_payments, [request], self._request_settlement)
+                )
             except Exception as problem:
                 outcomes.append(problem)
         return outcomes

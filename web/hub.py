@@ -55,6 +55,7 @@ class EventHub:
         self._tasks.append(self._loop.create_task(self._process()))
         self._tasks.append(self._loop.create_task(self._safety_net()))
         if redis_url:
+            assert events_channel is not None, "following Redis needs the events channel"
             self._tasks.append(self._loop.create_task(self._subscribe(redis_url, events_channel)))
 
     async def close(self) -> None:

@@ -9,6 +9,15 @@ its clients resume with `after=` wherever they reconnect.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+    # What the mixin below is mixed into, as the type checker sees it.
+    _Handler = RequestHandler
+else:
+    _Handler = object
 
 
 class InFlight:
@@ -35,7 +44,7 @@ class InFlight:
         return True
 
 
-class Counted:
+class Counted(_Handler):
     """Mixed into request handlers: each counts as in flight from the moment
     it is made until its answer is finished. A client that hangs up does not
     end it: the handler still runs to its end (its payment may be committing
@@ -45,7 +54,7 @@ class Counted:
 
     _in_flight: InFlight | None = None
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_flight = self.settings.get("in_flight")
         if self._in_flight is not None:

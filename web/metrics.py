@@ -34,7 +34,7 @@ def observe_request(handler: RequestHandler) -> None:
 
 
 @functools.cache
-def _series(method: str, name: str, status: int):
+def _series(method: str, name: str, status: int) -> tuple[Counter, Histogram]:
     """The counter and the histogram of one method, handler and status, looked
     up once: `labels()` checks and locks on every call."""
     return REQUESTS.labels(method, name, str(status)), LATENCY.labels(method, name)

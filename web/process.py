@@ -31,9 +31,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 8.0
 
 
-async def serve(
-    config: Config, on_ready: Callable[[], None] | None = None, stop: asyncio.Event | None = None
-) -> None:
+async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, or until `stop` is set when given (tests
     run servers on threads of theirs); `on_ready` is called once the port is
     open. The models must be bound to the database already

@@ -8,18 +8,28 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from models.retry import read_only
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+    from models.replica import WriteMarks
+
+    # What the mixin below is mixed into, as the type checker sees it.
+    _Handler = RequestHandler
+else:
+    _Handler = object
 
 log = logging.getLogger(__name__)
 
 READS = ("GET", "HEAD")
 
 
-class ReadRouting:
+class ReadRouting(_Handler):
     """Mixed into a RequestHandler whose `read_client()` names the caller
     (a token, an operator) or None for an anonymous one."""
 
@@ -32,8 +42,10 @@ class ReadRouting:
     async def mark_writes(self) -> None:
         """Before a write request does anything: its client reads from the
         primary from now until REPLICA_MAX_LAG after it ends."""
-        marks = self.settings.get("write_marks")
-        client = self.read_client() if marks is not None and self.request.method not in READS else None
+        marks: WriteMarks | None = self.settings.get("write_marks")
+        if marks is None or self.request.method in READS:
+            return
+        client = self.read_client()
         if client is None:
             return
         try:
