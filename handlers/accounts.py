@@ -39,7 +39,7 @@ class AccountsHandler(APIHandler):
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = list_accounts(args, limit, cursor)
             return {"data": [account_json(a, balances=a.balances) for a in rows], "next_cursor": next_cursor}
 
@@ -72,7 +72,7 @@ class AccountPaymentsHandler(APIHandler):
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             _account(account_id)
             rows, next_cursor = list_payments(args, limit, cursor, account=account_id)
             return {"data": [account_payment_json(p, account_id) for p in rows], "next_cursor": next_cursor}
@@ -104,7 +104,7 @@ class BalanceEntriesHandler(APIHandler):
     async def get(self, balance_id: str) -> None:
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = balance_entries(_balance(balance_id), limit, cursor)
             return {"data": [entry_json(e) for e in rows], "next_cursor": next_cursor}
 

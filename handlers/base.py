@@ -12,12 +12,14 @@ import functools
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from decimal import Decimal
-from typing import Any, Generic, NamedTuple, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar, cast
 
 from peewee import InterfaceError, OperationalError
+from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from models.auth import ApiToken, scope_allows
@@ -29,9 +31,21 @@ from web.inflight import Counted
 from web.protocol import MAX_BODY_BYTES, REQUEST_ID
 from web.routing import ReadRouting
 
+if TYPE_CHECKING:
+    from web.hub import EventHub
+
+    from .stream import StreamHandler
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# For the guards: a handler method (M), its handler (H), its other
+# parameters (P) and what it returns (R).
+M = TypeVar("M", bound=Callable[..., Any])
+H = TypeVar("H", bound="APIHandler")
+P = ParamSpec("P")
+R = TypeVar("R")
+ExcInfo = tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Request ids need to be unique, not secret: 128 bits from a generator seeded
@@ -52,39 +66,52 @@ class Created(NamedTuple, Generic[T]):
         return self.made is None
 
 
-def scope(needed: str):
+class _Guarded(Protocol):
+    """A handler method marked with the scope it needs (None: open to anyone)."""
+
+    required_scope: str | None
+
+
+def mark_scope(method: M, needed: str | None) -> M:
+    """Mark `method` with the scope it needs, which the app's start-up check
+    (`check_every_method_is_guarded`) and the OpenAPI tests read."""
+    marked = cast(_Guarded, method)  # the function itself, which takes any attribute
+    marked.required_scope = needed
+    return method
+
+
+def scope(
+    needed: str,
+) -> Callable[[Callable[Concatenate[H, P], Awaitable[R]]], Callable[Concatenate[H, P], Awaitable[R]]]:
     """The method needs a bearer token with at least this scope."""
 
-    def decorate(method):
+    def decorate(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Concatenate[H, P], Awaitable[R]]:
         @functools.wraps(method)
-        async def guarded(self: APIHandler, *args, **kwargs):
+        async def guarded(self: H, *args: P.args, **kwargs: P.kwargs) -> R:
             await self.authenticate(needed)
             return await method(self, *args, **kwargs)
 
-        guarded.required_scope = needed
-        return guarded
+        return mark_scope(guarded, needed)
 
     return decorate
 
 
-def public(method):
+def public(method: M) -> M:
     """The method is open to anyone, deliberately."""
-    method.required_scope = None
-    return method
+    return mark_scope(method, None)
 
 
-def checked_in_prepare(needed: str):
+def checked_in_prepare(needed: str) -> Callable[[M], M]:
     """The handler authenticates in `prepare` (a WebSocket must refuse before
     the upgrade, which happens inside `get`)."""
 
-    def mark(method):
-        method.required_scope = needed
-        return method
+    def mark(method: M) -> M:
+        return mark_scope(method, needed)
 
     return mark
 
 
-def bearer_secret(request) -> str | None:
+def bearer_secret(request: HTTPServerRequest) -> str | None:
     kind, _, secret = request.headers.get("Authorization", "").partition(" ")
     return (secret.strip() or None) if kind.lower() == "bearer" else None
 
@@ -104,7 +131,7 @@ def authorize_token(secret: str | None, needed: str) -> ApiToken:
     return token
 
 
-def check_every_method_is_guarded(handler_classes) -> None:
+def check_every_method_is_guarded(handler_classes: Iterable[type[RequestHandler]]) -> None:
     for cls in handler_classes:
         for name in HTTP_METHODS:
             method = getattr(cls, name.lower(), None)
@@ -114,7 +141,7 @@ def check_every_method_is_guarded(handler_classes) -> None:
                 raise RuntimeError(f"{cls.__name__}.{name.lower()} has neither @scope nor @public")
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number")
 
 
@@ -140,13 +167,15 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
 
     token: ApiToken | None = None
     _body_size = 0
+    if TYPE_CHECKING:
+        request_id: str  # set by `tag_request`
 
     @property
     def executor(self) -> Executor:
         return self.settings["db_executor"]
 
     @property
-    def hub(self):
+    def hub(self) -> EventHub:
         return self.settings["hub"]
 
     @property
@@ -237,8 +266,11 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
             made = await self.create_at_most_once(lambda: create(body))
             return Created(id_of(made), made)
         print_ = fingerprint(self.request.method, self.request.path, body)
+        assert self.token is not None  # creating takes a token: @scope has authenticated it
         token_id = self.token.id
-        return Created(*await self.executor_run(lambda: create_once(token_id, key, print_, lambda: create(body), id_of)))
+        return Created(
+            *await self.executor_run(lambda: create_once(token_id, key, print_, lambda: create(body), id_of))
+        )
 
     def send(self, body: Any, status: int = 200, replayed: bool = False) -> None:
         self.send_encoded(compact_json(body), status, replayed)
@@ -257,16 +289,18 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
                 raise invalid({name: "must not contain NUL characters"}, code="invalid_request", status=400)
         return args
 
-    def log_exception(self, typ, value, tb) -> None:
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if isinstance(value, ApiError):
             return
         super().log_exception(typ, value, tb)
 
-    def write_error(self, status_code: int, **kwargs) -> None:
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))
 
 
-def tag_request(handler: RequestHandler) -> None:
+def tag_request(handler: APIHandler | StreamHandler) -> None:
     """Give the response the request's `X-Request-Id`: the client's own if it
     sent a sensible one, else a new one. (Runs again when an error clears the
     headers: the id stays the same.)"""
@@ -276,7 +310,7 @@ def tag_request(handler: RequestHandler) -> None:
     handler.set_header("X-Request-Id", handler.request_id)
 
 
-def write_json_error(handler: RequestHandler, status_code: int, exc_info) -> None:
+def write_json_error(handler: RequestHandler, status_code: int, exc_info: ExcInfo | None) -> None:
     """Render any error as the API's one JSON error shape."""
     error = exc_info[1] if exc_info else None
     if not isinstance(error, ApiError):
@@ -325,7 +359,7 @@ class NotFoundHandler(APIHandler):
     """Any path under /api that names nothing."""
 
     @public
-    async def get(self, *args) -> None:
+    async def get(self, *args: str) -> None:
         raise ApiError(404, "not_found", "no such resource")
 
     post = put = patch = delete = get

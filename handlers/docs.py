@@ -3,7 +3,9 @@ for people, with no resource from outside this server."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import tornado.web
 
@@ -46,11 +48,11 @@ class StaticHandler(tornado.web.StaticFileHandler):
     """Files under static/, open to anyone."""
 
     @public
-    def get(self, path: str, include_body: bool = True):
+    def get(self, path: str, include_body: bool = True) -> Coroutine[Any, Any, None]:
         return super().get(path, include_body)
 
     @public
-    def head(self, path: str):
+    def head(self, path: str) -> Awaitable[None]:
         return super().head(path)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from models.connection import database
 
 from .base import APIHandler, public
@@ -45,7 +47,7 @@ class ReadinessHandler(APIHandler):
         ready = all(state == "ok" for state in checks.values())
         self.send({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
-    async def _check(self, probe) -> str:
+    async def _check(self, probe: Callable[[], object]) -> str:
         try:
             await self.run_db(probe)
         except Exception as problem:  # any failure means "not ready", and says why

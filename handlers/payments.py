@@ -92,7 +92,7 @@ class PaymentsHandler(PaymentIntakeHandler):
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = list_payments(args, limit, cursor)
             return {"data": [payment_json(p) for p in rows], "next_cursor": next_cursor}
 

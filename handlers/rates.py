@@ -17,7 +17,7 @@ class RatesHandler(APIHandler):
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = list_rates(args, limit, cursor)
             return {"data": [rate_json(r) for r in rows], "next_cursor": next_cursor}
 
@@ -27,6 +27,7 @@ class RatesHandler(APIHandler):
 class RateHandler(APIHandler):
     def actor(self) -> str:
         """Who the history says set the rate: the token, by id and name."""
+        assert self.token is not None  # @scope has authenticated it
         return f"token #{self.token.id} ({self.token.name})"
 
     @scope("read")
@@ -49,7 +50,7 @@ class RateHistoryHandler(APIHandler):
     async def get(self, base: str, quote: str) -> None:
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = rate_history(base, quote, limit, cursor)
             return {"data": [rate_json(r) for r in rows], "next_cursor": next_cursor}
 

@@ -19,7 +19,7 @@ class CurrenciesHandler(APIHandler):
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = list_currencies(args, limit, cursor)
             return {"data": [currency_json(c) for c in rows], "next_cursor": next_cursor}
 
@@ -38,7 +38,7 @@ class EventsHandler(APIHandler):
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
 
-        def work():
+        def work() -> dict:
             rows, next_cursor = list_events(args, limit, cursor)
             return {"data": [event_json(e) for e in rows], "next_cursor": next_cursor}
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import json
+from typing import TYPE_CHECKING, Any
 
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -48,6 +49,8 @@ class StreamHandler(WebSocketHandler):
     last_sent = 0
     _pump: asyncio.Task | None = None
     _counted = False
+    if TYPE_CHECKING:
+        request_id: str  # set by `tag_request`
 
     @property
     def hub(self) -> EventHub:
@@ -75,7 +78,7 @@ class StreamHandler(WebSocketHandler):
             )
 
     @checked_in_prepare("read")
-    async def get(self, *args, **kwargs) -> None:
+    async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "invalid_request", "this is a WebSocket: connect with Upgrade: websocket")
         await super().get(*args, **kwargs)
@@ -83,7 +86,7 @@ class StreamHandler(WebSocketHandler):
     def set_default_headers(self) -> None:
         tag_request(self)
 
-    def write_error(self, status_code: int, **kwargs) -> None:
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))
 
     async def open(self) -> None:
@@ -103,7 +106,7 @@ class StreamHandler(WebSocketHandler):
         if self._pump is not None:
             self._pump.cancel()
 
-    def on_message(self, message) -> None:
+    def on_message(self, message: str | bytes) -> None:
         """The feed is one-way; what clients send is ignored."""
 
     def _wants(self, frame: Frame) -> bool:

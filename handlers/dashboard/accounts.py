@@ -86,11 +86,13 @@ class AccountPageHandler(PageHandler):
     """Shows an account's page, with any form that was refused filled in as
     it was sent and its problems beside its fields."""
 
-    async def show(self, account_id: str, status: int = 200, refused: dict[str, tuple[Form, str]] | None = None):
+    async def show(
+        self, account_id: str, status: int = 200, refused: dict[str, tuple[Form, str]] | None = None
+    ) -> None:
         cursor = self.get_query_argument("cursor", None)
         data = await self.run_db(lambda: account_page(account_id, cursor))
         refused = refused or {}
-        forms = {
+        forms: dict[str, Form] = {
             "deposit": CashForm(prefix="deposit"),
             "withdraw": CashForm(prefix="withdraw"),
             "balance": BalanceForm(prefix="balance"),

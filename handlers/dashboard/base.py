@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -27,10 +28,18 @@ from models.retry import OutcomeUnknown, retried_transaction, transaction_at_mos
 from web.inflight import Counted
 from web.routing import ReadRouting
 
+from ..base import mark_scope
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
 log = logging.getLogger(__name__)
+
+# For the guards: a page method (M), its handler (H), its other parameters
+# (P) and what it returns (R).
+M = TypeVar("M", bound=Callable[..., Any])
+H = TypeVar("H", bound="PageHandler")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 FLASH_COOKIE = "flash"
 
@@ -52,39 +61,36 @@ NAVIGATION = (
 )
 
 
-def anonymous(method):
+def anonymous(method: M) -> M:
     """Open to anyone, logged in or not (the login page)."""
-    method.required_scope = None
-    return method
+    return mark_scope(method, None)
 
 
-def viewer(method):
+def viewer(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Concatenate[H, P], Awaitable[R | None]]:
     """Any logged-in operator, admin or viewer, may do this: it only looks."""
 
     @functools.wraps(method)
-    async def guarded(self: PageHandler, *args, **kwargs):
+    async def guarded(self: H, *args: P.args, **kwargs: P.kwargs) -> R | None:
         if self.operator is None:
             return self.send_to_login()
         return await method(self, *args, **kwargs)
 
-    guarded.required_scope = "read"
-    return guarded
+    return mark_scope(guarded, "read")
 
 
-def admin_only(method):
+def admin_only(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Concatenate[H, P], Awaitable[R | None]]:
     """Only an admin may do this: it changes something. A viewer gets a 403
     page that says so."""
 
     @functools.wraps(method)
-    async def guarded(self: PageHandler, *args, **kwargs):
+    async def guarded(self: H, *args: P.args, **kwargs: P.kwargs) -> R | None:
         if self.operator is None:
             return self.send_to_login()
         if not self.is_admin:
             raise ApiError(403, "forbidden", "Viewers can look at everything but change nothing: ask an admin.")
         return await method(self, *args, **kwargs)
 
-    guarded.required_scope = "admin"
-    return guarded
+    return mark_scope(guarded, "admin")
 
 
 class PageHandler(Counted, ReadRouting, RequestHandler):
@@ -118,7 +124,9 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         if self.request.protocol == "https":
             self.set_header("Strict-Transport-Security", "max-age=31536000")
 
-    def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None:
+    def set_cookie(  # type: ignore[override]  # past `value` by keyword only, as Tornado itself calls it
+        self, name: str, value: str | bytes, **kwargs: Any
+    ) -> None:
         """Every cookie a page sets (session, CSRF, notice) is Secure when the
         page came over HTTPS."""
         if self.request.protocol == "https":
@@ -239,7 +247,9 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         self.set_header("Server-Timing", f"page;dur={1000 * self.request.request_time():.1f}")
         self.finish(html)
 
-    def log_exception(self, typ, value, tb) -> None:
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if isinstance(value, ApiError):
             return
         super().log_exception(typ, value, tb)
@@ -287,7 +297,7 @@ class PageNotFoundHandler(PageHandler):
     """Any path outside /api that names no page: an HTML 404."""
 
     @anonymous
-    async def get(self, *args) -> None:
+    async def get(self, *args: str) -> None:
         raise HTTPError(404)
 
     post = get

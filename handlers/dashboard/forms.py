@@ -12,6 +12,7 @@ currency can be used.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 from tornado.web import RequestHandler
@@ -19,6 +20,7 @@ from wtforms import Form, SelectChoice
 from wtforms.fields import (
     DateField,
     EmailField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -48,7 +50,7 @@ class Arguments:
     def queried(cls, handler: RequestHandler) -> Arguments:
         return cls({name: handler.get_query_arguments(name) for name in handler.request.query_arguments})
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._arguments)
 
     def __len__(self) -> int:
@@ -76,7 +78,7 @@ def show_refusal(form: Form, error: ApiError) -> str:
     )
 
 
-def field_attributes(field) -> dict[str, str]:
+def field_attributes(field: Field) -> dict[str, str]:
     """The ARIA attributes that tie a field to its hint and to its error, so
     a screen reader reads them with the field."""
     described = [f"{field.id}-hint"] if field.description else []

@@ -80,7 +80,9 @@ class NewPaymentHandler(PageHandler):
 class PaymentPage(PageHandler):
     """Shows a payment's page, with a refused reversal's problem if any."""
 
-    async def show(self, payment_id: str, status: int = 200, reverse: ReverseForm | None = None, problem=None):
+    async def show(
+        self, payment_id: str, status: int = 200, reverse: ReverseForm | None = None, problem: str | None = None
+    ) -> None:
         payment = await self.run_db(lambda: payment_page(payment_id))
         self.render_page("payment.html", status, payment=payment, reverse=reverse or ReverseForm(), problem=problem)
 
@@ -99,7 +101,9 @@ class PaymentReverseHandler(PaymentPage):
         form = ReverseForm(Arguments.posted(self))
         body = form.body()
         try:
-            reversal_id = await self.create_at_most_once(lambda: submit_reversal(payment_id, body, self.request_settlement).id)
+            reversal_id = await self.create_at_most_once(
+                lambda: submit_reversal(payment_id, body, self.request_settlement).id
+            )
         except ApiError as error:
             if error.status == 404:
                 raise

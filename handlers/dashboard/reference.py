@@ -31,6 +31,7 @@ def rates_page(cursor: str | None) -> dict:
 
 def _actor(handler: PageHandler) -> str:
     """Who a rate's history says set or removed it."""
+    assert handler.operator is not None  # @admin_only let in a logged-in operator only
     return f"operator {handler.operator.email}"
 
 

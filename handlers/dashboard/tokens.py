@@ -19,7 +19,9 @@ def tokens_page(cursor: str | None) -> dict:
 
 
 class TokensHandler(PageHandler):
-    async def show(self, form: TokenForm, status: int = 200, problem: str | None = None, created=None) -> None:
+    async def show(
+        self, form: TokenForm, status: int = 200, problem: str | None = None, created: dict | None = None
+    ) -> None:
         cursor = self.get_query_argument("cursor", None)
         data = await self.run_db(lambda: tokens_page(cursor))
         self.render_page("tokens.html", status, form=form, problem=problem, created=created, **data)
