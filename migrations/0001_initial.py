@@ -1,5 +1,9 @@
 """The ledger's tables, frozen as they were first created."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import (
     AutoField,
     BigAutoField,
@@ -15,8 +19,12 @@ from peewee import (
 
 from models.dialect import MinorUnitsField
 
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     class Base(Model):
         class Meta:
             database = db

@@ -1,10 +1,18 @@
 """Exchange rates with their history; a payment may be reversed again once
 its reversal has failed."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import AutoField, BigAutoField, CharField, DateTimeField, ForeignKeyField, Model
 
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
-def up(migrator, db):
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     class Base(Model):
         class Meta:
             database = db

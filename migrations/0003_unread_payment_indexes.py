@@ -7,8 +7,16 @@ so each index costs two entries per payment. `status` alone is covered by
 and balances are never deleted, so the foreign keys need no index either.
 """
 
+from __future__ import annotations
 
-def up(migrator, db):
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
+
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(
         migrator.drop_index("payment", "payment_status"),
         migrator.drop_index("payment", "payment_from_balance"),

@@ -7,8 +7,16 @@ no query (feeds filter by account as they send), and the unique index on
 `seq` need not hold the not-yet-numbered rows.
 """
 
+from __future__ import annotations
 
-def up(migrator, db):
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
+
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(
         migrator.drop_index("event", "event_account_a_seq"),
         migrator.drop_index("event", "event_account_b_seq"),

@@ -2,6 +2,14 @@
 statement is read by, serves every lookup by balance too, and each entry
 paid for both."""
 
+from __future__ import annotations
 
-def up(migrator, db):
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
+
+
+def up(migrator: SchemaMigrator, db: Database) -> None:
     migrator.migrate(migrator.drop_index("entry", "entry_balance_id"))

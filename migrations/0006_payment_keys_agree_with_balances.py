@@ -22,7 +22,15 @@ Kinds Of Table Schema Changes"), with foreign key checks off, which it can
 only switch outside a transaction; hence no transaction around the whole.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from peewee import SqliteDatabase
+
+if TYPE_CHECKING:
+    from peewee import Database
+    from playhouse.migrate import SchemaMigrator
 
 atomic = False
 
@@ -36,14 +44,14 @@ _FROM = (
 _TO = 'FOREIGN KEY ("to_balance", "to_account") REFERENCES "balance" ("id", "account_id")'
 
 
-def up(migrator, db):
+def up(migrator: SchemaMigrator, db: Database) -> None:
     if isinstance(db, SqliteDatabase):
         _sqlite(db)
     else:
         _postgresql(db)
 
 
-def _postgresql(db):
+def _postgresql(db: Database) -> None:
     with db.atomic():
         for statement in _BALANCE_KEYS:
             db.execute_sql(statement)
@@ -60,7 +68,7 @@ def _postgresql(db):
         db.execute_sql("ALTER TABLE payment VALIDATE CONSTRAINT payment_to_fkey")
 
 
-def _sqlite(db):
+def _sqlite(db: SqliteDatabase) -> None:
     db.execute_sql("PRAGMA foreign_keys = OFF")
     try:
         with db.atomic():

@@ -71,7 +71,7 @@ def nullable(schema: dict) -> dict:
     return widened
 
 
-def text(description: str, **constraints) -> dict:
+def text(description: str, **constraints: object) -> dict:
     return {"type": "string", "description": description, **constraints}
 
 
