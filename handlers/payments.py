@@ -7,17 +7,12 @@ import asyncio
 from collections.abc import Callable
 
 from models.errors import not_found
-from models.intake import (
-    Accepted,
-    RequestSettlement,
-    submit_deposit,
-    submit_reversal,
-    submit_transfer,
-    submit_withdrawal,
-)
-from models.ledger import PENDING, Payment
+from models.holds import capture_hold, void_hold
+from models.intake import Accepted, RequestSettlement, submit_deposit, submit_transfer, submit_withdrawal
+from models.ledger import PENDING, REVERSIBLE_KINDS, Payment
 from models.pagination import parse_limit
 from models.queries import list_payments, payment_entries
+from models.reversals import reversal_ids, submit_reversal
 from models.serialize import payment_json
 from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
 
@@ -34,8 +29,15 @@ def _payment(payment_id: str) -> Payment:
 
 
 def payment_detail(payment_id: str) -> dict:
+    """A payment with its entries and the ids of its reversals."""
     payment = _payment(payment_id)
-    return payment_json(payment, entries=payment_entries(payment))
+    return payment_json(payment, entries=payment_entries(payment), reversals=reversal_ids([payment.id])[payment.id])
+
+
+def wait_seconds(prefer: str | None) -> int:
+    """How long a `Prefer: wait=N` header asks to wait (at most MAX_WAIT_SECONDS)."""
+    match = PREFER_WAIT.search(prefer) if prefer else None
+    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
 
 
 class PaymentIntakeHandler(APIHandler):
@@ -56,19 +58,7 @@ class PaymentIntakeHandler(APIHandler):
             # New and pending: its detail was encoded when it was accepted.
             self.send_encoded(created.made.detail_text, 202)
             return
-        final = self.hub.final_of(payment_id) if wait else None
-        try:
-            body = await self.run_db(lambda: payment_detail(payment_id))
-            if final is not None and body["status"] == PENDING:
-                try:
-                    await asyncio.wait_for(asyncio.shield(final), wait)
-                except TimeoutError:
-                    pass
-                else:
-                    body = await self.run_db(lambda: payment_detail(payment_id))
-        finally:
-            if final is not None:
-                self.hub.forget(payment_id, final)
+        body = await self.read_when_settled(payment_id, wait, payment_detail)
         if replayed:
             status = 200
         else:
@@ -79,11 +69,26 @@ class PaymentIntakeHandler(APIHandler):
         self.send(body, status, replayed)
 
     def wait_seconds(self) -> int:
-        prefer = self.request.headers.get("Prefer")
-        if not prefer:
-            return 0
-        match = PREFER_WAIT.search(prefer)
-        return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
+        return wait_seconds(self.request.headers.get("Prefer"))
+
+    async def read_when_settled(self, resource_id: str, wait: int, read: Callable[[str], dict]) -> dict:
+        """`read(resource_id)` once its settlement is over (a payment
+        completed, failed or authorized; a group over), or once `wait`
+        seconds have passed, whichever is first."""
+        final = self.hub.final_of(resource_id) if wait else None
+        try:
+            body = await self.run_db(lambda: read(resource_id))
+            if final is not None and body["status"] == PENDING:
+                try:
+                    await asyncio.wait_for(asyncio.shield(final), wait)
+                except TimeoutError:
+                    pass
+                else:
+                    body = await self.run_db(lambda: read(resource_id))
+        finally:
+            if final is not None:
+                self.hub.forget(resource_id, final)
+        return body
 
 
 class PaymentsHandler(PaymentIntakeHandler):
@@ -94,7 +99,9 @@ class PaymentsHandler(PaymentIntakeHandler):
 
         def work() -> dict:
             rows, next_cursor = list_payments(args, limit, cursor)
-            return {"data": [payment_json(p) for p in rows], "next_cursor": next_cursor}
+            reversals = reversal_ids([p.id for p in rows if p.kind in REVERSIBLE_KINDS])
+            data = [payment_json(p, reversals=reversals.get(p.id, [])) for p in rows]
+            return {"data": data, "next_cursor": next_cursor}
 
         self.send(await self.run_db(work))
 
@@ -121,6 +128,31 @@ class PaymentReverseHandler(PaymentIntakeHandler):
         await self.accept(lambda body, request_settlement: submit_reversal(payment_id, body, request_settlement))
 
 
+class HoldHandler(APIHandler):
+    """Ending a hold: exactly one capture or void wins (models.holds). Both
+    answer at once, with the payment as it is then; `Prefer: wait` is
+    already satisfied, and an Idempotency-Key makes a retry replay it."""
+
+    async def end(self, end: Callable[[object], Payment]) -> None:
+        created = await self.create(end, id_of=lambda payment: payment.id)
+        wait = wait_seconds(self.request.headers.get("Prefer"))
+        if wait:
+            self.set_header("Preference-Applied", f"wait={wait}")
+        self.send(await self.run_db(lambda: payment_detail(created.id)), 200, created.replayed)
+
+
+class PaymentCaptureHandler(HoldHandler):
+    @scope("write")
+    async def post(self, payment_id: str) -> None:
+        await self.end(lambda body: capture_hold(payment_id, body))
+
+
+class PaymentVoidHandler(HoldHandler):
+    @scope("write")
+    async def post(self, payment_id: str) -> None:
+        await self.end(lambda body: void_hold(payment_id, body))
+
+
 class PaymentHandler(APIHandler):
     @scope("read")
     async def get(self, payment_id: str) -> None:
@@ -131,6 +163,8 @@ default_handlers = [
     (r"/api/v1/payments", PaymentsHandler),
     (r"/api/v1/payments/([^/]+)", PaymentHandler),
     (r"/api/v1/payments/([^/]+)/reverse", PaymentReverseHandler),
+    (r"/api/v1/payments/([^/]+)/capture", PaymentCaptureHandler),
+    (r"/api/v1/payments/([^/]+)/void", PaymentVoidHandler),
     (r"/api/v1/deposits", DepositsHandler),
     (r"/api/v1/withdrawals", WithdrawalsHandler),
 ]

@@ -15,21 +15,23 @@ from peewee import (
 )
 
 from .connection import BaseModel, database, utcnow
-from .currency import Currency, validate_new_currency
+from .currency import Currency, exponent_of, validate_new_currency
 from .dialect import MinorUnitsField, among, lock_rows
 from .errors import ApiError, invalid
 from .event import record_event
+from .funds import SYSTEM_ACCOUNT, available
 from .ids import new_id
+from .money import AmountError, format_amount, parse_signed_amount
 from .serialize import account_json, balance_json, currency_json
-from .validation import CODES, check_shape
+from .validation import AMOUNT, CODES, check_shape
 
 ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-SYSTEM_ACCOUNT = "@system"
 OWNER_MAX_LENGTH = 200
 # An owner is refused when it holds nothing but spaces.
 OWNER_PATTERN = re.compile(r"\S")
 EMAIL_MAX_LENGTH = 254
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Printable ASCII, no spaces: the address as mail systems exchange it.
+EMAIL_PATTERN = re.compile(r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$")
 
 
 class Account(BaseModel):
@@ -54,7 +56,11 @@ class Balance(BaseModel):
     id = CharField(max_length=32, primary_key=True)
     account = ForeignKeyField(Account, backref="balances", on_delete="RESTRICT")
     currency = ForeignKeyField(Currency, backref="balances", on_delete="RESTRICT")
+    # The sum of its entries, and of its open holds (`models.funds`).
     amount = MinorUnitsField(default=0)
+    held = MinorUnitsField(default=0)
+    min_balance = MinorUnitsField(default=0)
+    max_balance = MinorUnitsField(null=True)
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -157,20 +163,62 @@ def add_balance(account: Account, body: object) -> Balance:
     return balance
 
 
+BALANCE_CHANGES = {"active": bool, "min_balance": AMOUNT, "max_balance": AMOUNT}
+
+
 def update_balance(balance: Balance, body: object) -> Balance:
-    """Activate or deactivate a balance."""
-    active = check_shape(body, {"active": bool}, required=("active",))["active"]
+    """Activate or deactivate a balance, or change its limits: `min_balance`
+    (0, or negative: a credit line) and `max_balance` (a cap, null for none).
+
+    A floor is refused above what the balance has available now, as the
+    ledger would break its own rule at once; a cap may be set below what it
+    holds, which stops further income and takes nothing away."""
+    data = check_shape(body, BALANCE_CHANGES)
+    if data.get("active") is None and data.get("min_balance") is None and "max_balance" not in data:
+        raise invalid({"active": "is required unless min_balance or max_balance is given"}, "invalid_request", 400)
     if balance.account_id == SYSTEM_ACCOUNT:
         raise ApiError(409, "system_account", "the @system account cannot be changed")
     # Lock it: a settlement holding this balance finishes first, and any
     # settlement after this commit sees the new state.
     balance = Balance.lock_for_update([balance.id])[balance.id]
-    if balance.active != active:
-        balance.active = active
+    changed = _limits(balance, data)
+    if data.get("active") is not None and balance.active != data["active"]:
+        changed["active"] = data["active"]
+    changed = {name: value for name, value in changed.items() if getattr(balance, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(balance, name, value)
         balance.updated_at = utcnow()
         balance.save()
         record_event("balance.updated", balance_json(balance))
     return balance
+
+
+def _limits(balance: Balance, data: dict) -> dict:
+    """The limits `data` sets on `balance`, checked against each other and
+    against what the balance has available."""
+    exponent = exponent_of(balance.currency_id)
+    problems: dict[str, str] = {}
+    limits: dict[str, int | None] = {}
+    for name in ("min_balance", "max_balance"):
+        if data.get(name) is not None:
+            try:
+                limits[name] = parse_signed_amount(data[name], exponent)
+            except AmountError as problem:
+                problems[name] = str(problem)
+        elif name == "max_balance" and name in data:
+            limits[name] = None
+    if problems:
+        raise invalid(problems)
+    floor = limits.get("min_balance")
+    floor = balance.min_balance if floor is None else floor
+    cap = limits.get("max_balance", balance.max_balance)
+    if "min_balance" in limits and floor > available(balance):
+        now = format_amount(available(balance), exponent)
+        raise invalid({"min_balance": f"must be at most what the balance has available now, {now}"})
+    if cap is not None and cap < max(floor, 0):
+        raise invalid({"max_balance": "must be at least 0 and at least min_balance"})
+    return limits
 
 
 def open_system_balance(currency: Currency) -> None:

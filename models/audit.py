@@ -15,7 +15,8 @@ from .account import SYSTEM_ACCOUNT, Balance
 from .connection import utcnow
 from .currency import exponent_of
 from .dialect import exact_sum
-from .ledger import COMPLETED, Entry, Payment
+from .funds import available, within_limits
+from .ledger import AUTHORIZED, COMPLETED, Entry, Payment
 from .money import format_amount
 from .rows import tuples
 from .serialize import iso
@@ -23,24 +24,45 @@ from .serialize import iso
 
 def run_audit() -> dict:
     """Invariants 1-3 (and 4's entry count): per-currency totals are zero,
-    each balance equals its entries, no customer balance is negative, each
-    completed payment has its entries and no other payment has any."""
+    each balance equals its entries, no customer balance's available amount
+    is below its floor and each balance's `held` is what its open holds
+    reserve, each completed payment has its entries and no other payment
+    has any."""
     problems: list[dict] = []
     totals: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     amounts: dict[str, int] = {}
-    for balance_id, account_id, currency, amount in tuples(
-        Balance.select(Balance.id, Balance.account, Balance.currency, Balance.amount)
+    helds: dict[str, int] = {}
+    for balance in Balance.select(
+        Balance.id, Balance.account, Balance.currency, Balance.amount, Balance.held, Balance.min_balance
     ):
-        amount = int(amount)
-        amounts[balance_id] = amount
-        totals[currency] += amount
-        counts[currency] += account_id != SYSTEM_ACCOUNT
-        if amount < 0 and account_id != SYSTEM_ACCOUNT:
+        amounts[balance.id], helds[balance.id] = balance.amount, balance.held
+        currency = balance.currency_id
+        totals[currency] += balance.amount
+        counts[currency] += balance.account_id != SYSTEM_ACCOUNT
+        if not within_limits(balance):
+            exponent = exponent_of(currency)
             problems.append(
                 _problem(
-                    "negative_balance",
-                    f"{account_id} {currency} balance is {format_amount(amount, exponent_of(currency))}",
+                    "below_min_balance",
+                    f"{balance.account_id} {currency} balance has {format_amount(available(balance), exponent)}"
+                    f" available, below its min_balance of {format_amount(balance.min_balance, exponent)}",
+                    balance=balance.id,
+                )
+            )
+    holds: dict[str, int] = defaultdict(int)
+    for balance_id, total in tuples(
+        Payment.select(Payment.from_balance, exact_sum(Payment.authorized_amount))
+        .where(Payment.status == AUTHORIZED)
+        .group_by(Payment.from_balance)
+    ):
+        holds[balance_id] = int(total)
+    for balance_id, held in helds.items():
+        if holds.get(balance_id, 0) != held:
+            problems.append(
+                _problem(
+                    "held_mismatch",
+                    f"balance {balance_id} holds {held} minor units but its open holds reserve {holds.get(balance_id, 0)}",
                     balance=balance_id,
                 )
             )

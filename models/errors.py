@@ -17,6 +17,7 @@ class ApiError(Exception):
         message: str,
         fields: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        status_now: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -24,11 +25,15 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields
         self.headers = headers or {}
+        # For a conflict with a payment's state: the status it is in now.
+        self.status_now = status_now
 
     def to_json(self) -> dict:
         body: dict = {"code": self.code, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
+        if self.status_now is not None:
+            body["status"] = self.status_now
         return {"error": body}
 
 

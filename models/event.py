@@ -46,8 +46,13 @@ EVENT_TYPES = (
     "balance.created",
     "balance.updated",
     "payment.created",
+    "payment.authorized",
     "payment.completed",
     "payment.failed",
+    "payment.voided",
+    "payment.expired",
+    "payment_group.completed",
+    "payment_group.failed",
     "currency.created",
     "rate.updated",
 )

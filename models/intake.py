@@ -17,21 +17,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from peewee import IntegrityError
-
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .connection import database, utcnow
 from .currency import Currency
-from .dialect import lock_rows
-from .errors import ApiError, invalid, not_found
+from .errors import ApiError, invalid
 from .event import Encoded, record_event, record_events
 from .ids import new_id
-from .ledger import COMPLETED, DESCRIPTION_MAX_LENGTH, PENDING, REVERSIBLE_KINDS, Payment
+from .ledger import DESCRIPTION_MAX_LENGTH, PENDING, Payment
 from .money import AmountError, parse_amount
 from .peewee_internals import instance_of_row, row_values
 from .rates import quote_exchange
 from .retry import OutcomeUnknown, store_at_most_once
 from .serialize import compact_json, payment_json
+from .terms import TERMS_FIELDS, read_terms
 from .validation import AMOUNT, check_shape
 
 # Asks a worker to settle what is pending; called once the payments it is
@@ -55,7 +53,7 @@ class Accepted(NamedTuple):
     @classmethod
     def of(cls, payment: Payment) -> Accepted:
         data = payment_json(payment)
-        return cls(payment, Encoded.of(data), compact_json({**data, "entries": []}))
+        return cls(payment, Encoded.of(data), compact_json({**data, "reversals": [], "entries": []}))
 
 
 TRANSFER_FIELDS = {
@@ -65,8 +63,9 @@ TRANSFER_FIELDS = {
     "currency": str,
     "to_currency": str,
     "description": str,
+    **TERMS_FIELDS,
 }
-CASH_FIELDS = {"account": str, "currency": str, "amount": AMOUNT, "description": str}
+CASH_FIELDS = {"account": str, "currency": str, "amount": AMOUNT, "description": str, **TERMS_FIELDS}
 
 
 def accept_payments(
@@ -85,7 +84,7 @@ def accept_payments(
             shaped.append(_shape(kind, body))
         except ApiError as refusal:
             shaped.append(refusal)
-    lookups = _Lookups([data for data in shaped if isinstance(data, dict)])
+    lookups = Lookups([data for data in shaped if isinstance(data, dict)])
     # Accepted together, at one moment: the payments' and their events' time.
     now = utcnow()
     outcomes: list[Accepted | ApiError] = []
@@ -120,7 +119,7 @@ def stored(payment_id: str) -> bool:
 
 
 def submit_transfer(body: object, request_settlement: RequestSettlement) -> Accepted:
-    """Accept one transfer (or exchange); see `_transfer`."""
+    """Accept one transfer (or exchange); see `judge_transfer`."""
     return _one("transfer", body, request_settlement)
 
 
@@ -146,7 +145,7 @@ def _shape(kind: str, body: object) -> dict:
         data = check_shape(body, TRANSFER_FIELDS, required=("from_account", "to_account", "amount"))
     else:
         data = check_shape(body, CASH_FIELDS, required=("account", "currency", "amount"))
-    _check_description(data)
+    check_description(data)
     return data
 
 
@@ -164,7 +163,7 @@ class Held(NamedTuple):
     active: bool
 
 
-class _Lookups:
+class Lookups:
     """The accounts and balances a batch of requests names, read up front in
     one query, so that judging each request reads nothing more."""
 
@@ -232,7 +231,7 @@ class _Lookups:
         return Currency.known(active[0].currency_id)
 
 
-def _transfer(data: dict, lookups: _Lookups, now: datetime) -> Payment:
+def judge_transfer(data: dict, lookups: Lookups, now: datetime) -> Payment:
     """A transfer between two customers' balances of one currency, or an
     exchange when `to_currency` differs from `currency`: the receiver's
     `to_currency` balance gets the amount converted at the rate in force at
@@ -243,114 +242,66 @@ def _transfer(data: dict, lookups: _Lookups, now: datetime) -> Payment:
     to_currency = currency
     if data.get("to_currency") not in (None, currency.code):
         to_currency = Currency.known(data["to_currency"])
-    amount = _amount(data["amount"], currency)
+    amount = read_amount(data["amount"], currency.exponent)
     source, target = lookups.usable((sender, currency), (receiver, to_currency))
     if source.id == target.id:
         raise ApiError(422, "same_balance", "a payment cannot go from a balance to itself")
     if to_currency.code == currency.code:
-        return _new_payment("transfer", source, target, amount, data.get("description"), now)
+        return new_payment("transfer", source, target, amount, now, data)
     # Quoted now so that an exchange that cannot happen is refused now; the
     # amounts are set again at settlement, at the rate in force then.
     target_amount, rate = quote_exchange(currency, to_currency, amount)
     exchange = dict(target_amount=target_amount, target_currency=to_currency.code, rate=rate)
-    return _new_payment("exchange", source, target, amount, data.get("description"), now, **exchange)
+    return new_payment("exchange", source, target, amount, now, data, **exchange)
 
 
-def _deposit(data: dict, lookups: _Lookups, now: datetime) -> Payment:
+def _deposit(data: dict, lookups: Lookups, now: datetime) -> Payment:
     """Money arriving from outside: `@system` pays the customer."""
     account, currency, amount = _cash(data, lookups)
     customer, system = lookups.usable((account, currency), (None, currency))
-    return _new_payment("deposit", system, customer, amount, data.get("description"), now)
+    return new_payment("deposit", system, customer, amount, now, data)
 
 
-def _withdrawal(data: dict, lookups: _Lookups, now: datetime) -> Payment:
+def _withdrawal(data: dict, lookups: Lookups, now: datetime) -> Payment:
     """Money leaving to outside: the customer pays `@system`."""
     account, currency, amount = _cash(data, lookups)
     customer, system = lookups.usable((account, currency), (None, currency))
-    return _new_payment("withdrawal", customer, system, amount, data.get("description"), now)
+    return new_payment("withdrawal", customer, system, amount, now, data)
 
 
-_RULES = {"transfer": _transfer, "deposit": _deposit, "withdrawal": _withdrawal}
+_RULES = {"transfer": judge_transfer, "deposit": _deposit, "withdrawal": _withdrawal}
 
 
-def submit_reversal(payment_id: str, body: object, request_settlement: RequestSettlement) -> Accepted:
-    """Accept the reversal of a completed transfer or exchange: the money goes
-    back from the receiver to the sender, as a new `reversal` payment linked
-    both ways (`reverses` on it, `reversed_by` on the original). An exchange
-    goes back at its original rate: the receiver gives back `target_amount`
-    and the sender gets back the original `amount`.
-
-    Once per payment: a second request is 409 `already_reversed`, unless the
-    first reversal failed at settlement (the receiver had spent the money),
-    which frees the payment to be reversed again. Funds are checked at
-    settlement, like any payment."""
-    data = check_shape({} if body is None else body, {"description": str})
-    _check_description(data)
-    # Locked so that two requests to reverse one payment are taken one at a time.
-    original = lock_rows(Payment.select().where(Payment.id == payment_id)).first()
-    if original is None:
-        raise not_found(f"payment {payment_id}")
-    if original.kind not in REVERSIBLE_KINDS:
-        raise ApiError(422, "not_reversible", f"a {original.kind} cannot be reversed; only transfers and exchanges")
-    if original.status != COMPLETED:
-        raise ApiError(409, "payment_not_completed", f"payment {payment_id} is {original.status}, not completed")
-    if original.reversed_by is not None:
-        raise ApiError(409, "already_reversed", f"payment {payment_id} is already reversed by {original.reversed_by}")
-    source, target = Balance.get_by_id(original.to_balance_id), Balance.get_by_id(original.from_balance_id)
-    for balance in (source, target):
-        _check_usable(balance)
-    exchange = {}
-    amount = original.amount
-    if original.target_currency_id is not None:
-        amount = original.target_amount
-        exchange = dict(target_amount=original.amount, target_currency=original.currency_id)
-    try:
-        with database.atomic():
-            reversal = _accept(
-                "reversal",
-                source,
-                target,
-                amount,
-                data.get("description"),
-                request_settlement,
-                reverses=original.id,
-                **exchange,
-            )
-    except IntegrityError:
-        # The partial unique index on `reverses` is the last guard.
-        raise ApiError(409, "already_reversed", f"payment {payment_id} is already being reversed") from None
-    Payment.update(reversed_by=reversal.id).where(Payment.id == original.id).execute()
-    return reversal
-
-
-def _accept(
+def accept_one(
     kind: str,
     source: Balance,
     target: Balance,
     amount: int,
-    description: str | None,
+    data: dict,
     request_settlement: RequestSettlement,
     **extra: object,
 ) -> Accepted:
-    """Store one payment with its event; ask for settlement once committed."""
-    accepted = Accepted.of(_new_payment(kind, source, target, amount, description, utcnow(), **extra))
+    """Store one payment with its event, in the caller's transaction; ask
+    for settlement once committed. `data`: the request's checked body."""
+    accepted = Accepted.of(new_payment(kind, source, target, amount, utcnow(), data, **extra))
     accepted.payment.save(force_insert=True)
     record_event("payment.created", accepted.created)
     database.after_commit(request_settlement)
     return accepted
 
 
-def _new_payment(
+def new_payment(
     kind: str,
     source: Balance | Held,
     target: Balance | Held,
     amount: int,
-    description: str | None,
     at: datetime,
+    data: dict,
     **extra: object,
 ) -> Payment:
     """A pending payment from `source` to `target`, accepted `at`, not stored
-    yet. Built from its row's values (foreign keys as ids, the fields not
+    yet, with the description and terms of `data` (the request's checked
+    body). Built from its row's values (foreign keys as ids, the fields not
     given null): every field with a default is given, and setting each field
     through its descriptor cost a quarter of judging a transfer."""
     return instance_of_row(
@@ -365,32 +316,36 @@ def _new_payment(
             "to_balance": target.id,
             "amount": amount,
             "currency": source.currency_id,
-            "description": description,
+            "description": data.get("description"),
             "created_at": at,
+            "reversed_amount": 0,
+            "in_atomic_group": False,
+            **read_terms(kind, data, at),
             **extra,
         },
     )
 
 
-def _cash(data: dict, lookups: _Lookups) -> tuple[Customer, Currency, int]:
+def _cash(data: dict, lookups: Lookups) -> tuple[Customer, Currency, int]:
     (account,) = lookups.customers(("account", data["account"]))
     currency = Currency.known(data["currency"])
-    return account, currency, _amount(data["amount"], currency)
+    return account, currency, read_amount(data["amount"], currency.exponent)
 
 
-def _check_description(data: dict) -> None:
+def check_description(data: dict) -> None:
     if len(data.get("description") or "") > DESCRIPTION_MAX_LENGTH:
         raise invalid({"description": f"must be at most {DESCRIPTION_MAX_LENGTH} characters"})
 
 
-def _amount(value: object, currency: Currency) -> int:
+def read_amount(value: object, exponent: int, field: str = "amount") -> int:
+    """An amount of a request, in minor units; 422 naming `field` if invalid."""
     try:
-        return parse_amount(value, currency.exponent)
+        return parse_amount(value, exponent)
     except AmountError as problem:
-        raise invalid({"amount": str(problem)}) from None
+        raise invalid({field: str(problem)}) from None
 
 
-def _check_usable(balance: Balance) -> None:
+def check_usable(balance: Balance) -> None:
     """The balance and its account can send and receive now."""
     if not Account.get_by_id(balance.account_id).active:
         raise ApiError(422, "account_inactive", f"account {balance.account_id} is inactive")

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField
+from peewee import BigAutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from .account import Account, Balance
 from .connection import BaseModel, utcnow
 from .currency import Currency
 from .dialect import MinorUnitsField
 
-PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+PENDING, AUTHORIZED = "pending", "authorized"
+COMPLETED, FAILED, VOIDED, EXPIRED = "completed", "failed", "voided", "expired"
+STATUSES = (PENDING, AUTHORIZED, COMPLETED, FAILED, VOIDED, EXPIRED)
+FINAL_STATUSES = (COMPLETED, FAILED, VOIDED, EXPIRED)
+# A payment captured at settlement, or a hold: authorized at settlement and
+# captured (or voided, or left to expire) later.
+AUTOMATIC, MANUAL = "automatic", "manual"
+CAPTURES = (AUTOMATIC, MANUAL)
 DESCRIPTION_MAX_LENGTH = 500
+REFERENCE_MAX_LENGTH = 128
 KINDS = ("transfer", "deposit", "withdrawal", "exchange", "reversal")
 REVERSIBLE_KINDS = ("transfer", "exchange")
-STATUSES = (PENDING, COMPLETED, FAILED)
+# The kinds that may be created as holds.
+HOLD_KINDS = ("transfer", "exchange", "withdrawal")
 FAILURE_CODES = (
     "insufficient_funds",
     "account_inactive",
@@ -24,7 +33,31 @@ FAILURE_CODES = (
     # The rate in force at settlement turns the amount into less than one
     # minor unit of the target currency, or more than an amount may be.
     "target_out_of_range",
+    # The receiver's balance would go above its max_balance.
+    "limit_exceeded",
+    # Still pending at its settle_by.
+    "deadline_exceeded",
+    # In an atomic group another payment of which could not settle.
+    "group_failed",
 )
+
+
+class PaymentGroup(BaseModel):
+    """Payments sent together: an atomic group settles all or none of them,
+    any other each on its own. Its counts follow its payments' outcomes."""
+
+    id = CharField(max_length=32, primary_key=True)
+    atomic = BooleanField()
+    # pending until every payment is final; then completed, or failed for an
+    # atomic group that could not settle.
+    status = CharField(max_length=16, default=PENDING)
+    size = IntegerField()
+    unsettled = IntegerField()
+    completed = IntegerField(default=0)
+    failed = IntegerField(default=0)
+    settle_by = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    settled_at = DateTimeField(null=True)
 
 
 class Payment(BaseModel):
@@ -47,10 +80,24 @@ class Payment(BaseModel):
     target_currency = ForeignKeyField(Currency, column_name="target_currency", null=True)
     rate = CharField(max_length=64, null=True)  # exact decimal text
     description = CharField(max_length=DESCRIPTION_MAX_LENGTH, null=True)
-    # At most one reversal that has not failed per payment: a partial unique
-    # index (migration 0002), so a failed reversal can be tried again.
+    reference = CharField(max_length=REFERENCE_MAX_LENGTH, null=True)
+    # A reversal names what it reverses (indexed where set, migration 0007);
+    # the reversed payment names its newest reversal that has not failed and
+    # keeps the sum of those (in the units a reversal counts in: an
+    # exchange's target currency).
     reverses = ForeignKeyField("self", column_name="reverses", null=True, index=False)
     reversed_by = CharField(max_length=32, null=True)
+    reversed_amount = MinorUnitsField(default=0)
+    capture = CharField(max_length=16, default=AUTOMATIC)
+    authorized_amount = MinorUnitsField(null=True)
+    captured_amount = MinorUnitsField(null=True)
+    # Partial indexes (migration 0007) find what is overdue: holds past
+    # hold_expires_at, pending payments past settle_by.
+    hold_expires_at = DateTimeField(null=True)
+    settle_by = DateTimeField(null=True)
+    group = ForeignKeyField(PaymentGroup, column_name="group_id", null=True, index=False)
+    # Settled only with the rest of its group, never claimed on its own.
+    in_atomic_group = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow, index=True)
     settled_at = DateTimeField(null=True)
 
@@ -64,6 +111,7 @@ class Payment(BaseModel):
         currency_id: str
         target_currency_id: str | None
         reverses_id: str | None
+        group_id: str | None
 
     class Meta:
         indexes = ((("status", "created_at"), False),)

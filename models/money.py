@@ -25,6 +25,22 @@ def parse_amount(value: object, exponent: int) -> int:
     Valid: greater than 0, at most `exponent` decimals, at most 10^15 major
     units.
     """
+    number = _decimal(value)
+    if number <= 0:
+        raise AmountError("must be greater than 0")
+    return _minor_units(number, exponent)
+
+
+def parse_signed_amount(value: object, exponent: int) -> int:
+    """`parse_amount` for a limit, which may also be 0 or negative (a credit
+    line): at most 10^15 major units either way."""
+    number = _decimal(value)
+    if number < 0:
+        return -_minor_units(-number, exponent)
+    return _minor_units(number, exponent)
+
+
+def _decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise AmountError('must be a decimal string such as "10.50"')
     if isinstance(value, str):
@@ -38,8 +54,10 @@ def parse_amount(value: object, exponent: int) -> int:
             raise AmountError("must be a decimal number") from None
         if not number.is_finite():
             raise AmountError("must be a decimal number")
-    if number <= 0:
-        raise AmountError("must be greater than 0")
+    return number
+
+
+def _minor_units(number: Decimal, exponent: int) -> int:
     if number > MAX_MAJOR_UNITS:
         raise AmountError(f"must be at most {MAX_MAJOR_UNITS:,} major units".replace(",", " "))
     with localcontext() as exact:

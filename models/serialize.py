@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the models import this module
     from .account import Account, Balance
     from .auth import ApiToken
     from .currency import Currency
-    from .ledger import Entry, Payment
+    from .ledger import Entry, Payment, PaymentGroup
     from .rates import ExchangeRate, RateChange
 
 # Made once: json.dumps with any option but the defaults builds an encoder
@@ -58,6 +58,10 @@ def balance_json(balance: Balance) -> dict:
         "account": balance.account_id,
         "currency": balance.currency_id,
         "amount": money(balance.amount, balance.currency_id),
+        "held": money(balance.held, balance.currency_id),
+        "available": money(balance.amount - balance.held, balance.currency_id),
+        "min_balance": money(balance.min_balance, balance.currency_id),
+        "max_balance": money(balance.max_balance, balance.currency_id),
         "active": balance.active,
         "created_at": iso(balance.created_at),
         "updated_at": iso(balance.updated_at),
@@ -81,7 +85,11 @@ def account_json(account: Account, balances: Iterable[Balance] | None = None, wi
     return body
 
 
-def payment_json(payment: Payment, entries: Iterable[Entry] | None = None) -> dict:
+def payment_json(
+    payment: Payment, entries: Iterable[Entry] | None = None, reversals: Iterable[str] | None = None
+) -> dict:
+    """A payment as the API and the events show it; its `entries` and the
+    ids of its `reversals` when the caller has read them."""
     # Read from the row's values (foreign keys as their ids) rather than
     # through a descriptor per field: lists serialize pages of payments, and
     # intake every payment it accepts.
@@ -102,13 +110,50 @@ def payment_json(payment: Payment, entries: Iterable[Entry] | None = None) -> di
         "target_currency": target_currency,
         "rate": row.get("rate"),
         "description": row.get("description"),
+        "reference": row.get("reference"),
+        "capture": row.get("capture") or "automatic",
+        "authorized_amount": money(row.get("authorized_amount"), currency),
+        "captured_amount": money(row.get("captured_amount"), currency),
+        "hold_expires_at": iso(row.get("hold_expires_at")),
+        "settle_by": iso(row.get("settle_by")),
+        "group": row.get("group"),
         "reverses": row.get("reverses"),
         "reversed_by": row.get("reversed_by"),
+        "reversed_amount": money(row.get("reversed_amount") or 0, target_currency or currency),
         "created_at": iso(row["created_at"]),
         "settled_at": iso(row.get("settled_at")),
     }
+    if reversals is not None:
+        body["reversals"] = list(reversals)
     if entries is not None:
         body["entries"] = [entry_json(e) for e in entries]
+    return body
+
+
+def payment_with_balances(payment: Payment, balances: Iterable[Balance]) -> dict:
+    """A payment event's data: the payment, and the balances it touched as
+    they are now (amount, held, available)."""
+    data = payment_json(payment)
+    data["balances"] = [balance_json(balance) for balance in balances]
+    return data
+
+
+def group_json(group: PaymentGroup, payments: Iterable[Payment] | None = None) -> dict:
+    """A payment group, with its payments in the order they were sent when
+    the caller has them."""
+    body: dict[str, object] = {
+        "id": group.id,
+        "atomic": group.atomic,
+        "status": group.status,
+        "size": group.size,
+        "completed": group.completed,
+        "failed": group.failed,
+        "settle_by": iso(group.settle_by),
+        "created_at": iso(group.created_at),
+        "settled_at": iso(group.settled_at),
+    }
+    if payments is not None:
+        body["payments"] = [payment_json(p) for p in payments]
     return body
 
 

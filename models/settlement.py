@@ -1,175 +1,266 @@
-"""Settlement (SPEC section 4, step 2): the one place money moves.
+"""Settlement (step 2 of a payment's life): each pending payment completes,
+is authorized (a hold), or fails, in an atomic transaction.
 
 Payments settle in batches: `settle_pending` claims up to BATCH pending
 payments (oldest first; on PostgreSQL skipping rows another worker has
-claimed), and settles them all in one atomic transaction. It locks every
-balance the batch touches in one statement in id order (so two batches can
-never wait on each other in a cycle), share-locks the customers' accounts,
-then takes the payments one after another, in memory: each is re-checked
-against the balances *as the payments before it in the batch left them*
-(activity, the exchange rate, funds) and either moves money or fails. So
-each payment's outcome is exactly what it would be if the payments of the
-batch had been settled one by one, in that order; only the writes are
-grouped: one statement updates all the balances, one inserts all the
-entries, one updates all the payments, one inserts all the events.
+claimed), and the pending atomic groups with all their payments, and
+settles them in one transaction. It locks every balance the batch touches
+in one statement in id order (so two batches can never wait on each other
+in a cycle), then takes the payments one after another, in memory: each is
+judged against the balances *as the payments before it in the batch left
+them* (its deadline, activity, the exchange rate, the payer's available
+funds and credit line, the receiver's cap) and either moves money, reserves
+it (a hold), or fails. So each payment's outcome is exactly what it would
+be if the payments of the batch had been settled one by one, in that
+order; only the writes are grouped: one statement updates all the
+balances, one inserts all the entries, one updates all the payments, one
+inserts all the events.
 
-Running a payment twice is harmless: only `pending` payments are claimed, and
-a claimed payment's row stays locked until its batch commits.
+An atomic group settles all or nothing: its payments are judged in order,
+each seeing the ones before it; if any cannot settle, every change the
+group made is undone and each of its payments fails, with its own code or
+`group_failed`.
 
-A transfer, deposit or withdrawal writes two entries. An exchange writes four,
-passing through the `@system` balance of each currency: the customer's source
-balance pays `@system` in the source currency, and `@system` pays the
-customer's target balance in the target currency. So each currency's balances
-still sum to zero, and what rounding down keeps stays with `@system`.
+Running a payment twice is harmless: only `pending` payments are claimed,
+and a claimed payment's row stays locked until its batch commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import cast
 
-from .account import SYSTEM_ACCOUNT, Account, Balance
-from .bulk import Statements, statement_batch
+from .account import Account, Balance
+from .bulk import statement_batch
 from .connection import utcnow
 from .currency import exponent_of
 from .dialect import among, claim_rows, lock_rows, walk_queue_indexes
 from .event import record_events
-from .ledger import COMPLETED, FAILED, PENDING, Entry, Payment
+from .funds import SYSTEM_ACCOUNT, can_pay, can_take
+from .groups import count_outcomes
+from .ledger import AUTHORIZED, COMPLETED, FAILED, MANUAL, PENDING, Entry, Payment, PaymentGroup
+from .posting import balance_ids, exchange_pair, incoming, legs, post, system_balance_ids
 from .rates import convert, rate_in_force, target_problem
 from .retry import retried_transaction
-from .rows import tuples
-from .serialize import balance_json, payment_json
+from .reversals import recount_reversed
+from .serialize import payment_json, payment_with_balances
 
 BATCH = 2000
+# Atomic groups claimed by one batch (each holds at most 50 payments).
+GROUPS_PER_BATCH = 20
 
 
 def settle_pending(limit: int = BATCH) -> int:
-    """Settle up to `limit` pending payments in one transaction; returns how
-    many were settled (fewer than `limit` means the backlog is empty, or
-    being settled by other workers)."""
+    """Settle up to `limit` pending payments, and some pending atomic
+    groups, in one transaction; returns how many payments were settled
+    (fewer than `limit` means the backlog is empty, or being settled by
+    other workers)."""
 
     def work() -> int:
         walk_queue_indexes()
-        query = Payment.select().where(Payment.status == PENDING).order_by(Payment.created_at).limit(limit)
-        payments = list(claim_rows(query))
-        if payments:
-            _settle_locked(payments)
-        return len(payments)
+        query = (
+            Payment.select()
+            .where((Payment.status == PENDING) & (Payment.in_atomic_group == False))  # noqa: E712
+            .order_by(Payment.created_at)
+            .limit(limit)
+        )
+        singles = list(claim_rows(query))
+        groups = _claim_atomic_groups()
+        if singles or groups:
+            _settle_locked(singles, groups)
+        return len(singles) + sum(len(members) for _, members in groups)
 
     return retried_transaction(work)
 
 
 def settle_payment(payment_id: str) -> str | None:
-    """Settle one pending payment now; returns its final status, or None if
-    it was already final (or does not exist)."""
+    """Settle one pending payment now (with its atomic group, if it is in
+    one); returns its status then, or None if it was not pending (or does
+    not exist)."""
 
     def work() -> str | None:
         query = Payment.select().where((Payment.id == payment_id) & (Payment.status == PENDING))
         payment = lock_rows(query).first()
         if payment is None:
             return None
-        _settle_locked([payment])
+        if payment.in_atomic_group:
+            group = lock_rows(PaymentGroup.select().where(PaymentGroup.id == payment.group_id)).get()
+            members = _members(group)
+            _settle_locked([], [(group, members)])
+            return next(p.status for p in members if p.id == payment_id)
+        _settle_locked([payment], [])
         return payment.status
 
     return retried_transaction(work)
 
 
-def _settle_locked(payments: list[Payment]) -> None:
-    """Settle claimed, locked payments in order, inside the caller's transaction."""
-    system = _system_balance_ids(
-        {code for p in payments if p.target_currency_id for code in (p.currency_id, p.target_currency_id)}
+def _claim_atomic_groups() -> list[tuple[PaymentGroup, list[Payment]]]:
+    """Pending atomic groups no other worker holds, each with its payments."""
+    query = (
+        PaymentGroup.select()
+        .where((PaymentGroup.status == PENDING) & (PaymentGroup.atomic == True))  # noqa: E712
+        .order_by(PaymentGroup.created_at)
+        .limit(GROUPS_PER_BATCH)
     )
-    wanted = {b for p in payments for b in (p.from_balance_id, p.to_balance_id)} | set(system.values())
+    return [(group, _members(group)) for group in claim_rows(query)]
+
+
+def _members(group: PaymentGroup) -> list[Payment]:
+    """An atomic group's pending payments, locked, in the order they were sent."""
+    query = Payment.select().where((Payment.group == group.id) & (Payment.status == PENDING)).order_by(Payment.id)
+    return list(lock_rows(query))
+
+
+def _settle_locked(singles: list[Payment], groups: list[tuple[PaymentGroup, list[Payment]]]) -> None:
+    """Settle claimed, locked payments in order, inside the caller's transaction."""
+    everything = singles + [p for _, members in groups for p in members]
+    system = system_balance_ids(everything)
+    wanted: set[str] = set()
+    for payment in everything:
+        wanted |= balance_ids(payment, system)
     # All of them in one statement, in id order: no two batches wait in a cycle.
     balances = Balance.lock_for_update(wanted)
-    inactive = _inactive_accounts(balances.values())
-    pairs = {_exchange_pair(p) for p in payments if p.kind == "exchange"}
+    pairs = {exchange_pair(p) for p in everything if p.kind == "exchange"}
     rates = {pair: rate_in_force(*pair, hold=True) for pair in sorted(pairs)}
     # Read the clock only once every lock is held, rates included: a rate
     # change waited for is then always older than the settlement it shaped.
-    now = utcnow()
-    entries: list[dict] = []
-    events: list[tuple[str, dict]] = []
-    changed: dict[str, Balance] = {}
-    for payment in payments:
-        source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
-        failure = _inactivity(source, target, inactive)
-        if failure is None and payment.kind == "exchange":
-            failure = _price_exchange(payment, rates)
-        if failure is None and source.account_id != SYSTEM_ACCOUNT and source.amount < payment.amount:
-            failure = "insufficient_funds"
-        payment.settled_at = now
-        if failure:
-            payment.status, payment.failure_code = FAILED, failure
-            if payment.kind == "reversal":
-                _free_original(payment)
-            events.append(("payment.failed", payment_json(payment)))
-            continue
-        legs = _legs(payment, source, target, balances, system)
-        for balance, direction, amount in legs:
-            balance.amount += amount if direction == "incoming" else -amount
-            balance.updated_at = now
-            changed[balance.id] = balance
-            entries.append(
-                {
-                    "payment": payment.id,
-                    "balance": balance.id,
-                    "direction": direction,
-                    "amount": amount,
-                    "balance_after": balance.amount,
-                    "created_at": now,
-                }
+    batch = _Batch(balances, system, _inactive_accounts(balances.values()), rates, utcnow())
+    for payment in singles:
+        batch.settle(payment)
+    for _, members in groups:
+        batch.settle_all_or_none(members)
+    batch.write(everything)
+
+
+class _Batch:
+    """A batch being settled: the balances it holds locked, what it knows
+    (inactive accounts, rates, the moment), and the writes it gathers."""
+
+    def __init__(
+        self,
+        balances: dict[str, Balance],
+        system: dict[str, str],
+        inactive: set[str],
+        rates: dict[tuple[str, str], str | None],
+        now: datetime,
+    ) -> None:
+        self.balances, self.system, self.inactive, self.rates, self.now = balances, system, inactive, rates, now
+        self.entries: list[dict] = []
+        self.events: list[tuple[str, dict]] = []
+        self.changed: dict[str, Balance] = {}
+
+    def settle(self, payment: Payment) -> None:
+        failure = self.judge(payment)
+        if failure is not None:
+            self.fail(payment, failure)
+        elif payment.capture == MANUAL:
+            self.authorize(payment)
+        else:
+            self.complete(payment)
+
+    def settle_all_or_none(self, members: list[Payment]) -> None:
+        """An atomic group: every payment completes, or every one fails and
+        the group leaves no trace on any balance."""
+        touched = {b for p in members for b in balance_ids(p, self.system)}
+        before = {b: (self.balances[b].amount, self.balances[b].held) for b in touched}
+        entries, events = len(self.entries), len(self.events)
+        failures: dict[str, str] = {}
+        for payment in members:
+            failure = self.judge(payment)
+            if failure is None:
+                self.complete(payment)
+            else:
+                failures[payment.id] = failure
+        if not failures:
+            return
+        for balance_id, (amount, held) in before.items():
+            self.balances[balance_id].amount, self.balances[balance_id].held = amount, held
+        del self.entries[entries:], self.events[events:]
+        for payment in members:
+            self.fail(payment, failures.get(payment.id, "group_failed"))
+
+    def judge(self, payment: Payment) -> str | None:
+        """Why the payment cannot settle now, or None. An exchange is priced
+        here, at the rate in force."""
+        source, target = self.balances[payment.from_balance_id], self.balances[payment.to_balance_id]
+        if payment.settle_by is not None and payment.settle_by <= self.now:
+            return "deadline_exceeded"
+        if source.account_id in self.inactive or target.account_id in self.inactive:
+            return "account_inactive"
+        if not (source.active and target.active):
+            return "balance_inactive"
+        if payment.kind == "exchange":
+            failure = self.price_exchange(payment)
+            if failure is not None:
+                return failure
+        if not can_pay(source, payment.amount):
+            return "insufficient_funds"
+        if not can_take(target, incoming(payment)):
+            return "limit_exceeded"
+        return None
+
+    def price_exchange(self, payment: Payment) -> str | None:
+        """Set the exchange's rate and target amount from the rate in force
+        now (read and held for the batch); or say why it cannot settle."""
+        source_currency, target_currency = exchange_pair(payment)
+        rate = self.rates[(source_currency, target_currency)]
+        if rate is None:
+            return "rate_unavailable"
+        target_amount = convert(payment.amount, rate, exponent_of(source_currency), exponent_of(target_currency))
+        if target_problem(target_amount, target_currency):
+            return "target_out_of_range"
+        payment.rate, payment.target_amount = rate, target_amount
+        return None
+
+    def complete(self, payment: Payment) -> None:
+        payment_legs = legs(payment, payment.amount, payment.target_amount, self.balances, self.system)
+        self.entries += post(payment, payment_legs, self.now)
+        payment.status, payment.settled_at = COMPLETED, self.now
+        self.changed.update((balance.id, balance) for balance, _, _ in payment_legs)
+        self.events.append(("payment.completed", payment_with_balances(payment, [b for b, _, _ in payment_legs])))
+
+    def authorize(self, payment: Payment) -> None:
+        """A hold: the amount is reserved on the paying balance, nothing moves."""
+        source, target = self.balances[payment.from_balance_id], self.balances[payment.to_balance_id]
+        source.held += payment.amount
+        source.updated_at = self.now
+        self.changed[source.id] = source
+        payment.status, payment.settled_at, payment.authorized_amount = AUTHORIZED, self.now, payment.amount
+        self.events.append(("payment.authorized", payment_with_balances(payment, [source, target])))
+
+    def fail(self, payment: Payment, failure: str) -> None:
+        payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now
+        self.events.append(("payment.failed", payment_json(payment)))
+
+    def write(self, payments: list[Payment]) -> None:
+        """The batch's updates, one statement per table (two for payments
+        when exchanges were priced: their amounts and rates), its entries
+        with its events: one round trip. Then what depends on the outcomes:
+        reversed payments' totals, and the groups' counts."""
+        priced = [p for p in payments if p.kind == "exchange" and p.status in (COMPLETED, AUTHORIZED)]
+        with statement_batch() as batch:
+            batch.update_rows(
+                Balance,
+                [{"id": b.id, "amount": b.amount, "held": b.held} for b in self.changed.values()],
+                same={"updated_at": self.now},
             )
-        payment.status = COMPLETED
-        data = payment_json(payment)
-        data["balances"] = [balance_json(balance) for balance, _, _ in legs]
-        events.append(("payment.completed", data))
-    # Updates, entries and events: one round trip.
-    with statement_batch() as batch:
-        _write(batch, payments, changed.values(), now)
-        record_events(events, (Entry, entries), at=now, into=batch)
-
-
-def _legs(
-    payment: Payment, source: Balance, target: Balance, balances: dict[str, Balance], system: dict[str, str]
-) -> list[tuple[Balance, str, int]]:
-    """(balance, direction, amount) for each entry the payment writes."""
-    if payment.target_currency_id is None:
-        return [(source, "outgoing", payment.amount), (target, "incoming", payment.amount)]
-    return [
-        (source, "outgoing", payment.amount),
-        (balances[system[payment.currency_id]], "incoming", payment.amount),
-        (balances[system[payment.target_currency_id]], "outgoing", payment.target_amount),
-        (target, "incoming", payment.target_amount),
-    ]
-
-
-def _write(batch: Statements, payments: list[Payment], balances: Iterable[Balance], now: datetime) -> None:
-    """The batch's updates, one statement per table (two for payments when
-    exchanges completed: their amounts and rates). Its entries go in with
-    its events."""
-    batch.update_rows(Balance, [{"id": b.id, "amount": b.amount} for b in balances], same={"updated_at": now})
-    batch.update_rows(
-        Payment,
-        [{"id": p.id, "status": p.status, "failure_code": p.failure_code} for p in payments],
-        same={"settled_at": now},
-    )
-    exchanges = [p for p in payments if p.kind == "exchange" and p.status == COMPLETED]
-    batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in exchanges])
-
-
-def _system_balance_ids(currencies: set[str]) -> dict[str, str]:
-    """The `@system` balance of each currency an exchange passes through."""
-    if not currencies:
-        return {}
-    return dict(
-        tuples(
-            Balance.select(Balance.currency, Balance.id).where(
-                (Balance.account == SYSTEM_ACCOUNT) & Balance.currency.in_(sorted(currencies))
+            batch.update_rows(
+                Payment,
+                [
+                    {
+                        "id": p.id,
+                        "status": p.status,
+                        "failure_code": p.failure_code,
+                        "authorized_amount": p.authorized_amount,
+                    }
+                    for p in payments
+                ],
+                same={"settled_at": self.now},
             )
-        )
-    )
+            batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in priced])
+            record_events(self.events, (Entry, self.entries), at=self.now, into=batch)
+        recount_reversed({p.reverses_id for p in payments if p.status == FAILED and p.reverses_id})
+        count_outcomes(payments, self.now)
 
 
 def _inactive_accounts(balances: Iterable[Balance]) -> set[str]:
@@ -186,44 +277,6 @@ def _inactive_accounts(balances: Iterable[Balance]) -> set[str]:
         return set()
     query = Account.select(Account.id).where(among(Account.id, customers) & (Account.active == False))  # noqa: E712
     return {account.id for account in query}
-
-
-def _inactivity(source: Balance, target: Balance, inactive_accounts: set[str]) -> str | None:
-    """`account_inactive` or `balance_inactive` when either side cannot send
-    or receive now, else None."""
-    if source.account_id in inactive_accounts or target.account_id in inactive_accounts:
-        return "account_inactive"
-    if not (source.active and target.active):
-        return "balance_inactive"
-    return None
-
-
-def _exchange_pair(exchange: Payment) -> tuple[str, str]:
-    """An exchange's source and target currencies. Intake gives every
-    exchange its target currency (the column is null for other kinds)."""
-    return exchange.currency_id, cast(str, exchange.target_currency_id)
-
-
-def _price_exchange(payment: Payment, rates: dict[tuple[str, str], str | None]) -> str | None:
-    """Set the exchange's rate and target amount from the rate in force now
-    (`rates`, read and held for the batch); or say why it cannot settle."""
-    source_currency, target_currency = _exchange_pair(payment)
-    rate = rates[(source_currency, target_currency)]
-    if rate is None:
-        return "rate_unavailable"
-    target_amount = convert(payment.amount, rate, exponent_of(source_currency), exponent_of(target_currency))
-    if target_problem(target_amount, target_currency):
-        return "target_out_of_range"
-    payment.rate, payment.target_amount = rate, target_amount
-    return None
-
-
-def _free_original(reversal: Payment) -> None:
-    """A reversal that failed undoes nothing: the original payment is no
-    longer `reversed_by` it and may be reversed again."""
-    Payment.update(reversed_by=None).where(
-        (Payment.id == reversal.reverses_id) & (Payment.reversed_by == reversal.id)
-    ).execute()
 
 
 def stale_pending_ids(older_than: timedelta, limit: int = 1000) -> list[str]:

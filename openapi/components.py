@@ -11,9 +11,10 @@ from models.account import ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, 
 from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_MAX_LENGTH, NAME_PATTERN
 from models.event import EVENT_TYPES
 from models.idempotency import MAX_KEY_LENGTH
-from models.ledger import DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, STATUSES
+from models.ledger import CAPTURES, DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, REFERENCE_MAX_LENGTH, STATUSES
 from models.money import MAX_MAJOR_UNITS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from models.terms import HOLD_EXPIRES_IN_DEFAULT, HOLD_EXPIRES_IN_MAX
 from web.protocol import MAX_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
 
 AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -32,8 +33,12 @@ ERRORS: dict[str, tuple[int, str]] = {
     "currency_exists": (409, "A currency with this code already exists."),
     "system_account": (409, "The `@system` account and its balances cannot be changed."),
     "idempotency_conflict": (409, "This Idempotency-Key was already used with a different request."),
-    "payment_not_completed": (409, "The payment is pending or failed: only a completed payment can be reversed."),
-    "already_reversed": (409, "The payment has a reversal already, completed or pending."),
+    "payment_not_completed": (409, "The payment is not completed: only a completed payment can be reversed."),
+    "invalid_state": (
+        409,
+        "The hold is not `authorized` (captured, voided or expired already, or not a hold); the error's"
+        " `status` says what it is now.",
+    ),
     "body_too_large": (413, f"The request body is over {MAX_BODY_BYTES} bytes."),
     "validation_error": (422, "A field breaks a rule; `fields` says which and why."),
     "unknown_currency": (422, "No such currency, or it is inactive."),
@@ -44,6 +49,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "same_balance": (422, "The payment would go from a balance to itself."),
     "rate_unavailable": (422, "`to_currency` differs from `currency` and no rate from one to the other is in force."),
     "not_reversible": (422, "Only transfers and exchanges can be reversed, not deposits, withdrawals or reversals."),
+    "amount_exceeds_hold": (422, "The capture's `amount` is more than the hold authorized."),
+    "amount_exceeds_remaining": (422, "The reversal's `amount` is more than what is left to reverse of the payment."),
+    "limit_exceeded": (422, "The receiving balance would go above its `max_balance`."),
     "rate_limited": (
         429,
         "This token sent more requests than its rate limit allows; `Retry-After` says when to resume.",
@@ -96,15 +104,37 @@ def page_of(name: str) -> dict:
     )
 
 
+TIME = {"type": "string", "format": "date-time", "examples": ["2025-01-31T09:30:00.123456Z"]}
+TERMS = {
+    "capture": {
+        "type": "string",
+        "enum": list(CAPTURES),
+        "default": "automatic",
+        "description": "`manual` makes it a hold: authorized at settlement, captured or voided later.",
+    },
+    "hold_expires_in": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": HOLD_EXPIRES_IN_MAX,
+        "default": HOLD_EXPIRES_IN_DEFAULT,
+        "description": "A hold only: seconds from now until it expires unless captured or voided.",
+    },
+    "settle_by": {
+        **TIME,
+        "description": "An RFC 3339 time in the future: still pending then, it fails `deadline_exceeded`.",
+    },
+    "reference": text("Your own id for the payment, shown back as given.", minLength=1, maxLength=REFERENCE_MAX_LENGTH),
+}
 OWNER = text("Display name; not only spaces.", minLength=1, maxLength=OWNER_MAX_LENGTH, pattern=OWNER_PATTERN.pattern)
 DESCRIPTION = nullable(text("Free text.", maxLength=DESCRIPTION_MAX_LENGTH))
 
 
 def email(description: str) -> dict:
-    return text(description, format="email", maxLength=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN.pattern)
+    # No `format: email`: the pattern is what the API checks, and RFC 5322's
+    # grammar (which that format names) both allows and refuses other things.
+    return text(description, maxLength=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN.pattern)
 
 
-TIME = {"type": "string", "format": "date-time", "examples": ["2025-01-31T09:30:00.123456Z"]}
 AMOUNT = ref("Amount")
 CURRENCY_CODE = text("Currency code.", examples=["PHP"])
 
@@ -125,6 +155,15 @@ def schemas() -> dict:
             ),
             "examples": ["30.50", 12],
         },
+        "SignedAmountInput": {
+            "type": ["string", "number"],
+            "pattern": AMOUNT_PATTERN,
+            "description": (
+                "A decimal string or a JSON number, read exactly: 0 or negative too, at most "
+                f"{MAX_MAJOR_UNITS:,} major units either way, with at most the currency's `exponent` decimals."
+            ),
+            "examples": ["-50.00", "0"],
+        },
         "Error": closed(
             {
                 "error": closed(
@@ -137,8 +176,13 @@ def schemas() -> dict:
                             "description": "Field name to problem; only on validation errors.",
                             "examples": [{"amount": "must be greater than 0"}],
                         },
+                        "status": {
+                            "type": "string",
+                            "enum": list(STATUSES),
+                            "description": "With `invalid_state`: the payment's status now.",
+                        },
                     },
-                    optional=("fields",),
+                    optional=("fields", "status"),
                 )
             },
             description="Every error response has this shape.",
@@ -162,7 +206,16 @@ def schemas() -> dict:
                 "id": text("Balance id.", examples=["bal_01JD3ZK6Q8W6V2X3Y4Z5A6B7C8"]),
                 "account": text("Owning account id."),
                 "currency": CURRENCY_CODE,
-                "amount": AMOUNT,
+                "amount": {**AMOUNT, "description": "Posted: the sum of the balance's entries."},
+                "held": {**AMOUNT, "description": "Reserved by its open holds."},
+                "available": {**AMOUNT, "description": "`amount - held`: what payments may spend."},
+                "min_balance": {
+                    **AMOUNT,
+                    "description": "The floor of `available`: 0, or negative for a credit line of that size.",
+                },
+                "max_balance": nullable(
+                    {**AMOUNT, "description": "A cap on `amount` that payments into it may not pass; null: none."}
+                ),
                 "active": {"type": "boolean"},
                 "created_at": TIME,
                 "updated_at": TIME,
@@ -173,7 +226,7 @@ def schemas() -> dict:
             {
                 "id": text("Account id.", pattern=ACCOUNT_ID_PATTERN.pattern, examples=["bob123"]),
                 "owner": text("Display name of the owner."),
-                "email": nullable(text("Contact email.", format="email")),
+                "email": nullable(text("Contact email.", pattern=EMAIL_PATTERN.pattern)),
                 "active": {"type": "boolean"},
                 "created_at": TIME,
                 "balances": {"type": "array", "items": ref("Balance"), "description": "Ordered by currency code."},
@@ -225,19 +278,44 @@ def schemas() -> dict:
                     )
                 ),
                 "description": nullable(text("Free text given at intake.")),
-                "reverses": nullable(text("The payment this reversal undoes.")),
-                "reversed_by": nullable(
-                    text("The reversal, pending or completed, that undoes this payment; null again if it failed.")
+                "reference": nullable(text("The caller's own id for the payment, as given.")),
+                "capture": {
+                    "type": "string",
+                    "enum": list(CAPTURES),
+                    "description": "`manual`: a hold, authorized at settlement and captured, voided or expired later.",
+                },
+                "authorized_amount": nullable({**AMOUNT, "description": "A hold: what its authorization reserved."}),
+                "captured_amount": nullable({**AMOUNT, "description": "A captured hold: what was captured."}),
+                "hold_expires_at": nullable(
+                    {**TIME, "description": "A hold: when it expires unless captured or voided."}
                 ),
+                "settle_by": nullable({**TIME, "description": "Still pending then, it fails `deadline_exceeded`."}),
+                "group": nullable(text("The payment group it was sent in.")),
+                "reverses": nullable(text("The payment this reversal undoes.")),
+                "reversed_by": nullable(text("Its newest reversal that has not failed.")),
+                "reversed_amount": {
+                    **AMOUNT,
+                    "description": (
+                        "What its reversals that have not failed take back, in `currency` (for an exchange, in "
+                        "`target_currency`)."
+                    ),
+                },
+                "reversals": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Its reversals' ids, oldest first; on single payments and in lists, not in events.",
+                },
                 "created_at": TIME,
-                "settled_at": nullable(TIME),
+                "settled_at": nullable(
+                    {**TIME, "description": "When settlement (or a capture, void or expiry) ended it."}
+                ),
                 "entries": {
                     "type": "array",
                     "items": ref("Entry"),
                     "description": "Present on a single payment, not in lists; empty unless `completed`.",
                 },
             },
-            optional=("entries",),
+            optional=("entries", "reversals"),
         ),
         "PaymentWithEntries": {
             "description": "A single payment, as returned by its own URL and by the POSTs that create it.",
@@ -297,7 +375,13 @@ def schemas() -> dict:
                         {
                             "code": {
                                 "type": "string",
-                                "enum": ["negative_balance", "balance_mismatch", "entry_count", "currency_not_zero"],
+                                "enum": [
+                                    "below_min_balance",
+                                    "held_mismatch",
+                                    "balance_mismatch",
+                                    "entry_count",
+                                    "currency_not_zero",
+                                ],
                             },
                             "message": {"type": "string"},
                             "balance": text("The balance concerned."),
@@ -370,7 +454,29 @@ def _request_schemas() -> dict:
             optional=("owner", "email", "active"),
         ),
         "NewBalance": closed({"currency": CURRENCY_CODE}),
-        "BalanceChange": closed({"active": {"type": "boolean"}}),
+        "BalanceChange": closed(
+            {
+                "active": {"type": "boolean"},
+                "min_balance": {
+                    **ref("SignedAmountInput"),
+                    "description": (
+                        "The floor of `available`: 0, or negative for a credit line. Refused above what the balance "
+                        "has available now."
+                    ),
+                },
+                "max_balance": nullable(
+                    {
+                        **ref("SignedAmountInput"),
+                        "description": (
+                            "A cap on `amount`, at least 0 and `min_balance`; null removes it. A cap below today's "
+                            "amount only stops further income."
+                        ),
+                    }
+                ),
+            },
+            optional=("active", "min_balance", "max_balance"),
+            description="At least one of the three.",
+        ),
         "NewTransfer": closed(
             {
                 "from_account": text("Paying account id."),
@@ -466,6 +572,7 @@ def parameters() -> dict:
         "AccountId": {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}},
         "BalanceId": {"name": "balance_id", "in": "path", "required": True, "schema": {"type": "string"}},
         "PaymentId": {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        "GroupId": {"name": "group_id", "in": "path", "required": True, "schema": {"type": "string"}},
         "ActiveFilter": query("active", {"type": "boolean"}, "Only active (`true`) or inactive (`false`) ones."),
         "AccountActiveFilter": query(
             "active",

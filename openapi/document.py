@@ -14,7 +14,8 @@ from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
-from .rates import rate_operations, rate_parameters, rate_schemas, reversal_operation
+from .payments import payment_operations, payment_schemas
+from .rates import rate_operations, rate_parameters, rate_schemas
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
@@ -191,13 +192,18 @@ def _operations() -> list[tuple[str, str, dict]]:
             "/api/v1/balances/{balance_id}",
             "updateBalance",
             "Balances",
-            "Activate or deactivate a balance",
+            "Activate or deactivate a balance, or change its limits",
             "admin",
             {"200": success("The balance as changed.", "Balance")},
-            description="Waits for any settlement holding the balance, so later settlements see the change.",
+            description=(
+                "Waits for any settlement holding the balance, so later settlements see the change. `min_balance` "
+                "(0, or negative: a credit line) is the floor of `available`; it is refused above what the balance "
+                "has available now. `max_balance` caps `amount`: a payment that would take it higher fails "
+                "`limit_exceeded`; a cap below today's amount takes nothing away."
+            ),
             parameters=("BalanceId",),
             body="BalanceChange",
-            errors=("not_found", "system_account"),
+            errors=("not_found", "validation_error", "system_account"),
         ),
         operation(
             "get",
@@ -254,7 +260,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             parameters=("PaymentId",),
             errors=("not_found",),
         ),
-        reversal_operation(),
+        *payment_operations(),
         operation(
             "post",
             "/api/v1/deposits",
@@ -365,6 +371,8 @@ TAGS = [
     ("Accounts", "Customers' accounts and their payment history."),
     ("Balances", "One balance per account and currency, and its statement."),
     ("Payments", "Transfers, exchanges, deposits, withdrawals and reversals; settled in the background."),
+    ("Holds", "Payments authorized first (`capture: manual`), then captured, voided or left to expire."),
+    ("Payment groups", "Payments sent together: all or nothing, or each on its own."),
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Events", "The append-only log of every committed change."),
@@ -387,7 +395,7 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": {**components.schemas(), **rate_schemas()},
+            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas()},
             "parameters": {**components.parameters(), **rate_parameters()},
             "headers": components.headers(),
             "securitySchemes": {

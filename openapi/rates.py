@@ -5,8 +5,8 @@ from __future__ import annotations
 from models.currency import CODE_PATTERN
 from models.rates import MAX_RATE_DECIMALS, MAX_RATE_DIGITS
 
-from .builders import operation, payment_accepted, success
-from .components import CURRENCY_CODE, DESCRIPTION, TIME, closed, nullable, page_of, query, text
+from .builders import operation, success
+from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, query, text
 
 PAIR = "/api/v1/rates/{base}/{quote}"
 RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
@@ -82,41 +82,6 @@ def rate_operations() -> list[tuple[str, str, dict]]:
     ]
 
 
-def reversal_operation() -> tuple[str, str, dict]:
-    return operation(
-        "post",
-        "/api/v1/payments/{payment_id}/reverse",
-        "reversePayment",
-        "Payments",
-        "Reverse a completed transfer or exchange",
-        "admin",
-        payment_accepted(),
-        description=(
-            "Creates a `reversal` payment that sends the money back: the receiver pays the sender. An exchange "
-            "goes back at its original rate: the receiver gives back `target_amount` in the target currency and "
-            "the sender gets back the original `amount`. The reversal has `reverses` set to the payment, and the "
-            "payment `reversed_by` set to the reversal. Funds are checked at settlement: when the receiver has "
-            "spent the money the reversal fails with `insufficient_funds`, the payment is no longer "
-            "`reversed_by` it and may be reversed again later. Only transfers and exchanges are reversible "
-            "(422 `not_reversible`), only once completed (409 `payment_not_completed`), and once "
-            "(409 `already_reversed`). The body is optional."
-        ),
-        parameters=("PaymentId",),
-        body="NewReversal",
-        body_required=False,
-        creates_payment=True,
-        errors=(
-            "not_found",
-            "validation_error",
-            "not_reversible",
-            "payment_not_completed",
-            "already_reversed",
-            "account_inactive",
-            "balance_inactive",
-        ),
-    )
-
-
 def rate_schemas() -> dict:
     return {
         "Rate": closed(
@@ -149,10 +114,6 @@ def rate_schemas() -> dict:
                     "examples": ["56.25"],
                 }
             }
-        ),
-        "NewReversal": closed(
-            {"description": DESCRIPTION},
-            optional=("description",),
         ),
     }
 

@@ -11,6 +11,7 @@ from prometheus_client import start_http_server
 from config import Config, StartupError
 from events.pipeline import EventPipeline
 
+from .clock import Clock
 from .consumer import run_consumer
 from .settlement import Settlement
 
@@ -28,11 +29,14 @@ def run_worker(config: Config, threads: int, on_ready: Callable[[], None] | None
     if config.metrics_port:
         start_http_server(config.metrics_port, addr=config.host)
     pipeline = EventPipeline(config, worker=True)
+    clock = Clock()
+    clock.start()
     log.info("worker connected to PostgreSQL and Redis; settling")
     if on_ready is not None:
         on_ready()
     try:
         run_consumer(settlement, threads, config.sweep_seconds)
     finally:
+        clock.stop()
         pipeline.stop()
         log.info("worker stopped")

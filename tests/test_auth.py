@@ -24,6 +24,9 @@ WRITE_ROUTES = {
     ("post", "/api/v1/accounts"),
     ("post", f"/api/v1/accounts/{DUMMY_ID}/balances"),
     ("post", "/api/v1/payments"),
+    ("post", f"/api/v1/payments/{DUMMY_ID}/capture"),
+    ("post", f"/api/v1/payments/{DUMMY_ID}/void"),
+    ("post", "/api/v1/payment-groups"),
 }
 ADMIN_READS = {("get", "/api/v1/audit")}
 

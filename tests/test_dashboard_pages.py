@@ -139,7 +139,7 @@ def test_a_completed_transfer_is_reversed_once_from_its_page(session, writer, ad
     assert f"Reversal of {payment_id} accepted." in session.get(page.location).text
     assert admin.get(f"/api/v1/payments/{payment_id}").body["reversed_by"] == reversal_id
     again = session.post(f"/payments/{payment_id}/reverse", {})
-    assert again.status == 409 and "already" in again.text
+    assert again.status == 422 and "reversed in full already" in again.text
     assert "Reverse payment" not in session.get(f"/payments/{payment_id}").text
 
 

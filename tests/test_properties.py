@@ -63,7 +63,8 @@ def fresh_machine(codes: dict[str, str]):
     from models.account import Balance, create_account
     from models.audit import run_audit
     from models.errors import ApiError
-    from models.intake import submit_deposit, submit_reversal, submit_transfer, submit_withdrawal
+    from models.intake import submit_deposit, submit_transfer, submit_withdrawal
+    from models.reversals import submit_reversal
     from models.ledger import Payment
     from models.money import format_amount
     from models.rates import remove_rate, set_rate
@@ -244,7 +245,7 @@ def fresh_machine(codes: dict[str, str]):
             elif original.status != "completed":
                 refusal = "payment_not_completed"
             elif original.reversed or original.reversal_open:
-                refusal = "already_reversed"
+                refusal = "amount_exceeds_remaining"
             else:
                 refusal = None
             amount = original.target_amount if original.kind == "exchange" else original.amount

@@ -55,7 +55,7 @@ def test_reversing_a_transfer_sends_the_money_back_once(writer, admin, reader, d
     assert reader.get(f"/api/v1/payments/{original['id']}").body["reversed_by"] == reversal["id"]
     assert balances(reader, sender) == {"PHP": "50.00"} and balances(reader, receiver) == {"PHP": "0.00"}
     again = reverse(admin, original["id"])
-    assert again.status == 409 and again.body["error"]["code"] == "already_reversed"
+    assert again.status == 422 and again.body["error"]["code"] == "amount_exceeds_remaining"
     assert_matches_documentation(document, REVERSE, "post", again)
     assert_audit_ok()
 
@@ -155,7 +155,7 @@ def test_reversing_an_unknown_payment_is_404_and_needs_the_admin_scope(writer, a
 
 def test_reversal_body_is_optional_but_checked(writer, admin):
     _, _, original = transfer(writer, admin)
-    unknown = reverse(admin, original["id"], {"amount": "1.00"})
+    unknown = reverse(admin, original["id"], {"currency": "PHP"})
     assert unknown.status == 400 and unknown.body["error"]["code"] == "invalid_request"
     too_long = reverse(admin, original["id"], {"description": "x" * 501})
     assert too_long.status == 422 and too_long.body["error"]["code"] == "validation_error"
@@ -197,7 +197,7 @@ def test_concurrent_requests_to_reverse_one_payment_create_one_reversal(writer, 
     with ThreadPoolExecutor(10) as pool:
         responses = list(pool.map(attempt, range(10)))
     outcomes = Counter((r.status, r.body.get("error", {}).get("code")) for r in responses)
-    assert outcomes == {(202, None): 1, (409, "already_reversed"): 9}, outcomes
+    assert outcomes == {(202, None): 1, (422, "amount_exceeds_remaining"): 9}, outcomes
     reversal_id = next(r.body["id"] for r in responses if r.status == 202)
     assert final(reader, reversal_id)["status"] == "completed"
     assert reader.get(f"/api/v1/payments/{original['id']}").body["reversed_by"] == reversal_id

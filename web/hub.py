@@ -27,7 +27,15 @@ from models.retry import read_only
 
 log = logging.getLogger(__name__)
 
-FINAL_EVENTS = ("payment.completed", "payment.failed")
+# What ends a settlement, and whose id the event's data has: a payment's
+# (for a hold, its authorization), or a payment group's.
+FINAL_EVENTS = (
+    "payment.authorized",
+    "payment.completed",
+    "payment.failed",
+    "payment_group.completed",
+    "payment_group.failed",
+)
 RING_SIZE = 20_000
 CATCH_UP_PAGE = 2_000
 SAFETY_CHECK_SECONDS = 2.0

@@ -17,6 +17,7 @@ from handlers.app import make_app
 from models.connection import connect_replica, disconnect_replica
 from models.replica import WriteMarks
 from models.schema import migrate
+from tasks.clock import Clock
 from tasks.consumer import start_embedded
 from tasks.settlement import Settlement
 
@@ -51,6 +52,8 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop
         pipeline = EventPipeline(config)
         assert pipeline.fanout is not None
         await hub.start(config.redis_url, pipeline.fanout.events_channel)
+    clock = Clock()
+    clock.start()
     request_settlement = Coalesced(settlement.request, "settlement-requests")
     services = WebServices(executor, hub, request_settlement, settlement.queue_depth, write_marks)
     app = make_app(config, services)
@@ -82,6 +85,7 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop
     await loop.run_in_executor(None, request_settlement.flush)
     if consumer is not None:
         await loop.run_in_executor(None, lambda: consumer.stop(graceful=True))
+    await loop.run_in_executor(None, clock.stop)
     await loop.run_in_executor(None, pipeline.stop)
     await hub.close()
     executor.shutdown(wait=True)

@@ -5,10 +5,11 @@ sends a new payment."""
 from __future__ import annotations
 
 from models.errors import ApiError, not_found
-from models.intake import submit_reversal, submit_transfer
+from models.intake import submit_transfer
 from models.ledger import COMPLETED, REVERSIBLE_KINDS, Payment
 from models.queries import list_payments, payment_entries
 from models.reports import currencies_in_use
+from models.reversals import submit_reversal
 from models.serialize import payment_json
 
 from .base import PageHandler, admin_only, viewer
