@@ -29,7 +29,8 @@ OWNER_MAX_LENGTH = 200
 # An owner is refused when it holds nothing but spaces.
 OWNER_PATTERN = re.compile(r"\S")
 EMAIL_MAX_LENGTH = 254
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Printable ASCII, no spaces: the address as mail systems exchange it.
+EMAIL_PATTERN = re.compile(r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$")
 
 
 class Account(BaseModel):
