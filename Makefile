@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: run test test-embedded test-services lint format bench topology clean
+.PHONY: run test test-fast test-embedded test-services lint format bench topology clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(VENV)/.installed test-embedded
 ifneq ($(DATABASE_URL),)
 	$(MAKE) test-services
 endif
+
+## The quick tests, on the embedded default: no server, no browser, no PostgreSQL or Redis, nothing slow; under a minute
+test-fast: $(VENV)/.installed
+	env -u DATABASE_URL -u REDIS_URL $(PYTEST) -m "not server and not browser and not services and not slow"
 
 test-embedded: $(VENV)/.installed
 	env -u DATABASE_URL -u REDIS_URL $(PYTEST)

@@ -89,7 +89,7 @@ def reach_dependencies(config: Config) -> None:
     configured, answer: else one line that says what is wrong."""
     connect(config.database_url, config.sqlite_path)
     try:
-        read_only(lambda: database.execute_sql("SELECT 1").fetchone(), attempts=2)
+        read_only(lambda: database.execute_sql("SELECT 1").fetchone(), attempts=1)
     except (OperationalError, InterfaceError) as problem:
         raise StartupError(_database_problem(config, problem)) from None
     if config.redis_url:

@@ -9,7 +9,8 @@ import urllib.request
 from pathlib import Path
 
 from bench.load import wrk
-from bench.services import PG_ADMIN_URL, database_url, free_port, fresh_database, spawn
+from bench.services import database_url, fresh_database
+from deploy.processes import free_port, spawn
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,6 +55,3 @@ class BareTornado:
 
     def post(self, seconds: int = 8) -> dict:
         return wrk(self.url, "payments.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_ACCOUNTS": "10"})
-
-
-__all__ = ["PG_ADMIN_URL", "BareTornado", "pgbench_tpcb"]

@@ -19,7 +19,9 @@ CHUNK = 2000
 def funded_accounts(count: int, currency: str, minor_units: int, prefix: str = "bench") -> list[str]:
     """`count` accounts named prefix000000.., each holding `minor_units`."""
     ids = [f"{prefix}{n:06d}" for n in range(count)]
-    system = retried_transaction(lambda: Balance.get((Balance.account == SYSTEM_ACCOUNT) & (Balance.currency == currency)))
+    system = retried_transaction(
+        lambda: Balance.get((Balance.account == SYSTEM_ACCOUNT) & (Balance.currency == currency))
+    )
     for start in range(0, count, CHUNK):
         retried_transaction(lambda chunk=ids[start : start + CHUNK]: _fund(chunk, currency, minor_units, system.id))
     return ids

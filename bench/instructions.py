@@ -36,7 +36,8 @@ from pathlib import Path
 
 from tornado.concurrent import Future
 
-from bench.services import REDIS_URL, database_url, fresh_database, server_command
+from bench.services import database_url, fresh_database, redis_url
+from deploy.processes import server_command
 
 DATABASE = "pgw_bench_instructions"
 WAVE = 32
@@ -168,7 +169,7 @@ def _prepare() -> tuple[dict, str]:
     from models.connection import connect
 
     url = fresh_database(DATABASE)
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "warning"}
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
     server_command(env, "migrate")
     token = server_command(env, "create-token", "--name", "instructions", "--scope", "admin").splitlines()[-1]
     connect(url, None)
@@ -177,6 +178,7 @@ def _prepare() -> tuple[dict, str]:
 
 
 def main() -> None:
+    os.environ.setdefault("DATABASE_URL", database_url(DATABASE))
     if sys.argv[1:2] == ["--drive"]:
         mode, waves = sys.argv[2], int(sys.argv[3])
         asyncio.run(_drive(mode, waves, os.environ["BENCH_TOKEN"]))
@@ -189,5 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DATABASE_URL", database_url(DATABASE))
     main()

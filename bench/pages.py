@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,7 @@ PASSWORD = "bench password"
 BATCH = 200
 
 
-def not_queued(payment_id: str) -> None:
+def not_queued() -> None:
     """The benchmark settles every payment itself, at once."""
 
 
@@ -92,9 +90,10 @@ def main() -> None:
     env.update(DATA_DIR=data_dir, LOG_LEVEL="warning")
 
     from config import Config
+    from deploy.processes import free_port, spawn
     from models.connection import connect
     from models.schema import migrate
-    from tests.pages import Session
+    from tools.dashboard import Session
 
     config = Config.from_env(env)
     connect(config.database_url, config.sqlite_path)
@@ -104,10 +103,8 @@ def main() -> None:
     ids = fill(args.payments, args.accounts)
     print(f"filled {args.payments} payments in {time.monotonic() - started:.0f} s ({data_dir})", flush=True)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "server.py", "serve", "--port", str(port)], cwd=ROOT, env=env)
+    port = free_port()
+    server = spawn(["serve", "--port", str(port)], env)
     try:
         session = Session(f"http://127.0.0.1:{port}")
         for _ in range(100):

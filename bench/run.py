@@ -21,10 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.services import REDIS_URL, Services, database_url
-
-os.environ.setdefault("DATABASE_URL", database_url())
-os.environ.setdefault("REDIS_URL", REDIS_URL)
+from bench.services import Services, database_url, redis_url
 
 HERE = Path(__file__).resolve().parent
 CURRENCY, ONE_MILLION = "PHP", 100_000_000
@@ -70,7 +67,7 @@ def workers_listening(count: int, timeout: float = 30.0) -> None:
     """Wait until `count` Huey worker threads block on the queue, ready."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sum(1 for c in client.client_list() if c.get("cmd") in ("brpop", "blpop")) >= count:
@@ -156,6 +153,10 @@ def machine() -> str:
 def main() -> None:
     from bench.anchors import BareTornado, pgbench_tpcb
 
+    # This process (fixtures, settlement requests) works on the benchmark's
+    # database and Redis unless told otherwise.
+    os.environ.setdefault("DATABASE_URL", database_url())
+    os.environ.setdefault("REDIS_URL", redis_url())
     connect_here()
     started = time.perf_counter()
     results: dict = {"machine": machine()}

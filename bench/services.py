@@ -8,61 +8,40 @@ from inside the server.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import psycopg2
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
-DATABASE = os.environ.get("BENCH_DATABASE", "pgw_bench")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+from deploy.processes import free_port, server_command, spawn, wait_ready
 
 
-def _die_with_parent() -> None:
-    # Linux PR_SET_PDEATHSIG: a server started for a test or a benchmark
-    # ends with the process that started it, even one killed with SIGKILL.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+def pg_admin_url() -> str:
+    """A PostgreSQL URL to create and drop the benchmark's databases with
+    ($BENCH_PG_ADMIN_URL, else the machine's server as root)."""
+    return os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
 
 
-def spawn(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
-    """Start a child process (`server.py ...` when args start with a
-    command name) that cannot outlive this one."""
-    command = [sys.executable, "server.py", *args] if not args[0].endswith(".py") else [sys.executable, *args]
-    return subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=_die_with_parent, **kwargs)
+def redis_url() -> str:
+    """The Redis database the benchmark empties and uses ($BENCH_REDIS_URL)."""
+    return os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
-def server_command(env: dict | None, *args: str) -> str:
-    """Run `server.py <args>` (migrate, create-token, ...) to completion with
-    `env`; returns what it printed."""
-    return subprocess.run(
-        [sys.executable, "server.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+def database_name() -> str:
+    """The benchmark's own PostgreSQL database ($BENCH_DATABASE)."""
+    return os.environ.get("BENCH_DATABASE", "pgw_bench")
 
 
-def answers_ready(base: str) -> bool:
-    """Whether the server at `base` answers /readyz with 200 now."""
-    try:
-        with urllib.request.urlopen(base + "/readyz", timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
+def database_url(name: str | None = None) -> str:
+    return pg_admin_url().rsplit("/", 1)[0] + "/" + (name or database_name())
 
 
-def database_url(name: str = DATABASE) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def fresh_database(name: str = DATABASE) -> str:
+def fresh_database(name: str | None = None) -> str:
     """Drop and create the benchmark database; returns its URL."""
-    conn = psycopg2.connect(PG_ADMIN_URL)
+    name = name or database_name()
+    conn = psycopg2.connect(pg_admin_url())
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
@@ -70,14 +49,6 @@ def fresh_database(name: str = DATABASE) -> str:
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
     return database_url(name)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Services:
@@ -90,9 +61,9 @@ class Services:
     def __enter__(self) -> Services:
         import redis
 
-        url = fresh_database()
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        self.env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "warning", **self.extra_env}
+        url, queue = fresh_database(), redis_url()
+        redis.Redis.from_url(queue).flushdb()
+        self.env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": queue, "LOG_LEVEL": "warning", **self.extra_env}
         self.command("migrate")
         self.admin_token = self.command("create-token", "--name", "bench", "--scope", "admin").splitlines()[-1]
         for _ in range(self.worker_count):
@@ -102,7 +73,7 @@ class Services:
             self.spawn("serve", "--port", str(port))
             self.urls.append(f"http://127.0.0.1:{port}")
         for base in self.urls:
-            self._wait_ready(base)
+            wait_ready(base)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -129,14 +100,6 @@ class Services:
     @property
     def worker_pids(self) -> list[int]:
         return [p.pid for p in self.processes if "worker" in p.args]
-
-    def _wait_ready(self, base: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if answers_ready(base):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{base} did not become ready")
 
     def api(self, method: str, path: str, body: dict | None = None, base: str | None = None, wait: int = 0) -> dict:
         headers = {"Authorization": f"Bearer {self.admin_token}", "Content-Type": "application/json"}

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.feed_client import FeedClient
-from bench.services import Services, answers_ready, free_port, server_command, spawn
+from bench.services import Services
+from deploy.processes import answers_ready, free_port, server_command, spawn
+from tools.feed import FeedClient
 
 MAX_SECONDS = 4 * 3600
 EXPECTED = {"transfer": {202}, "deposit": {202}, "payment": {200}, "account": {200}, "list": {200}}

@@ -15,22 +15,18 @@ killed, so nothing outlives a test.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from deploy.processes import ROOT, die_with_parent, free_port, server_command, spawn, wait_ready
+
 TEMPLATE = ROOT / "deploy" / "nginx" / "gateway.conf.template"
-NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
-STATE = Path(os.environ.get("DATA_DIR", ROOT / "var")) / "local-topology.pid"
 
 MAIN_CONF = """\
 worker_processes 1;
@@ -49,17 +45,14 @@ http {{
 """
 
 
-def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG, as bench.services does for server.py children.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+def nginx_binary() -> str:
+    """The nginx to run: $NGINX, else Debian's."""
+    return os.environ.get("NGINX", "/usr/sbin/nginx")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def state_file() -> Path:
+    """Where `up` writes its process id for `down`: in $DATA_DIR, else var/."""
+    return Path(os.environ.get("DATA_DIR", ROOT / "var")) / "local-topology.pid"
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -78,19 +71,6 @@ def nginx_config(directory: Path, listen: int, web_ports: list[int]) -> Path:
     return main
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become ready")
-
-
 class LocalTopology:
     """nginx + `web` web processes + `workers` workers, on loopback."""
 
@@ -107,14 +87,10 @@ class LocalTopology:
         self.directory = Path(tempfile.mkdtemp(prefix="gateway-nginx-"))
 
     def _spawn(self, args: list[str], **env: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "server.py", *args], cwd=ROOT, env={**self.env, **env}, preexec_fn=_die_with_parent
-        )
+        return spawn(args, {**self.env, **env})
 
     def start(self) -> LocalTopology:
-        subprocess.run(
-            [sys.executable, "server.py", "migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True
-        )
+        server_command(self.env, "migrate")
         for _ in range(self.worker_count):
             port = free_port()
             process = self._spawn(["worker", "--workers", "4"], METRICS_PORT=str(port))
@@ -127,7 +103,8 @@ class LocalTopology:
             wait_ready(url)
         config = nginx_config(self.directory, self.port, [int(url.rsplit(":", 1)[1]) for _, url in self.web])
         self.nginx = subprocess.Popen(
-            [NGINX, "-p", str(self.directory), "-c", str(config), "-g", "daemon off;"], preexec_fn=_die_with_parent
+            [nginx_binary(), "-p", str(self.directory), "-c", str(config), "-g", "daemon off;"],
+            preexec_fn=die_with_parent,
         )
         wait_ready(self.url)
         return self
@@ -166,8 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--port", type=int, default=8080, help="nginx's port (default 8080)")
     commands.add_parser("down", help="stop the topology started by `up`")
     args = parser.parse_args(argv)
+    state = state_file()
     if args.command == "down":
-        os.kill(int(STATE.read_text()), signal.SIGTERM)
+        os.kill(int(state.read_text()), signal.SIGTERM)
         return
     stopping = False
 
@@ -178,8 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     with LocalTopology(args.web, args.workers, args.port) as topology:
-        STATE.parent.mkdir(parents=True, exist_ok=True)
-        STATE.write_text(str(os.getpid()))
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text(str(os.getpid()))
         print(f"nginx on {topology.url}", flush=True)
         for _, url in topology.web:
             print(f"web    {url}   (metrics: {url}/metrics)", flush=True)
@@ -187,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"worker metrics: {url}/metrics", flush=True)
         while not stopping:
             time.sleep(0.2)
-    STATE.unlink(missing_ok=True)
+    state.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ loopback: `deploy/allow-local-replication.sh` adds that line once.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import pwd
 import shutil
@@ -25,7 +24,8 @@ from pathlib import Path
 
 import psycopg2
 
-BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+from deploy.processes import die_with_parent
+
 PRIMARY_HOST, PRIMARY_PORT, PRIMARY_USER = "127.0.0.1", 5432, "root"
 ALLOW_REPLICATION = Path(__file__).resolve().parent / "allow-local-replication.sh"
 # A hot standby refuses to start with less of these than its primary has.
@@ -38,13 +38,17 @@ MATCHED_SETTINGS = (
 )
 
 
+def postgres_bin() -> Path:
+    """PostgreSQL's server binaries: $PG_BIN, else Debian's PostgreSQL 15."""
+    return Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
 def _as_postgres_dying_with_parent() -> None:
     account = pwd.getpwnam("postgres")
     os.setgroups([])
     os.setgid(account.pw_gid)
     os.setuid(account.pw_uid)
-    # After setuid, which clears it: PR_SET_PDEATHSIG.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    die_with_parent()  # after setuid, which clears it
 
 
 class StreamingReplica:
@@ -62,7 +66,7 @@ class StreamingReplica:
         account = pwd.getpwnam("postgres")
         os.chown(self.directory, account.pw_uid, account.pw_gid)
         subprocess.run(
-            [BIN / "pg_basebackup", "-h", PRIMARY_HOST, "-p", str(PRIMARY_PORT), "-U", PRIMARY_USER]
+            [postgres_bin() / "pg_basebackup", "-h", PRIMARY_HOST, "-p", str(PRIMARY_PORT), "-U", PRIMARY_USER]
             + ["-D", str(self.data), "-R", "-X", "stream", "-c", "fast"],
             check=True,
             preexec_fn=_as_postgres_dying_with_parent,
@@ -84,7 +88,7 @@ class StreamingReplica:
     def resume(self) -> None:
         """Start (again) the standby server on its port."""
         self.process = subprocess.Popen(
-            [BIN / "postgres", "-D", str(self.data), "-p", str(self.port), "-k", str(self.directory)],
+            [postgres_bin() / "postgres", "-D", str(self.data), "-p", str(self.port), "-k", str(self.directory)],
             preexec_fn=_as_postgres_dying_with_parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

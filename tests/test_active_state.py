@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import assert_audit_ok, open_account, unique, wait_until
-from tests.ledger_helpers import balance_id, balances, events_after, head_seq, new_currency, pay, pending, put_rate
+from tests.support.currencies import new_currency, put_rate
+from tests.support.events import events_after, head_seq
+from tests.support.ledger import assert_audit_ok, balance_id, balances, open_account, pay, pending, unique
+from tests.support.waiting import wait_until
 
 FINAL = ("payment.completed", "payment.failed")
 

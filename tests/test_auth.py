@@ -4,90 +4,13 @@ added later without a guard is caught here."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from tornado.web import RequestHandler, URLSpec
-from tornado.websocket import WebSocketHandler
 
-from handlers.app import routes
-from tests.conftest import issue_token, open_account, unique
-from tests.test_bad_input import assert_error, cash, leaves_nothing_behind, transfer
-
-PUBLIC_PATHS = {"/api", "/api/v1", "/api/v1/openapi.json", "/healthz", "/readyz"}
-METHODS = ("get", "post", "patch", "put", "delete")
-DUMMY_ID = "no-such-thing"
-
-# SPEC section 5: GET needs `read`; creating accounts, balances and transfers
-# needs `write`; everything else that changes something needs `admin`.
-WRITE_ROUTES = {
-    ("post", "/api/v1/accounts"),
-    ("post", f"/api/v1/accounts/{DUMMY_ID}/balances"),
-    ("post", "/api/v1/payments"),
-    ("post", f"/api/v1/payments/{DUMMY_ID}/capture"),
-    ("post", f"/api/v1/payments/{DUMMY_ID}/void"),
-    ("post", "/api/v1/payment-groups"),
-}
-ADMIN_READS = {("get", "/api/v1/audit")}
-
-
-def concrete_path(pattern: str) -> str:
-    """A URL the route matches, with every path parameter a dummy id."""
-    path = re.sub(r"\([^)]*\)", DUMMY_ID, pattern)
-    path = re.sub(r"\\(.)", r"\1", path.removesuffix("$").replace("/?", ""))
-    return path or "/"
-
-
-def route_table() -> list[tuple[str, type]]:
-    table = []
-    for route in routes():
-        if isinstance(route, URLSpec):
-            table.append((route.regex.pattern, route.handler_class))
-        else:
-            table.append((route[0], route[1]))
-    return table
-
-
-def implemented_methods(handler: type) -> list[str]:
-    return [name for name in METHODS if getattr(handler, name) is not getattr(RequestHandler, name)]
-
-
-API_CALLS = sorted(
-    {
-        (method, concrete_path(pattern), issubclass(handler, WebSocketHandler))
-        for pattern, handler in route_table()
-        for method in implemented_methods(handler)
-        if concrete_path(pattern).startswith("/api/v1") and concrete_path(pattern) not in PUBLIC_PATHS
-    }
-)
-CALL_IDS = [f"{method.upper()} {path}" for method, path, _ in API_CALLS]
-
-
-def needed_scope(method: str, path: str) -> str:
-    if (method, path) in ADMIN_READS:
-        return "admin"
-    if method == "get":
-        return "read"
-    return "write" if (method, path) in WRITE_ROUTES else "admin"
-
-
-def call(api, method: str, path: str, websocket: bool = False, headers: dict | None = None):
-    sent = dict(headers or {})
-    if websocket:
-        sent.update(
-            {
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Version": "13",
-            }
-        )
-    return api.request(method.upper(), path, {} if method != "get" else None, headers=sent)
-
-
-def assert_unauthorized(response) -> None:
-    assert_error(response, 401, "unauthorized")
-    assert (response.header("www-authenticate") or "").lower().startswith("bearer"), response.headers
+from tests.support.bodies import cash, transfer
+from tests.support.client import issue_token
+from tests.support.ledger import open_account, unique
+from tests.support.refusals import assert_error, leaves_nothing_behind
+from tests.support.routes import API_CALLS, CALL_IDS, assert_unauthorized, call, needed_scope
 
 
 def test_the_route_table_has_api_routes_to_check():
@@ -144,6 +67,7 @@ HOLDER = {"read": "reader", "write": "writer", "admin": "admin"}
 SCOPED_CALLS = [(m, p, ws) for m, p, ws in API_CALLS if needed_scope(m, p) != "read"]
 
 
+@pytest.mark.usefixtures("gateway")  # the callers are fixtures found by name below
 @pytest.mark.parametrize(
     ("method", "path", "websocket"), SCOPED_CALLS, ids=[f"{m.upper()} {p}" for m, p, _ in SCOPED_CALLS]
 )
@@ -153,6 +77,7 @@ def test_every_api_route_refuses_a_token_below_its_scope_403(request, method, pa
     assert_error(call(api, method, path, websocket), 403, "forbidden")
 
 
+@pytest.mark.usefixtures("gateway")  # the callers are fixtures found by name below
 @pytest.mark.parametrize(("method", "path", "websocket"), API_CALLS, ids=CALL_IDS)
 def test_every_api_route_lets_its_scope_and_above_through(request, method, path, websocket):
     # The body is empty and the ids are dummies: the answer may be 400 or 404,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import assert_audit_ok, open_account
-from tests.ledger_helpers import balance_id, balances, new_currency, pay, put_rate, system_balance
+from tests.support.currencies import new_currency, put_rate
+from tests.support.ledger import assert_audit_ok, balance_id, balances, open_account, pay, system_balance
 
 MOST = "1000000000000000.000000000000000000"  # 10^15 major units, the largest amount
 ONE_LESS = "999999999999999.999999999999999999"  # the largest minus one minor unit

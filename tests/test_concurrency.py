@@ -13,29 +13,10 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
+import pytest
 
-
-def all_final(api, payment_ids: list[str]) -> list[dict]:
-    """Wait until every payment is completed or failed; return them."""
-    results: dict[str, dict] = {}
-
-    def settled() -> bool:
-        for payment_id in payment_ids:
-            if payment_id not in results:
-                body = api.get(f"/api/v1/payments/{payment_id}").body
-                if body["status"] == "pending":
-                    return False
-                results[payment_id] = body
-        return True
-
-    assert wait_until(settled, timeout=180, interval=0.2), "payments still pending"
-    return [results[p] for p in payment_ids]
-
-
-def amounts(api, account_id: str) -> dict[str, Decimal]:
-    body = api.get(f"/api/v1/accounts/{account_id}").body
-    return {b["currency"]: Decimal(b["amount"]) for b in body["balances"]}
+from tests.support.environment import CONFIG
+from tests.support.ledger import all_final, amounts, assert_audit_ok, open_account
 
 
 def test_thirty_concurrent_payments_of_five_from_one_hundred_leave_exactly_twenty(writer, admin):
@@ -59,6 +40,7 @@ def test_thirty_concurrent_payments_of_five_from_one_hundred_leave_exactly_twent
     assert_audit_ok()
 
 
+@pytest.mark.slow
 def test_two_thousand_random_payments_among_ten_hot_balances_keep_every_invariant(writer, admin):
     accounts = [open_account(writer, admin, {"PHP": "300.00"}) for _ in range(10)]
     before = {a: amounts(writer, a)["PHP"] for a in accounts}

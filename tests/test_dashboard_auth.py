@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import open_account, unique
-from tests.pages import PASSWORD, Session, logged_in, new_operator
+from tests.support.ledger import open_account, unique
+from tests.support.pages import PASSWORD, logged_in, new_operator
+from tools.dashboard import Session
 
 PAGES = ("/", "/accounts", "/payments", "/currencies", "/rates", "/tokens", "/audit")
 
@@ -72,7 +73,7 @@ def test_an_unknown_email_is_refused_with_the_same_message(gateway):
 
 def test_logging_in_sets_a_signed_httponly_samesite_session_cookie_that_expires(gateway):
     session = Session(gateway.url)
-    page = session.login(new_operator())
+    page = session.login(new_operator(), PASSWORD)
     assert page.status == 303 and page.location == "/"
     cookie = next(line for line in page.set_cookies if line.startswith("operator="))
     flags = cookie.lower()
@@ -86,7 +87,7 @@ def test_logging_in_replaces_the_csrf_token(gateway):
     session = Session(gateway.url)
     session.get("/login")
     before = session.cookies["_xsrf"]
-    session.login(new_operator())
+    session.login(new_operator(), PASSWORD)
     session.get("/accounts")
     assert session.cookies["_xsrf"] != before
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.browser import PHONE, log_in, open_page
-from tests.conftest import open_account, unique
-from tests.pages import new_operator
+from tests.support.browser import PHONE, log_in, open_page
+from tests.support.ledger import open_account, unique
+from tests.support.pages import new_operator
+
+pytestmark = pytest.mark.browser
 
 
 def pending_transfer(sender: str, receiver: str, amount: str) -> str:
@@ -22,7 +25,7 @@ def pending_transfer(sender: str, receiver: str, amount: str) -> str:
     from models.retry import retried_transaction
 
     body = {"from_account": sender, "to_account": receiver, "amount": amount}
-    return retried_transaction(lambda: submit_transfer(body, lambda payment_id: None).id)
+    return retried_transaction(lambda: submit_transfer(body, lambda: None).id)
 
 
 def settle(payment_id: str) -> str:
@@ -31,6 +34,7 @@ def settle(payment_id: str) -> str:
     return settle_payment(payment_id)
 
 
+@pytest.mark.slow
 def test_an_operator_opens_an_account_deposits_pays_and_sees_the_payment_complete_live(browser, gateway, writer):
     page = open_page(browser, gateway)
     log_in(page, new_operator())
@@ -166,7 +170,7 @@ def wait_for_event_seq(payment_id: str, event_type: str) -> int:
     """The `seq` the relay gave the payment's event, once it has one."""
     from models.event import Event
     from models.retry import read_only
-    from tests.conftest import wait_until
+    from tests.support.waiting import wait_until
 
     def numbered() -> int | None:
         rows = read_only(

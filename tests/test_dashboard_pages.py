@@ -9,8 +9,10 @@ import uuid
 
 import pytest
 
-from tests.conftest import open_account, unique, wait_until
-from tests.pages import Session, logged_in
+from tests.support.ledger import open_account, unique
+from tests.support.pages import logged_in
+from tests.support.waiting import wait_until
+from tools.dashboard import Session
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import CONFIG, ROOT, free_port, open_account, wait_until
-from tests.pages import PASSWORD, Session, logged_in
+from deploy.processes import free_port
+from tests.support.environment import CONFIG, ROOT
+from tests.support.ledger import open_account
+from tests.support.pages import PASSWORD, logged_in
+from tests.support.waiting import wait_until
+from tools.dashboard import Session
 
 MOST_QUERIES_PER_PAGE = 6
 
@@ -153,7 +157,7 @@ def test_every_page_renders_on_an_empty_database(gateway):
                     return False
 
             assert wait_until(up, timeout=30)
-            assert session.login("first@example.com").status == 303
+            assert session.login("first@example.com", PASSWORD).status == 303
             expected = {
                 "/": "No payments yet.",
                 "/accounts": "No accounts yet.",

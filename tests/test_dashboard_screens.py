@@ -10,13 +10,16 @@ import uuid
 from datetime import timedelta
 from functools import partial
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.browser import DESKTOP, PHONE, SCREENSHOTS, log_in, open_page
-from tests.pages import new_operator
+from tests.support.browser import DESKTOP, PHONE, SCREENSHOTS, log_in, open_page
+from tests.support.pages import new_operator
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def never(payment_id: str) -> None:
+def never() -> None:
     """Queue nothing: the test settles each payment itself, or leaves it pending."""
 
 

@@ -10,20 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import assert_audit_ok, open_account, wait_until
-from tests.ledger_helpers import (
-    balances,
-    delete_rate,
-    events_after,
-    final,
-    head_seq,
-    new_currency,
-    pay,
-    pending,
-    put_rate,
-    system_balance,
-)
-from tests.test_openapi import assert_matches_documentation
+from tests.support.currencies import delete_rate, new_currency, put_rate
+from tests.support.events import events_after, head_seq
+from tests.support.ledger import assert_audit_ok, balances, final, open_account, pay, pending, system_balance
+from tests.support.openapi import assert_matches_documentation
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ stopped while payments arrive, PostgreSQL restarted mid-run, one task
 delivered many times, a web process killed under its feed clients.
 
 These run real processes on a PostgreSQL cluster and a Redis of their own
-(`tests.test_faults_harness`), never on the machine's shared ones. Each ends
+(`tests.support.faults`), never on the machine's shared ones. Each ends
 with every accepted payment settled exactly once: final, with exactly its
 entries and one final event, and `server.py audit` passing.
 """
@@ -19,18 +19,33 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from huey import RedisHuey
 
-from bench.feed_client import FeedClient
 from tasks.queue import QUEUE_NAME
-from tests.client import Api
-from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
-from tests.ledger_helpers import events_after, head_seq
-from tests.test_concurrency import all_final, amounts
-from tests.test_faults_harness import Stack, throwaway_services
+from tests.support.client import Api
+from tests.support.environment import CONFIG
+from tests.support.events import events_after, head_seq
+from tests.support.faults import Stack, throwaway_services
+from tests.support.ledger import all_final, amounts, assert_audit_ok, open_account
+from tests.support.waiting import wait_until
+from tools.feed import FeedClient
 
-services_only = pytest.mark.skipif(
-    not CONFIG.database_url,
-    reason="kills and restarts PostgreSQL, Redis and worker processes: embedded mode has none of them",
-)
+
+def services_only(test):
+    """A test on services of its own: skipped embedded, and marked as needing
+    services, slow, and starting processes."""
+    marks = (
+        pytest.mark.skipif(
+            not CONFIG.database_url,
+            reason="kills and restarts PostgreSQL, Redis and worker processes: embedded mode has none of them",
+        ),
+        pytest.mark.services,
+        pytest.mark.slow,
+        pytest.mark.server,
+    )
+    for mark in marks:
+        test = mark(test)
+    return test
+
+
 ACCEPTED = (200, 201, 202)
 
 

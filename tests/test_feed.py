@@ -14,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.feed_client import FeedClient
-from bench.services import answers_ready, spawn
-from tests.conftest import CONFIG, assert_audit_ok, free_port, issue_token, open_account, wait_until
-from tests.ledger_helpers import events_after, head_seq
-from tests.test_concurrency import all_final
+from deploy.processes import answers_ready, free_port, spawn
+from tests.support.client import issue_token
+from tests.support.environment import CONFIG
+from tests.support.events import events_after, head_seq
+from tests.support.ledger import all_final, assert_audit_ok, open_account
+from tests.support.waiting import wait_until
+from tools.feed import FeedClient
 
 
 def database_balances() -> dict[str, str]:
@@ -46,6 +48,7 @@ def second_web(gateway):
     process.wait(30)
 
 
+@pytest.mark.slow
 def test_every_event_reaches_clients_of_every_web_process_once_in_order(gateway, second_web, admin, writer):
     accounts = [open_account(writer, admin, {"PHP": "1000.00"}) for _ in range(20)]
     start = head_seq(admin)
@@ -195,7 +198,7 @@ def close_frame(data: bytes) -> tuple[int, str] | None:
 
 def feed_clients(gateway) -> float:
     """Open feed connections on the test server, from its /metrics."""
-    from tests.test_metrics import scrape
+    from tests.support.metrics import scrape
 
     return scrape(gateway.url + "/metrics").get(("gateway_feed_clients", ()), 0.0)
 
@@ -226,6 +229,7 @@ class ErrorsLogged(logging.Handler):
         self.records.append(record)
 
 
+@pytest.mark.slow
 def test_a_client_that_never_reads_is_closed_and_holds_up_nobody(gateway, admin, writer):
     errors = ErrorsLogged()
     for name in ("asyncio", "tornado"):

@@ -25,12 +25,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from bench.services import answers_ready, server_command, spawn
+from deploy.processes import answers_ready, free_port, server_command, spawn
 from openapi.document import openapi_document
-from tests.client import Api
-from tests.conftest import CONFIG, free_port, wait_until
-from tests.test_faults_harness import Stack, stop_process, throwaway_services
+from tests.support.client import Api
+from tests.support.environment import CONFIG
+from tests.support.faults import Stack, stop_process, throwaway_services
+from tests.support.waiting import wait_until
 
+# The fuzzer's own deployment, and a few seconds per operation.
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 RESPONSE_SECONDS = 5.0
 CHECKS = [

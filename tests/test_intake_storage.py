@@ -16,7 +16,9 @@ from models.event import Event
 from models.intake import accept_payments
 from models.retry import read_only, retried_without_transaction
 from tasks.settlement import Settlement
-from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
+from tests.support.environment import CONFIG
+from tests.support.ledger import assert_audit_ok, open_account
+from tests.support.waiting import wait_until
 
 
 def request_settlement() -> None:

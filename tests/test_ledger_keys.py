@@ -17,7 +17,7 @@ from models.connection import database, open_database, utcnow
 from models.ids import new_id
 from models.ledger import PENDING, Payment
 from models.schema import MIGRATIONS
-from tests.conftest import open_account
+from tests.support.ledger import open_account
 
 BEFORE_COMPOSITE_KEYS = "0005_entry_balance_index"
 

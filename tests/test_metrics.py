@@ -11,27 +11,17 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client.parser import text_string_to_metric_families
+import pytest
 
-from bench.feed_client import FeedClient
-from bench.services import spawn
-from tests.client import Api
-from tests.conftest import CONFIG, ROOT, free_port, issue_token, open_account, wait_until
-
-
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """Every sample at `url`, keyed by (name, sorted labels)."""
-    with urllib.request.urlopen(url, timeout=10) as reply:
-        assert reply.headers["Content-Type"].startswith("text/plain; version=")
-        text = reply.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+from deploy.processes import free_port, spawn
+from tests.support.client import Api, issue_token
+from tests.support.environment import CONFIG, ROOT
+from tests.support.ledger import open_account
+from tests.support.metrics import scrape
+from tests.support.waiting import wait_until
+from tools.feed import FeedClient
 
 
 def requests_counted(samples, handler: str, status: str) -> float:
@@ -158,6 +148,7 @@ class FakeSentry(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.server  # a process of its own, reporting to a fake Sentry
 def test_errors_are_sent_to_sentry_when_sentry_dsn_is_set():
     ingest = ThreadingHTTPServer(("127.0.0.1", 0), FakeSentry)
     threading.Thread(target=ingest.serve_forever, daemon=True).start()

@@ -7,17 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from tornado.web import RequestHandler
 
 from handlers.app import routes
 from handlers.base import HTTP_METHODS, APIHandler
-from tests.conftest import open_account, unique
-
-DOCUMENT_URI = "urn:gateway:openapi"
+from tests.support.ledger import open_account, unique
+from tests.support.openapi import assert_matches_documentation
 
 
 @pytest.fixture(scope="module")
@@ -66,28 +62,6 @@ def documented(document: dict) -> dict[tuple[str, str], dict]:
         for method, operation in item.items()
         if method in {m.lower() for m in HTTP_METHODS}
     }
-
-
-def pointer(*parts: str) -> str:
-    return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
-
-
-def assert_matches_documentation(document: dict, path: str, method: str, response) -> None:
-    """The response's status is documented for this operation, its body is
-    valid against that status's schema and it carries X-Request-Id."""
-    responses = document["paths"][path][method]["responses"]
-    status = str(response.status)
-    assert status in responses, f"{method.upper()} {path} answered {status}, documented: {sorted(responses)}"
-    assert response.header("X-Request-Id")
-    location = pointer("paths", path, method, "responses", status, "content", "application/json", "schema")
-    registry = Registry().with_resource(DOCUMENT_URI, Resource(contents=document, specification=DRAFT202012))
-    validator = Draft202012Validator(
-        {"$ref": f"{DOCUMENT_URI}#/{location}"},
-        registry=registry,
-        format_checker=Draft202012Validator.FORMAT_CHECKER,
-    )
-    problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.body)]
-    assert not problems, f"{method.upper()} {path} {status}: {problems[:5]}"
 
 
 def test_openapi_document_is_public_and_valid_openapi_3_1(anonymous, document):

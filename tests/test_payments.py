@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import open_account, unique, wait_until
-from tests.ledger_helpers import events_after, head_seq
+from tests.support.events import events_after, head_seq
+from tests.support.ledger import open_account, unique
+from tests.support.waiting import wait_until
 
 
 def balance_of(api, account_id: str, currency: str) -> str:
@@ -33,7 +34,7 @@ def test_transfer_without_wait_is_accepted_pending_then_settles(writer, admin):
     response = writer.post("/api/v1/payments", {"from_account": bob, "to_account": alice, "amount": "1"})
     assert response.status == 202
     assert response.body["status"] == "pending" and response.body["settled_at"] is None
-    from tests.conftest import wait_until
+    from tests.support.waiting import wait_until
 
     settled = wait_until(lambda: writer.get(f"/api/v1/payments/{response.body['id']}").body["status"] != "pending")
     assert settled

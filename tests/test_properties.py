@@ -28,8 +28,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.conftest import unique
-from tests.ledger_helpers import new_currency
+from tests.support.currencies import new_currency
+from tests.support.ledger import unique
 
 EXPONENTS = {"A": 2, "B": 18}  # a cents currency and an 18-decimal coin, created per test
 RATES = {("A", "B"): ["0.0001", "0.000123456789", "3", None], ("B", "A"): ["1234.5", "0.5", "7", None]}
@@ -261,7 +261,13 @@ def fresh_machine(codes: dict[str, str]):
                     reverses=original,
                 )
 
-            self.accept(order_of, lambda body, request_settlement: submit_reversal(original.id, body, request_settlement), {}, refusal, later)
+            self.accept(
+                order_of,
+                lambda body, request_settlement: submit_reversal(original.id, body, request_settlement),
+                {},
+                refusal,
+                later,
+            )
 
         @precondition(lambda self: any(o.status == "pending" for o in self.orders))
         @rule(pick=st.integers(0, 10**6))
@@ -303,6 +309,7 @@ def codes(admin) -> dict[str, str]:
     return {name: new_currency(admin, exponent) for name, exponent in EXPONENTS.items()}
 
 
+@pytest.mark.slow
 def test_random_sequences_of_payments_keep_every_invariant_and_all_money(gateway, codes):
     run_state_machine_as_test(
         fresh_machine(codes),

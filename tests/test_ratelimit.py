@@ -18,13 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.services import answers_ready, server_command, spawn
+from deploy.processes import answers_ready, free_port, server_command, spawn
 from models.errors import ApiError
-from tests.client import Api
-from tests.conftest import CONFIG, free_port, issue_token, unique, wait_until
-from tests.pages import PASSWORD, Session, new_operator
-from tests.test_bad_input import assert_error
-from tests.test_faults_harness import stop_process
+from tests.support.client import Api, issue_token
+from tests.support.environment import CONFIG
+from tests.support.faults import stop_process
+from tests.support.ledger import unique
+from tests.support.pages import PASSWORD, new_operator
+from tests.support.refusals import assert_error
+from tests.support.waiting import wait_until
+from tools.dashboard import Session
 from web.ratelimit import RedisTokenBuckets, TokenBuckets
 
 # Small API limits; and these processes play the part of web processes
@@ -101,6 +104,7 @@ def test_a_request_without_a_valid_token_is_refused_401_not_counted(limited):
     assert {r.status for r in burst(api, 10)} == {401}
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.database_url, reason="one process serves the API when embedded")
 def test_the_limit_holds_across_web_processes(limited):
     token = limited.token()
@@ -159,6 +163,7 @@ def test_a_limiter_whose_redis_is_down_lets_requests_through():
     assert [buckets.take("k") for _ in range(3)] == [0, 0, 0]
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_redis_buckets_grant_the_burst_then_refuse_whoever_asks():
     first = redis_buckets(1, 3, CONFIG.redis_url, unique("test:") + ":")
@@ -178,6 +183,7 @@ def spend(buckets: RedisTokenBuckets, key: str) -> bool:
     return buckets.take(key) == 0
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
     buckets = redis_buckets(1000, 100, CONFIG.redis_url, unique("test:") + ":")
@@ -193,6 +199,7 @@ def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
     assert served == [True] * 32
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
     buckets = redis_buckets(1000, 50, CONFIG.redis_url, unique("test:") + ":")
@@ -210,6 +217,7 @@ def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
     assert refused == []
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_and_no_more():
     buckets = redis_buckets(100, 20, CONFIG.redis_url, unique("test:") + ":")
@@ -227,6 +235,7 @@ def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_a
     assert served.count(True) <= 20 + int(elapsed * 100) + 2 * buckets.lease, (served.count(True), elapsed)
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_the_next_lease_is_asked_for_once_when_half_the_last_is_spent_and_never_earlier():
     buckets = redis_buckets(1000, 1000, CONFIG.redis_url, unique("test:") + ":")
@@ -257,7 +266,7 @@ def test_logging_in_is_refused_429_after_ten_attempts_a_minute_for_one_email(gat
     assert "Too many attempts" in page.text
     assert "operator" not in session.cookies
     # Another operator, from the same address, is not held up.
-    assert Session(gateway.url).login(new_operator("viewer")).status == 303
+    assert Session(gateway.url).login(new_operator("viewer"), PASSWORD).status == 303
 
 
 def test_a_client_cannot_escape_the_log_in_limit_by_claiming_other_addresses(gateway):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import wait_until
-from tests.ledger_helpers import delete_rate, events_after, head_seq, new_currency, put_rate
-from tests.test_openapi import assert_matches_documentation
+from tests.support.currencies import delete_rate, new_currency, put_rate
+from tests.support.events import events_after, head_seq
+from tests.support.openapi import assert_matches_documentation
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

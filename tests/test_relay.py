@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 import pytest
 
 from events.signals import Coalesced, Courier
-from tests.conftest import CONFIG, wait_until
+from tests.support.environment import CONFIG
+from tests.support.waiting import wait_until
 
 
 def test_every_signal_is_followed_by_a_send_that_starts_after_it():
@@ -43,6 +44,7 @@ def test_every_signal_is_followed_by_a_send_that_starts_after_it():
     assert len(seen_at_start) < 2000 / 4
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="wakes travel over Redis with services")
 def test_only_a_process_whose_relay_leads_listens_for_wakes():
     import redis
@@ -129,6 +131,7 @@ def scratch_database():
     admin.close()
 
 
+@pytest.mark.services
 @pytest.mark.skipif(
     not CONFIG.database_url, reason="leadership is a PostgreSQL advisory lock; embedded has one process"
 )
@@ -153,9 +156,11 @@ def test_a_worker_takes_the_relay_from_a_web_process_and_gives_it_back_when_it_g
             leadership.release()
 
 
+@pytest.mark.services
 @pytest.mark.skipif(
     not CONFIG.database_url, reason="concurrent relays need PostgreSQL; SQLite has one writer at a time"
 )
+@pytest.mark.server  # relays racing in a process of their own
 def test_relays_numbering_at_once_give_each_event_one_number_and_never_renumber(scratch_database):
     # What a relay whose lock connection died mid-round may do: number
     # events while its successor does too. Each event must still get one
@@ -165,10 +170,11 @@ def test_relays_numbering_at_once_give_each_event_one_number_and_never_renumber(
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.environment import ROOT
 
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "relay_race.py")],
+        [sys.executable, "-m", "tests.support.relay_race"],
+        cwd=ROOT,
         env=dict(os.environ, DATABASE_URL=scratch_database),
         capture_output=True,
         text=True,

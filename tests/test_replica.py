@@ -14,15 +14,22 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bench.services import answers_ready, spawn
+from deploy.processes import answers_ready, free_port, spawn
 from deploy.replica import StreamingReplica
-from tests.client import Api
-from tests.conftest import CONFIG, free_port, open_account, wait_until
-from tests.test_metrics import scrape
+from tests.support.client import Api
+from tests.support.environment import CONFIG
+from tests.support.ledger import open_account
+from tests.support.metrics import scrape
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.skipif(
-    not CONFIG.database_url, reason="a streaming replica is of PostgreSQL: needs DATABASE_URL and REDIS_URL"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CONFIG.database_url, reason="a streaming replica is of PostgreSQL: needs DATABASE_URL and REDIS_URL"
+    ),
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.server,
+]
 
 MAX_LAG = 1.0
 
@@ -88,7 +95,7 @@ def test_a_caller_sees_its_own_write_at_once_even_while_the_replica_lags(replica
 
 
 def test_an_operator_sees_their_own_change_on_the_next_page_while_the_replica_lags(replica, replica_web, admin):
-    from tests.pages import logged_in
+    from tests.support.pages import logged_in
 
     account = open_account(admin, admin, {"PHP": "1.00"})
     session = logged_in(replica_web)

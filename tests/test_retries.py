@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from peewee import OperationalError
 
-from tests.conftest import CONFIG, assert_audit_ok, open_account, wait_until
-from tests.test_concurrency import all_final, amounts
+from tests.support.environment import CONFIG
+from tests.support.ledger import all_final, amounts, assert_audit_ok, open_account
+from tests.support.waiting import wait_until
 
 
 class FakeDeadlock(Exception):
@@ -49,6 +50,7 @@ def test_a_rule_violation_is_not_retried(writer, admin):
     assert len(attempts) == 1
 
 
+@pytest.mark.services
 @pytest.mark.skipif(not CONFIG.database_url, reason="connections are lost to a database server; SQLite has none")
 def test_payments_settle_once_when_postgres_drops_every_connection_mid_run(writer, admin):
     import psycopg2
@@ -115,9 +117,9 @@ def lose_the_commit_answer(monkeypatch, module, name: str) -> None:
 
 def test_a_reversal_whose_commit_answer_is_lost_is_answered_503_and_stored_once(writer, admin, monkeypatch):
     import handlers.payments
-    from tests.test_reversals import reverse, transfer
+    from tests.support.ledger import completed_transfer, reverse
 
-    _, receiver, original = transfer(writer, admin)
+    _, receiver, original = completed_transfer(writer, admin)
     lose_the_commit_answer(monkeypatch, handlers.payments, "submit_reversal")
     response = reverse(admin, original["id"])
     monkeypatch.undo()
@@ -136,7 +138,7 @@ def test_a_dashboard_payment_whose_commit_answer_is_lost_says_so_and_is_stored_o
     gateway, writer, admin, monkeypatch
 ):
     import handlers.dashboard.payments
-    from tests.pages import logged_in
+    from tests.support.pages import logged_in
 
     payer = open_account(writer, admin, {"PHP": "10.00"})
     payee = open_account(writer, admin, currencies=["PHP"])

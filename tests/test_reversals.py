@@ -10,9 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import assert_audit_ok, open_account
-from tests.ledger_helpers import balances, final, new_currency, pay, pending, put_rate, system_balance
-from tests.test_openapi import assert_matches_documentation
+from tests.support.currencies import new_currency, put_rate
+from tests.support.ledger import (
+    assert_audit_ok,
+    balances,
+    completed_transfer,
+    final,
+    open_account,
+    pay,
+    pending,
+    reverse,
+    system_balance,
+)
+from tests.support.openapi import assert_matches_documentation
 
 REVERSE = "/api/v1/payments/{payment_id}/reverse"
 
@@ -22,21 +32,8 @@ def document(anonymous) -> dict:
     return anonymous.get("/api/v1/openapi.json").body
 
 
-def reverse(api, payment_id: str, body=None, **kwargs):
-    return api.post(f"/api/v1/payments/{payment_id}/reverse", body, **kwargs)
-
-
-def transfer(writer, admin, funds: str = "50.00", amount: str = "20.00") -> tuple[str, str, dict]:
-    """A completed PHP transfer between two new accounts."""
-    sender = open_account(writer, admin, {"PHP": funds})
-    receiver = open_account(writer, admin, currencies=["PHP"])
-    payment = pay(writer, {"from_account": sender, "to_account": receiver, "amount": amount}).body
-    assert payment["status"] == "completed", payment
-    return sender, receiver, payment
-
-
 def test_reversing_a_transfer_sends_the_money_back_once(writer, admin, reader, document):
-    sender, receiver, original = transfer(writer, admin)
+    sender, receiver, original = completed_transfer(writer, admin)
     response = reverse(admin, original["id"], {"description": "refund: wrong recipient"}, wait=20)
     assert response.status == 201, response.body
     assert_matches_documentation(document, REVERSE, "post", response)
@@ -88,7 +85,7 @@ def test_reversing_an_exchange_gives_back_the_target_amount_and_returns_the_orig
 
 
 def test_reversal_fails_insufficient_funds_when_the_receiver_spent_it_and_can_be_tried_again(writer, admin, reader):
-    sender, receiver, original = transfer(writer, admin)
+    sender, receiver, original = completed_transfer(writer, admin)
     elsewhere = open_account(writer, admin, currencies=["PHP"])
     pay(writer, {"from_account": receiver, "to_account": elsewhere, "amount": "15.00"})
     failed = reverse(admin, original["id"], wait=20)
@@ -125,7 +122,7 @@ def test_reversing_a_payment_not_completed_is_409_payment_not_completed(writer, 
 
 @pytest.mark.parametrize("kind", ["deposit", "withdrawal", "reversal"])
 def test_only_transfers_and_exchanges_can_be_reversed(writer, admin, kind, document):
-    sender, _, original = transfer(writer, admin)
+    sender, _, original = completed_transfer(writer, admin)
     if kind == "deposit":
         target = reader_payments(admin, sender, "deposit")
     elif kind == "withdrawal":
@@ -147,14 +144,14 @@ def test_reversing_an_unknown_payment_is_404_and_needs_the_admin_scope(writer, a
     missing = reverse(admin, "pay_nothing")
     assert missing.status == 404 and missing.body["error"]["code"] == "not_found"
     assert_matches_documentation(document, REVERSE, "post", missing)
-    _, _, original = transfer(writer, admin)
+    _, _, original = completed_transfer(writer, admin)
     forbidden = reverse(writer, original["id"])
     assert forbidden.status == 403
     assert_matches_documentation(document, REVERSE, "post", forbidden)
 
 
 def test_reversal_body_is_optional_but_checked(writer, admin):
-    _, _, original = transfer(writer, admin)
+    _, _, original = completed_transfer(writer, admin)
     unknown = reverse(admin, original["id"], {"currency": "PHP"})
     assert unknown.status == 400 and unknown.body["error"]["code"] == "invalid_request"
     too_long = reverse(admin, original["id"], {"description": "x" * 501})
@@ -163,8 +160,8 @@ def test_reversal_body_is_optional_but_checked(writer, admin):
 
 
 def test_reversal_honours_idempotency_keys(writer, admin, reader, document):
-    _, _, original = transfer(writer, admin)
-    _, _, other = transfer(writer, admin)
+    _, _, original = completed_transfer(writer, admin)
+    _, _, other = completed_transfer(writer, admin)
     key = {"Idempotency-Key": f"reverse-{original['id']}"}
     first = reverse(admin, original["id"], headers=key, wait=20)
     replay = reverse(admin, original["id"], headers=key)
@@ -177,7 +174,7 @@ def test_reversal_honours_idempotency_keys(writer, admin, reader, document):
 
 
 def test_reversal_to_or_from_an_inactive_account_is_422(writer, admin, reader):
-    sender, receiver, original = transfer(writer, admin)
+    sender, receiver, original = completed_transfer(writer, admin)
     assert admin.patch(f"/api/v1/accounts/{sender}", {"active": False}).status == 200
     refused = reverse(admin, original["id"])
     assert refused.status == 422 and refused.body["error"]["code"] == "account_inactive"
@@ -187,7 +184,7 @@ def test_reversal_to_or_from_an_inactive_account_is_422(writer, admin, reader):
 
 
 def test_concurrent_requests_to_reverse_one_payment_create_one_reversal(writer, admin, reader):
-    sender, receiver, original = transfer(writer, admin)
+    sender, receiver, original = completed_transfer(writer, admin)
     barrier = threading.Barrier(10)
 
     def attempt(_: int):

@@ -17,9 +17,11 @@ import pytest
 
 from handlers.base import APIHandler, check_every_method_is_guarded, public, scope
 from handlers.dashboard.base import PageHandler, admin_only, anonymous, viewer
-from tests.conftest import issue_token, open_account, unique
-from tests.pages import PASSWORD, Session, logged_in, new_operator
-from tests.test_auth import API_CALLS, CALL_IDS, assert_unauthorized, call
+from tests.support.client import issue_token
+from tests.support.ledger import open_account, unique
+from tests.support.pages import PASSWORD, logged_in, new_operator
+from tests.support.routes import API_CALLS, CALL_IDS, assert_unauthorized, call
+from tools.dashboard import Session
 
 # What an attacker types into every free-text field: a script element, a tag
 # that breaks out of an attribute, and a quote that starts a new attribute.
@@ -209,7 +211,7 @@ def test_a_csrf_token_from_another_session_is_refused_403(gateway, admin):
 def test_logging_in_replaces_a_session_planted_before_it(gateway):
     attacker_email, victim_email = new_operator("viewer"), new_operator("admin")
     attacker = Session(gateway.url)
-    attacker.login(attacker_email)
+    attacker.login(attacker_email, PASSWORD)
     planted = attacker.cookies["operator"]
     victim = Session(gateway.url)
     victim.cookies["operator"] = planted  # fixed in the victim's browser beforehand
@@ -224,7 +226,7 @@ def test_logging_in_replaces_a_session_planted_before_it(gateway):
 
 
 def test_tokens_and_passwords_never_reach_the_logs(gateway, admin, caplog):
-    from bench.feed_client import FeedClient
+    from tools.feed import FeedClient
 
     caplog.set_level(logging.DEBUG)
     secret = issue_token("read")
@@ -246,7 +248,7 @@ def test_tokens_and_passwords_never_reach_the_logs(gateway, admin, caplog):
 
 
 def _wait(predicate) -> bool:
-    from tests.conftest import wait_until
+    from tests.support.waiting import wait_until
 
     return bool(wait_until(predicate, timeout=10))
 

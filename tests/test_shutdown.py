@@ -14,9 +14,10 @@ import time
 import pytest
 from tornado.web import Application, RequestHandler, stream_request_body
 
-from bench.services import answers_ready, server_command, spawn
-from tests.conftest import CONFIG, free_port, wait_until
-from tests.test_faults_harness import stop_process
+from deploy.processes import answers_ready, free_port, server_command, spawn
+from tests.support.environment import CONFIG
+from tests.support.faults import stop_process
+from tests.support.waiting import wait_until
 from web.inflight import Counted, InFlight
 
 
@@ -55,6 +56,7 @@ def content_length(reply: bytes) -> int:
     return 0
 
 
+@pytest.mark.server  # a web process of its own
 def test_a_request_in_flight_when_the_server_is_told_to_stop_is_answered(web_process):
     process, port, token = web_process
     body = json.dumps({"from_account": "nobody-here", "to_account": "nor-here", "amount": "1.00"}).encode()

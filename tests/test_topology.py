@@ -17,16 +17,21 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bench.feed_client import FeedClient
 from deploy.local import LocalTopology
-from tests.client import Api
-from tests.conftest import CONFIG, ROOT, open_account, unique
-from tests.ledger_helpers import events_after, head_seq
-from tests.test_concurrency import all_final
+from tests.support.client import Api
+from tests.support.environment import CONFIG, ROOT
+from tests.support.events import events_after, head_seq
+from tests.support.ledger import all_final, open_account, unique
+from tools.feed import FeedClient
 
-pytestmark = pytest.mark.skipif(
-    not CONFIG.database_url, reason="several processes behind nginx need PostgreSQL and Redis (DATABASE_URL)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CONFIG.database_url, reason="several processes behind nginx need PostgreSQL and Redis (DATABASE_URL)"
+    ),
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.server,
+]
 
 PAYMENTS = 600
 

@@ -1,12 +1,14 @@
-"""A real browser for the dashboard tests: Debian's Chromium driven by
-Playwright, never a downloaded one. A machine without it fails the tests
-that need it (`.ci/run` installs it)."""
+"""A real browser for the dashboard tests: Debian's Chromium driven by Playwright, never a downloaded one.
+
+A machine without it fails the tests that need it (`.ci/run` installs it).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.pages import PASSWORD
+from tests.support.environment import ROOT
+from tests.support.pages import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -19,7 +21,7 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def launch(playwright):

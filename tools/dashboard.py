@@ -1,28 +1,19 @@
-"""What the dashboard tests share: a cookie-keeping HTTP client that logs in
-and posts forms with their CSRF token, operators made directly with the
-models, and finding things in the HTML a page returns."""
+"""A client of the operator dashboard over plain HTTP.
+
+`Session` keeps one browser's worth of cookies, logs in and posts forms with
+their CSRF token as a browser would; each answer is a `Page`, with helpers
+for finding things in its HTML. No JavaScript runs: the tests that need a
+real browser drive Chromium instead.
+"""
 
 from __future__ import annotations
 
 import http.client
 import re
-import uuid
 from dataclasses import dataclass
 from html import unescape
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlparse
-
-PASSWORD = "correct horse battery"
-
-
-def new_operator(role: str = "admin") -> str:
-    """A new operator with PASSWORD; returns its email."""
-    from models.auth import Operator
-    from models.retry import retried_transaction
-
-    email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-    retried_transaction(lambda: Operator.register(email, PASSWORD, role))
-    return email
 
 
 @dataclass
@@ -53,7 +44,7 @@ class Page:
 
 
 class Session:
-    """One browser's worth of cookies, talking to the test server."""
+    """One browser's worth of cookies, talking to the dashboard at `base_url`."""
 
     def __init__(self, base_url: str) -> None:
         parsed = urlparse(base_url)
@@ -99,12 +90,5 @@ class Session:
             form["_xsrf"] = self.cookies["_xsrf"]
         return self.request("POST", path, form, headers=headers)
 
-    def login(self, email: str, password: str = PASSWORD) -> Page:
+    def login(self, email: str, password: str) -> Page:
         return self.post("/login", {"email": email, "password": password})
-
-
-def logged_in(base_url: str, role: str = "admin") -> Session:
-    session = Session(base_url)
-    page = session.login(new_operator(role))
-    assert page.status == 303 and page.location == "/", (page.status, page.text[:300])
-    return session

@@ -1,5 +1,4 @@
-"""A small synchronous HTTP client for the tests: one connection per call,
-so it is safe from any number of threads."""
+"""The tests' HTTP client of the API (one connection per call, safe from any thread) and the tokens it carries."""
 
 from __future__ import annotations
 
@@ -79,3 +78,11 @@ class Api:
 
     def put(self, path: str, body=None, **kwargs) -> Response:
         return self.request("PUT", path, body, **kwargs)
+
+
+def issue_token(scope: str) -> str:
+    """A new API token with `scope`, made directly in the database."""
+    from models.auth import ApiToken
+    from models.retry import retried_transaction
+
+    return retried_transaction(lambda: ApiToken.issue(f"test {scope}", scope))[1]

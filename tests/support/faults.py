@@ -1,6 +1,8 @@
-"""The fault tests' own little world: a throwaway PostgreSQL cluster and a
-throwaway Redis, each a child process of the test run, and server.py web and
-worker processes on them that a test may kill, stop and start at will.
+"""The fault tests' own little world: a throwaway PostgreSQL and Redis, and web and worker processes on them.
+
+The PostgreSQL cluster and the Redis are each a child process of the test
+run, and the server.py web and worker processes on them are ones that a
+test may kill, stop and start at will.
 
 Nothing here touches the machine's shared PostgreSQL or Redis: stopping
 those would break everyone else's work. Every child dies with the test run
@@ -10,7 +12,6 @@ those would break everyone else's work. Every child dies with the test run
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pwd
 import shutil
@@ -23,12 +24,12 @@ from pathlib import Path
 import psycopg2
 import redis
 
-from bench.services import spawn
-from tests.client import Api
-from tests.conftest import ROOT, free_port, wait_until
+from deploy.processes import ROOT, die_with_parent, free_port, spawn
+from tests.support.client import Api
+from tests.support.waiting import wait_until
 
 
-def _postgres_bin() -> Path:
+def postgres_bin() -> Path:
     """Debian's newest installed PostgreSQL server (FAULTS_PG_BIN overrides)."""
     if os.environ.get("FAULTS_PG_BIN"):
         return Path(os.environ["FAULTS_PG_BIN"])
@@ -36,7 +37,6 @@ def _postgres_bin() -> Path:
     return versions[-1].parent if versions else Path("/usr/lib/postgresql/15/bin")
 
 
-PG_BIN = _postgres_bin()
 # Settlement's safety net, made quick: what the tests prove is that it works,
 # not that it waits its production minute.
 FAST_SWEEPER = {"STALE_AFTER_SECONDS": "2", "SWEEP_SECONDS": "2"}
@@ -51,12 +51,13 @@ def _child_of_this_run(death_signal: int, user: str | None = None):
             record = pwd.getpwnam(user)
             os.setgid(record.pw_gid)
             os.setuid(record.pw_uid)
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, death_signal)
+        die_with_parent(death_signal)
 
     return prepare
 
 
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Send `sig` and wait; SIGKILL if it has not ended within `timeout` seconds."""
     if process.poll() is not None:
         return
     process.send_signal(sig)
@@ -116,7 +117,7 @@ class OwnPostgres:
             record = pwd.getpwnam(self.user)
             os.chown(self.folder, record.pw_uid, record.pw_gid)
         subprocess.run(
-            [str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "gateway", "--no-sync"],
+            [str(postgres_bin() / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "gateway", "--no-sync"],
             check=True,
             capture_output=True,
             preexec_fn=_child_of_this_run(signal.SIGTERM, self.user),
@@ -131,7 +132,7 @@ class OwnPostgres:
 
     def start(self) -> None:
         command = [
-            str(PG_BIN / "postgres"),
+            str(postgres_bin() / "postgres"),
             *("-D", str(self.data), "-p", str(self.port), "-k", str(self.folder)),
             *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"),
         ]

@@ -1,22 +1,22 @@
-"""Run as a script against DATABASE_URL (a scratch database): several relays
-number events at once while others are committed, as when a relay's lock
-connection dies mid-round and another process takes over. Prints what each
-relay returned beside what the log holds, as JSON."""
+"""Relays racing to number events on a scratch database: `python -m tests.support.relay_race`, with DATABASE_URL.
+
+Several relays number events at once while others are committed, as when a
+relay's lock connection dies mid-round and another process takes over.
+Prints what each relay returned beside what the log holds, as JSON. Run
+from the repository's root (`tests/test_relay.py` starts it there).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from models.connection import connect  # noqa: E402
-from models.event import Event, record_events, sequence_committed  # noqa: E402
-from models.retry import read_only, retried_transaction  # noqa: E402
-from models.schema import migrate  # noqa: E402
+from models.connection import connect
+from models.event import Event, record_events, sequence_committed
+from models.retry import read_only, retried_transaction
+from models.schema import migrate
 
 WRITERS, COMMITS, RELAYS = 3, 200, 3
 
