@@ -14,16 +14,16 @@ PUBLIC_PATHS = {"/api", "/api/v1", "/api/v1/openapi.json", "/healthz", "/readyz"
 METHODS = ("get", "post", "patch", "put", "delete")
 DUMMY_ID = "no-such-thing"
 
-# SPEC section 5: GET needs `read`; creating accounts, balances and transfers
-# needs `write`; everything else that changes something needs `admin`.
+# GET needs `read`; creating accounts, balances, transfers and payment
+# groups, and capturing or voiding holds, needs `write`; everything else that
+# changes something needs `admin`.
 WRITE_ROUTES = {
     ("post", "/api/v1/accounts"),
-    ("post", f"/api/v1/accounts/{DUMMY_ID
+    ("post", f"/api/v1/accounts/{DUMMY_ID}/balances"),
+    ("post", "/api/v1/payments"),
     ("post", f"/api/v1/payments/{DUMMY_ID}/capture"),
     ("post", f"/api/v1/payments/{DUMMY_ID}/void"),
     ("post", "/api/v1/payment-groups"),
-}/balances"),
-    ("post", "/api/v1/payments"),
 }
 ADMIN_READS = {("get", "/api/v1/audit")}
 
