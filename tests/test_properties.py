@@ -64,11 +64,11 @@ def fresh_machine(codes: dict[str, str]):
     from models.audit import run_audit
     from models.errors import ApiError
     from models.intake import submit_deposit, submit_transfer, submit_withdrawal
-    from models.reversals import submit_reversal
     from models.ledger import Payment
     from models.money import format_amount
     from models.rates import remove_rate, set_rate
     from models.retry import read_only, retried_transaction
+    from models.reversals import submit_reversal
     from models.settlement import settle_payment
 
     def intake(submit, body):

@@ -19,7 +19,9 @@ def assert_error(response, status: int, code: str | tuple[str, ...], *fields: st
     assert response.header("x-request-id"), response.headers
     assert isinstance(response.body, dict) and set(response.body) == {"error"}, response.body
     error = response.body["error"]
-    assert {"code", "message"} <= set(error) <= {"code", "message", "fields"}, error
+    # `status`: with invalid_state only, the payment's status now.
+    assert {"code", "message"} <= set(error) <= {"code", "message", "fields", "status"}, error
+    assert ("status" in error) == (error["code"] == "invalid_state"), error
     assert SNAKE_CASE.match(error["code"]), error
     assert error["code"] in ((code,) if isinstance(code, str) else code), error
     assert isinstance(error["message"], str) and error["message"], error
