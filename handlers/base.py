@@ -156,8 +156,8 @@ def _exact_int(digits: str) -> int | Decimal:
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_exact_int, parse_constant=_refuse_constant)
 
 
-def _too_large() -> ApiError:
-    return ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"request bodies are limited to {limit} bytes here")
 
 
 @stream_request_body
@@ -166,6 +166,8 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
     413 without ever being held in memory."""
 
     token: ApiToken | None = None
+    # What of a body this handler keeps; past it, 413 `body_too_large`.
+    max_body_bytes = MAX_BODY_BYTES
     _body_size = 0
     if TYPE_CHECKING:
         request_id: str  # set by `tag_request`
@@ -213,7 +215,7 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         # body is read would reset the connection under a client still
         # sending, and it would never see the 413.
         self._body_size += len(chunk)
-        if self._body_size <= MAX_BODY_BYTES:
+        if self._body_size <= self.max_body_bytes:
             self._chunks.append(chunk)
 
     async def run_db(self, work: Callable[[], Any]) -> Any:
@@ -248,8 +250,8 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
             await limiter.acquire(f"token:{self.token.id}")
 
     def json_body(self) -> Any:
-        if self._body_size > MAX_BODY_BYTES:
-            raise _too_large()
+        if self._body_size > self.max_body_bytes:
+            raise _too_large(self.max_body_bytes)
         try:
             raw = b"".join(self._chunks) or b"null"
             # As json.loads reads bytes: UTF-8 (with or without a BOM), -16 or -32.

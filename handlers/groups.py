@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from models.groups import group_detail, submit_group
 from models.ledger import PaymentGroup
+from web.protocol import MAX_GROUP_BODY_BYTES
 
 from .base import APIHandler, scope
 from .payments import PaymentIntakeHandler
 
 
 class PaymentGroupsHandler(PaymentIntakeHandler):
+    max_body_bytes = MAX_GROUP_BODY_BYTES
+
     @scope("write")
     async def post(self) -> None:
         """202 with the group and its payments, pending; with `Prefer:

@@ -15,7 +15,7 @@ from models.ledger import CAPTURES, DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS
 from models.money import MAX_MAJOR_UNITS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from models.terms import HOLD_EXPIRES_IN_DEFAULT, HOLD_EXPIRES_IN_MAX
-from web.protocol import MAX_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
+from web.protocol import MAX_BODY_BYTES, MAX_GROUP_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
 
 AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
@@ -39,7 +39,10 @@ ERRORS: dict[str, tuple[int, str]] = {
         "The hold is not `authorized` (captured, voided or expired already, or not a hold); the error's"
         " `status` says what it is now.",
     ),
-    "body_too_large": (413, f"The request body is over {MAX_BODY_BYTES} bytes."),
+    "body_too_large": (
+        413,
+        f"The request body is over {MAX_BODY_BYTES} bytes (a payment group's: over {MAX_GROUP_BODY_BYTES}).",
+    ),
     "validation_error": (422, "A field breaks a rule; `fields` says which and why."),
     "unknown_currency": (422, "No such currency, or it is inactive."),
     "currency_required": (422, "`currency` was omitted and the sender does not hold exactly one active balance."),

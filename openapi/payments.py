@@ -4,6 +4,7 @@ and void), reversals whole or in part, and payment groups."""
 from __future__ import annotations
 
 from models.groups import MAX_ATOMIC_PAYMENTS, MAX_PAYMENTS
+from web.protocol import MAX_GROUP_BODY_BYTES
 
 from .builders import operation, payment_accepted, success
 from .components import DESCRIPTION, TERMS, TIME, closed, nullable, ref, text
@@ -115,7 +116,8 @@ def payment_operations() -> list[tuple[str, str, dict]]:
                 "request is judged first by the rules each payment would meet alone: if any is refused, nothing "
                 "is stored and `fields` names it (`payments[3].amount`). The group is `pending` until every "
                 "payment is final, then `completed` (for an atomic group: all completed), or `failed` (an atomic "
-                "group that could not settle): events `payment_group.completed` and `payment_group.failed`."
+                "group that could not settle): events `payment_group.completed` and `payment_group.failed`. Its "
+                f"body may be up to {MAX_GROUP_BODY_BYTES} bytes."
             ),
             body="NewPaymentGroup",
             creates_payment=True,

@@ -47,6 +47,7 @@ def gateway(database):
     """The running service: one web server (+ two workers with services)."""
     workers = start_workers(2) if CONFIG.database_url else []
     running = RunningServer(Config.from_env(port=free_port()))
+    running.workers = workers
     yield running
     running.stop()
     for worker in workers:

@@ -9,6 +9,8 @@ import re
 
 # The API keeps no more than this of a request body and answers 413 past it.
 MAX_BODY_BYTES = 64 * 1024
+# A payment group's body may hold a thousand payments.
+MAX_GROUP_BODY_BYTES = 1024 * 1024
 # What a connection may stream in before Tornado cuts it off: far above
 # MAX_BODY_BYTES, so that an oversized body is read to its end and its
 # sender gets the 413 rather than a reset connection.

@@ -47,6 +47,8 @@ class RunningServer:
         from web.process import serve
 
         self.config = config
+        # The session's worker processes, with services (set by the fixture).
+        self.workers: list[subprocess.Popen] = []
         self.started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop_event: asyncio.Event | None = None
