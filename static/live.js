@@ -13,7 +13,14 @@
   const body = document.body;
   if (!("feedAfter" in body.dataset) || !("WebSocket" in window)) return;
 
-  const FINAL = new Set(["payment.completed", "payment.failed"]);
+  // What changes a payment's status: its settlement, and a hold's end.
+  const FINAL = new Set([
+    "payment.authorized",
+    "payment.completed",
+    "payment.failed",
+    "payment.voided",
+    "payment.expired",
+  ]);
   const indicator = document.getElementById("live-status");
   const regions = Array.from(document.querySelectorAll("[data-live-block]"));
   const stale = new Set();
@@ -32,7 +39,7 @@
     const url = new URL("/api/v1/stream", window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("after", String(after));
-    url.searchParams.set("types", "payment.created,payment.completed,payment.failed");
+    url.searchParams.set("types", ["payment.created", ...FINAL].join(","));
     const socket = new WebSocket(url);
     socket.addEventListener("open", () => {
       retryDelay = 500;

@@ -14,7 +14,16 @@ from models.reports import currencies_in_use
 from models.serialize import account_json, account_payment_json
 
 from .base import PageHandler, admin_only, viewer
-from .forms import AccountFilterForm, AccountForm, Arguments, BalanceForm, CashForm, currency_choices, show_refusal
+from .forms import (
+    AccountFilterForm,
+    AccountForm,
+    Arguments,
+    BalanceForm,
+    CashForm,
+    LimitsForm,
+    currency_choices,
+    show_refusal,
+)
 
 PAGE_SIZE = 50
 HISTORY_SIZE = 25
@@ -96,11 +105,13 @@ class AccountPageHandler(PageHandler):
             "deposit": CashForm(prefix="deposit"),
             "withdraw": CashForm(prefix="withdraw"),
             "balance": BalanceForm(prefix="balance"),
+            "limits": LimitsForm(prefix="limits"),
         }
         forms.update({name: form for name, (form, _) in refused.items()})
         usable = currency_choices([b["currency"] for b in data["account"]["balances"] if b["active"]])
         forms["deposit"].currency.choices = forms["withdraw"].currency.choices = usable
         forms["balance"].currency.choices = currency_choices(data["openable"])
+        forms["limits"].currency.choices = currency_choices([b["currency"] for b in data["account"]["balances"]])
         problems = {name: problem for name, (_, problem) in refused.items()}
         # New payments belong at the top of the history's first page only.
         self.render_page("account.html", status, forms=forms, problems=problems, live=cursor is None, **data)
@@ -158,6 +169,33 @@ class AccountBalancesHandler(AccountPageHandler):
         self.done(f"/accounts/{account_id}", f"{currency} balance opened.")
 
 
+class AccountLimitsHandler(AccountPageHandler):
+    """Set one balance's floor (a credit line when negative) and cap."""
+
+    @admin_only
+    async def post(self, account_id: str) -> None:
+        form = LimitsForm(Arguments.posted(self), prefix="limits")
+        if not form.validate():
+            await self.show(account_id, 422, {"limits": (form, "")})
+            return
+        currency, body = form.currency.data, form.body()
+
+        def change() -> Balance:
+            balance = Balance.get_or_none((Balance.account == account_id) & (Balance.currency == currency))
+            if balance is None:
+                raise not_found(f"{account_id}'s {currency} balance")
+            return update_balance(balance, body)
+
+        try:
+            await self.run_transaction(change)
+        except ApiError as error:
+            if error.status == 404:
+                raise
+            await self.show(account_id, error.status, {"limits": (form, show_refusal(form, error))})
+            return
+        self.done(f"/accounts/{account_id}", f"{currency} balance limits set.")
+
+
 class BalanceStateHandler(PageHandler):
     """Activate or deactivate one balance of an account."""
 
@@ -184,5 +222,6 @@ default_handlers = [
     (ACCOUNT + r"/(deposit|withdraw)", AccountCashHandler),
     (ACCOUNT + r"/state", AccountStateHandler),
     (ACCOUNT + r"/balances", AccountBalancesHandler),
+    (ACCOUNT + r"/limits", AccountLimitsHandler),
     (r"/balances/([^/]+)/state", BalanceStateHandler),
 ]

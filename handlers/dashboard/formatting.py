@@ -101,6 +101,12 @@ def words(code: str | None) -> str:
     return (code or "").replace("_", " ")
 
 
+def nonzero(amount: str | None) -> bool:
+    """Whether an amount as the API writes it (`"0.00"`, `"-50.00"`) is set
+    and not zero: `{% if b.held is nonzero %}`."""
+    return amount is not None and Decimal(amount) != 0
+
+
 def make_environment(template_path: Path) -> Environment:
     """The Jinja2 environment the pages are rendered with: every value
     escaped unless marked safe, and a missing variable an error rather than
@@ -113,5 +119,6 @@ def make_environment(template_path: Path) -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(when=format_time, words=words)
+    environment.tests.update(nonzero=nonzero)
     environment.globals.update(field_attributes=field_attributes)
     return environment

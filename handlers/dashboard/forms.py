@@ -18,6 +18,7 @@ from datetime import timedelta
 from tornado.web import RequestHandler
 from wtforms import Form, SelectChoice
 from wtforms.fields import (
+    BooleanField,
     DateField,
     EmailField,
     Field,
@@ -181,6 +182,9 @@ class PaymentForm(Form):
     )
     amount = StringField("Amount", REQUIRED, render_kw=AMOUNT)
     description = StringField("Description", OPTIONAL, render_kw={"placeholder": "Optional"})
+    hold = BooleanField(
+        "Hold only", description="Reserve the amount now; capture or void it later from the payment's page."
+    )
 
     def body(self) -> dict:
         return {
@@ -190,6 +194,7 @@ class PaymentForm(Form):
             "to_currency": _text(self.to_currency.data),
             "amount": self.amount.data,
             "description": _text(self.description.data),
+            "capture": "manual" if self.hold.data else None,
         }
 
 
@@ -217,10 +222,33 @@ class PaymentFilterForm(Form):
 
 
 class ReverseForm(Form):
+    amount = StringField("Amount", OPTIONAL, render_kw={**AMOUNT, "placeholder": "All that is left"})
     description = StringField("Reason", OPTIONAL, render_kw={"placeholder": "Optional"})
 
     def body(self) -> dict:
-        return {"description": _text(self.description.data)}
+        return {"amount": _text(self.amount.data), "description": _text(self.description.data)}
+
+
+class CaptureForm(Form):
+    amount = StringField("Amount to capture", OPTIONAL, render_kw={**AMOUNT, "placeholder": "All of it"})
+
+    def body(self) -> dict:
+        return {"amount": _text(self.amount.data)}
+
+
+class LimitsForm(Form):
+    """A balance's floor (0, or negative: a credit line) and cap (none when empty)."""
+
+    currency = SelectField("Balance", REQUIRED, choices=[], validate_choice=False)
+    min_balance = StringField(
+        "Floor", REQUIRED, description="0, or negative for a credit line.", render_kw={**AMOUNT, "placeholder": "0.00"}
+    )
+    max_balance = StringField(
+        "Cap", OPTIONAL, description="Empty for none.", render_kw={**AMOUNT, "placeholder": "None"}
+    )
+
+    def body(self) -> dict:
+        return {"min_balance": self.min_balance.data, "max_balance": _text(self.max_balance.data)}
 
 
 class CurrencyForm(Form):

@@ -1,19 +1,28 @@
 """Payments: the list with filters, whose rows change status live; a
-payment's page with its entries and the reverse button; and the form that
-sends a new payment."""
+payment's page with its entries, its reversals and the forms that reverse
+it or end its hold; and the form that sends a new payment (or a hold)."""
 
 from __future__ import annotations
 
 from models.errors import ApiError, not_found
+from models.holds import capture_hold, void_hold
 from models.intake import submit_transfer
 from models.ledger import COMPLETED, REVERSIBLE_KINDS, Payment
 from models.queries import list_payments, payment_entries
 from models.reports import currencies_in_use
-from models.reversals import submit_reversal
-from models.serialize import payment_json
+from models.reversals import reversal_ids, reversible, submit_reversal
+from models.serialize import money, payment_json
 
 from .base import PageHandler, admin_only, viewer
-from .forms import Arguments, PaymentFilterForm, PaymentForm, ReverseForm, currency_choices, show_refusal
+from .forms import (
+    Arguments,
+    CaptureForm,
+    PaymentFilterForm,
+    PaymentForm,
+    ReverseForm,
+    currency_choices,
+    show_refusal,
+)
 
 PAGE_SIZE = 50
 
@@ -26,13 +35,15 @@ def payments_page(args: dict, cursor: str | None) -> dict:
 
 
 def payment_page(payment_id: str) -> dict:
-    """A payment with its ledger entries, and whether it can be reversed
-    (two queries)."""
+    """A payment with its ledger entries and reversals, and how much of it
+    can still be reversed (three queries)."""
     payment = Payment.get_or_none(Payment.id == payment_id)
     if payment is None:
         raise not_found(f"payment {payment_id}")
-    body = payment_json(payment, entries=payment_entries(payment))
-    body["reversible"] = payment.kind in REVERSIBLE_KINDS and payment.status == COMPLETED and not payment.reversed_by
+    body = payment_json(payment, entries=payment_entries(payment), reversals=reversal_ids([payment.id])[payment.id])
+    left = reversible(payment) - payment.reversed_amount
+    body["reversible"] = payment.kind in REVERSIBLE_KINDS and payment.status == COMPLETED and left > 0
+    body["reversible_left"] = money(left, payment.target_currency_id or payment.currency_id)
     return body
 
 
@@ -82,10 +93,22 @@ class PaymentPage(PageHandler):
     """Shows a payment's page, with a refused reversal's problem if any."""
 
     async def show(
-        self, payment_id: str, status: int = 200, reverse: ReverseForm | None = None, problem: str | None = None
+        self,
+        payment_id: str,
+        status: int = 200,
+        reverse: ReverseForm | None = None,
+        problem: str | None = None,
+        capture: CaptureForm | None = None,
     ) -> None:
         payment = await self.run_db(lambda: payment_page(payment_id))
-        self.render_page("payment.html", status, payment=payment, reverse=reverse or ReverseForm(), problem=problem)
+        self.render_page(
+            "payment.html",
+            status,
+            payment=payment,
+            reverse=reverse or ReverseForm(),
+            capture=capture or CaptureForm(),
+            problem=problem,
+        )
 
 
 class PaymentHandler(PaymentPage):
@@ -113,9 +136,44 @@ class PaymentReverseHandler(PaymentPage):
         self.done(f"/payments/{reversal_id}", f"Reversal of {payment_id} accepted.")
 
 
+class PaymentCaptureHandler(PaymentPage):
+    """Capture all of a hold, or part of it."""
+
+    @admin_only
+    async def post(self, payment_id: str) -> None:
+        form = CaptureForm(Arguments.posted(self))
+        body = form.body()
+        try:
+            payment = await self.run_transaction(lambda: capture_hold(payment_id, body))
+        except ApiError as error:
+            if error.status == 404:
+                raise
+            await self.show(payment_id, error.status, problem=show_refusal(form, error), capture=form)
+            return
+        captured = self.money(money(payment.captured_amount, payment.currency_id), payment.currency_id)
+        self.done(f"/payments/{payment_id}", f"Captured {captured}.")
+
+
+class PaymentVoidHandler(PaymentPage):
+    """Release all of a hold."""
+
+    @admin_only
+    async def post(self, payment_id: str) -> None:
+        try:
+            await self.run_transaction(lambda: void_hold(payment_id))
+        except ApiError as error:
+            if error.status == 404:
+                raise
+            await self.show(payment_id, error.status, problem=error.message)
+            return
+        self.done(f"/payments/{payment_id}", "Hold voided: nothing was paid.")
+
+
 default_handlers = [
     (r"/payments", PaymentsHandler),
     (r"/payments/new", NewPaymentHandler),
     (r"/payments/([^/]+)", PaymentHandler),
     (r"/payments/([^/]+)/reverse", PaymentReverseHandler),
+    (r"/payments/([^/]+)/capture", PaymentCaptureHandler),
+    (r"/payments/([^/]+)/void", PaymentVoidHandler),
 ]
