@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
+# The accessibility checker the browser tests inject into every page (from npm).
+AXE_VERSION := 4.14.1
+AXE := .cache/node_modules/axe-core/axe.min.js
 
 .PHONY: run test test-fast test-embedded test-services lint format bench topology clean
 
@@ -13,6 +16,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+$(AXE):
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	npm install --no-audit --no-fund --silent --prefix .cache axe-core@$(AXE_VERSION)
 
 ## Start the service on the embedded default (SQLite, in-process queue) at http://127.0.0.1:8000
 run: $(VENV)/.installed
@@ -29,10 +36,10 @@ endif
 test-fast: $(VENV)/.installed
 	env -u DATABASE_URL -u REDIS_URL $(PYTEST) -m "not server and not browser and not services and not slow"
 
-test-embedded: $(VENV)/.installed
+test-embedded: $(VENV)/.installed $(AXE)
 	env -u DATABASE_URL -u REDIS_URL $(PYTEST)
 
-test-services: $(VENV)/.installed
+test-services: $(VENV)/.installed $(AXE)
 	$(PYTEST)
 
 lint: $(VENV)/.installed
