@@ -31,11 +31,14 @@ def run_worker(config: Config, threads: int, on_ready: Callable[[], None] | None
     pipeline = EventPipeline(config, worker=True)
     clock = Clock()
     clock.start()
-    log.info("worker connected to PostgreSQL and Redis; settling")
-    if on_ready is not None:
-        on_ready()
     try:
+        if on_ready is not None:
+            on_ready()
+        log.info("worker connected to PostgreSQL and Redis; settling")
         run_consumer(settlement, threads, config.sweep_seconds)
+    except KeyboardInterrupt:
+        # SIGINT before the consumer took over its signals: stop as it would.
+        pass
     finally:
         clock.stop()
         pipeline.stop()

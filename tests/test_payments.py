@@ -179,7 +179,7 @@ def test_the_answer_to_a_new_payment_is_its_created_event_with_no_entries_yet(wr
     assert events, "the payments' created events never reached the log"
     for answer in answers:
         assert answer.body["status"] == "pending"
-        assert answer.body == {**events[answer.body["id"]], "entries": []}
+        assert answer.body == {**events[answer.body["id"]], "reversals": [], "entries": []}
 
 
 def test_a_payment_without_a_description_has_none_rather_than_an_empty_one(writer, admin):
