@@ -35,9 +35,11 @@ test-embedded: $(VENV)/.installed
 test-services: $(VENV)/.installed
 	$(PYTEST)
 
+## ruff's checks and formatting, then mypy on the whole project (files and settings in pyproject.toml's [tool.mypy])
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
