@@ -42,9 +42,11 @@ test-embedded: $(VENV)/.installed $(AXE)
 test-services: $(VENV)/.installed $(AXE)
 	$(PYTEST)
 
+## ruff's checks and formatting, then mypy on the whole project (files and settings in pyproject.toml's [tool.mypy])
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -26,7 +26,9 @@ def pgbench_tpcb(seconds: int = 10, clients: int = 8, fresh: bool = True) -> flo
     output = subprocess.run(
         ["pgbench", "-c", str(clients), "-j", "2", "-T", str(seconds), url], check=True, capture_output=True, text=True
     ).stdout
-    return float(re.search(r"tps = ([0-9.]+)", output).group(1))
+    found = re.search(r"tps = ([0-9.]+)", output)
+    assert found is not None, output
+    return float(found.group(1))
 
 
 class BareTornado:

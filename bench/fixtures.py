@@ -7,6 +7,9 @@ audit still holds afterwards; only the speed of loading differs.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import cast
+
 from models.account import SYSTEM_ACCOUNT, Account, Balance
 from models.connection import utcnow
 from models.ids import new_id
@@ -23,7 +26,7 @@ def funded_accounts(count: int, currency: str, minor_units: int, prefix: str = "
         lambda: Balance.get((Balance.account == SYSTEM_ACCOUNT) & (Balance.currency == currency))
     )
     for start in range(0, count, CHUNK):
-        retried_transaction(lambda chunk=ids[start : start + CHUNK]: _fund(chunk, currency, minor_units, system.id))
+        retried_transaction(partial(_fund, ids[start : start + CHUNK], currency, minor_units, system.id))
     return ids
 
 
@@ -87,13 +90,17 @@ def _fund(account_ids: list[str], currency: str, minor_units: int, system_balanc
     system.save()
 
 
+def _insert_payments(rows: list[dict]) -> None:
+    Payment.insert_many(rows).execute()
+
+
 def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: int) -> list[str]:
     """Pending transfers between the given accounts, as intake leaves them."""
-    balance_of = dict(
-        retried_transaction(
-            lambda: list(Balance.select(Balance.account, Balance.id).where(Balance.currency == currency).tuples())
-        )
+    # (account id, balance id) rows: .tuples() gives tuples, Peewee's stubs keep the model's type.
+    balance_rows = retried_transaction(
+        lambda: list(Balance.select(Balance.account, Balance.id).where(Balance.currency == currency).tuples())
     )
+    balance_of = dict(cast("list[tuple[str, str]]", balance_rows))
     ids = []
     for start in range(0, len(pairs), CHUNK):
         rows = []
@@ -113,5 +120,5 @@ def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: 
                     "created_at": utcnow(),
                 }
             )
-        retried_transaction(lambda rows=rows: Payment.insert_many(rows).execute())
+        retried_transaction(partial(_insert_payments, rows))
     return ids

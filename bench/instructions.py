@@ -33,6 +33,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 from tornado.concurrent import Future
 
@@ -63,8 +64,8 @@ class _Connection:
     def set_close_callback(self, callback) -> None:
         pass
 
-    def _written(self) -> Future:
-        future = Future()
+    def _written(self) -> Future[None]:
+        future: Future[None] = Future()
         future.set_result(None)
         return future
 
@@ -128,13 +129,15 @@ async def _drive(mode: str, waves: int, token: str) -> None:
             }
         )
         connection = _Connection()
-        delegate = app.start_request(None, connection)
+        # The stand-in has all of an HTTPConnection the handlers use (not the class).
+        delegate = app.start_request(None, cast(httputil.HTTPConnection, connection))
         for step in (lambda: delegate.headers_received(start, headers), lambda: delegate.data_received(body)):
             pending = step()
             if pending is not None:
                 await pending
         delegate.finish()
         await connection.done
+        assert connection.status is not None  # the answer's headers are written before it finishes
         return connection.status
 
     async def wave() -> None:
@@ -160,7 +163,9 @@ def _count(mode: str, waves: int, env: dict) -> int:
         text=True,
         check=True,
     ).stderr
-    return int(re.search(r"Collected : (\d+)", output).group(1))
+    found = re.search(r"Collected : (\d+)", output)
+    assert found is not None, output
+    return int(found.group(1))
 
 
 def _prepare() -> tuple[dict, str]:
@@ -172,7 +177,7 @@ def _prepare() -> tuple[dict, str]:
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
     server_command(env, "migrate")
     token = server_command(env, "create-token", "--name", "instructions", "--scope", "admin").splitlines()[-1]
-    connect(url, None)
+    connect(url, ROOT / "unused.db")  # a PostgreSQL URL: the SQLite path goes unused
     funded_accounts(1000, "PHP", 100_000_000)
     return env, token
 

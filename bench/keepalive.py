@@ -53,12 +53,14 @@ class KeepAlivePool:
         return future
 
     async def _serve(self) -> None:
-        reader = writer = None
+        reader: asyncio.StreamReader | None = None
+        writer: asyncio.StreamWriter | None = None
         while True:
             data, future = await self._queue.get()
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(self._host, self._port)
+                assert reader is not None  # opened and dropped together with writer
                 writer.write(data)
                 future.set_result(await self._read_reply(reader))
             except (OSError, asyncio.IncompleteReadError, ValueError) as problem:

@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +87,12 @@ def stopped(pids: list[int]):
             os.kill(pid, signal.SIGCONT)
 
 
+def two_of(rng: random.Random, ids: list[str]) -> tuple[str, str]:
+    """Two different ids, drawn as `rng.sample(ids, 2)` draws them."""
+    first, second = rng.sample(ids, 2)
+    return first, second
+
+
 def drain(services: Services, pairs: list[tuple[str, str]], workers: int = 2, threads: int = 4) -> dict:
     """Settle a backlog of transfers: payments settled per second, from the
     moment the workers are ready (their start-up is not settlement) until
@@ -122,7 +127,7 @@ def settlement_scenario(accounts: int, hot: int, payments: int, rate: int) -> di
             # Every payment leaves one of the `hot` balances for any other account.
             pairs = [(ids[rng.randrange(hot)], ids[rng.randrange(hot, accounts)]) for _ in range(payments)]
         else:
-            pairs = [tuple(rng.sample(ids, 2)) for _ in range(payments)]
+            pairs = [two_of(rng, ids) for _ in range(payments)]
         backlog = drain(services, pairs)
         import asyncio
 
@@ -196,7 +201,7 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
 
         accounts = funded_accounts(1000, CURRENCY, ONE_MILLION)
         rng = random.Random(1)
-        settled = drain(services, [tuple(rng.sample(accounts, 2)) for _ in range(20_000)])
+        settled = drain(services, [two_of(rng, accounts) for _ in range(20_000)])
         # pgbench ran before the drain; again after it, and the two averaged,
         # as each anchor is measured on both sides of its figure.
         tpcb = round((tpcb + pgbench_tpcb(fresh=False)) / 2, 1)
@@ -317,4 +322,4 @@ def table(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import urllib.request
+from typing import cast
 
 import psycopg2
 
@@ -49,6 +50,12 @@ def fresh_database(name: str | None = None) -> str:
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
     return database_url(name)
+
+
+def _arguments(process: subprocess.Popen) -> list[str]:
+    """The command line `spawn` started `process` with: always a list of str
+    (Popen.args is typed for any command it accepts, a string among them)."""
+    return cast("list[str]", process.args)
 
 
 class Services:
@@ -95,11 +102,11 @@ class Services:
 
     @property
     def web_pids(self) -> list[int]:
-        return [p.pid for p in self.processes if "serve" in p.args]
+        return [p.pid for p in self.processes if "serve" in _arguments(p)]
 
     @property
     def worker_pids(self) -> list[int]:
-        return [p.pid for p in self.processes if "worker" in p.args]
+        return [p.pid for p in self.processes if "worker" in _arguments(p)]
 
     def api(self, method: str, path: str, body: dict | None = None, base: str | None = None, wait: int = 0) -> dict:
         headers = {"Authorization": f"Bearer {self.admin_token}", "Content-Type": "application/json"}

@@ -31,6 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from bench.services import Services
@@ -46,10 +47,12 @@ class Client:
 
     def __init__(self, base_url: str, token: str) -> None:
         parsed = urlparse(base_url)
+        assert parsed.hostname is not None, f"no host in {base_url!r}"
         self.host, self.port, self.token = parsed.hostname, parsed.port, token
         self.conn: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        """(status, the answer's parsed JSON or None when it has no body)."""
         headers = {"Authorization": f"Bearer {self.token}"}
         payload = None if body is None else json.dumps(body).encode()
         if payload is not None:
@@ -126,6 +129,7 @@ class Soak:
 
     def one_request(self, client: Client, rng: random.Random) -> None:
         roll = rng.random()
+        request: tuple[str, str, dict | None]
         if roll < 0.55:
             kind, sender, receiver = "transfer", *rng.sample(self.accounts, 2)
             amount = f"{rng.randint(1, 5000) / 100:.2f}"

@@ -66,7 +66,7 @@ class StreamingReplica:
         account = pwd.getpwnam("postgres")
         os.chown(self.directory, account.pw_uid, account.pw_gid)
         subprocess.run(
-            [postgres_bin() / "pg_basebackup", "-h", PRIMARY_HOST, "-p", str(PRIMARY_PORT), "-U", PRIMARY_USER]
+            [str(postgres_bin() / "pg_basebackup"), "-h", PRIMARY_HOST, "-p", str(PRIMARY_PORT), "-U", PRIMARY_USER]
             + ["-D", str(self.data), "-R", "-X", "stream", "-c", "fast"],
             check=True,
             preexec_fn=_as_postgres_dying_with_parent,
@@ -108,7 +108,11 @@ class StreamingReplica:
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
-                return cur.fetchone()[0] if cur.description else None
+                if not cur.description:
+                    return None
+                row = cur.fetchone()
+                assert row is not None, sql  # the queries here are SELECTs of one row
+                return row[0]
         finally:
             conn.close()
 

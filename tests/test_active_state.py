@@ -134,7 +134,7 @@ def test_no_payment_completes_after_a_deactivation_racing_it_commits(writer, adm
     some_settled = threading.Event()
     done = Counter(dict.fromkeys(range(4), 0))  # keys fixed up front: threads only bump values
 
-    def settle_share(n: int) -> list[str]:
+    def settle_share(n: int) -> list[str | None]:
         outcomes = []
         for payment in waiting[n::4]:
             outcomes.append(settle_payment(payment.id))

@@ -54,6 +54,7 @@ def test_a_revoked_token_is_refused_401(writer, admin):
     api = writer.with_token(secret)
     assert api.get("/api/v1/accounts", params={"limit": 1}).status == 200
     token = read_only(lambda: ApiToken.authenticate(secret))
+    assert token is not None  # just issued
     retried_transaction(lambda: token.revoke())
     assert_unauthorized(api.get("/api/v1/accounts", params={"limit": 1}))
     sender, receiver = open_account(writer, admin, {"PHP": "5.00"}), open_account(writer, admin, currencies=["PHP"])

@@ -932,7 +932,8 @@ def test_refused_request_does_not_use_up_its_idempotency_key(writer, admin):
 
 # --- every response: the error shape and X-Request-Id ----------------------------------------------------------------
 
-EVERY_KIND_OF_ERROR = [
+# (caller, method, path, body or query, status, error code)
+EVERY_KIND_OF_ERROR: list[tuple[str, str, str, object, int, str]] = [
     ("anonymous", "GET", "/api/v1/accounts", None, 401, "unauthorized"),
     ("reader", "POST", "/api/v1/payments", {}, 403, "forbidden"),
     ("reader", "GET", "/api/v1/payments/pay_nothing", None, 404, "not_found"),

@@ -25,7 +25,8 @@ class HeldBatches:
         self._released = False
         self._lock = threading.Lock()
 
-    def accept(self, requests: list[tuple[str, object]]) -> list[object]:
+    def accept(self, requests: list[tuple[str, str]]) -> list[str]:
+        """(kind, body) requests whose bodies, in these tests, are strings."""
         with self._lock:
             self.batches.append([body for _, body in requests])
             release = threading.Event()

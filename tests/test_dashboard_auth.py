@@ -33,7 +33,7 @@ def payment(writer, account) -> str:
 def test_every_page_sends_an_operator_who_is_not_logged_in_to_the_login_page(gateway, path):
     page = Session(gateway.url).get(path)
     assert page.status == 302
-    assert page.location.startswith("/login?next="), page.location
+    assert page.location is not None and page.location.startswith("/login?next="), page.location
 
 
 def test_the_login_page_asks_for_email_and_password_with_labels(gateway):

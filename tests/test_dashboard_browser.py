@@ -28,7 +28,7 @@ def pending_transfer(sender: str, receiver: str, amount: str) -> str:
     return retried_transaction(lambda: submit_transfer(body, lambda: None).id)
 
 
-def settle(payment_id: str) -> str:
+def settle(payment_id: str) -> str | None:
     from models.settlement import settle_payment
 
     return settle_payment(payment_id)

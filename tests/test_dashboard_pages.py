@@ -175,7 +175,9 @@ def test_a_new_token_is_shown_once_works_on_the_api_and_stops_when_revoked(sessi
     name = "checkout " + uuid.uuid4().hex[:6]
     page = session.post("/tokens", {"name": name, "scope": "read"})
     assert page.status == 201
-    secret = re.search(r'id="new-token"[^>]*value="(pgw_[^"]+)"', page.html).group(1)
+    shown = re.search(r'id="new-token"[^>]*value="(pgw_[^"]+)"', page.html)
+    assert shown is not None, page.html
+    secret = shown.group(1)
     assert "shown only this once" in page.text
     listed = session.get("/tokens")
     assert name in listed.text and secret not in listed.html

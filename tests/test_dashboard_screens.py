@@ -7,7 +7,7 @@ history to show."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
@@ -71,10 +71,14 @@ def book_of_customers() -> dict:
         payment = retried_transaction(partial(submit_transfer, body, never))
         settle_payment(payment.id)
         dated.append((payment.id, day))
+
+    def date_back(payment_id: str, created_at: datetime) -> None:
+        Payment.update(created_at=created_at).where(Payment.id == payment_id).execute()
+
     now = utcnow()
     for payment_id, day in dated:
         moved = now - timedelta(days=day, hours=day % 5)
-        retried_transaction(lambda p=payment_id, m=moved: Payment.update(created_at=m).where(Payment.id == p).execute())
+        retried_transaction(partial(date_back, payment_id, moved))
     short = {"from_account": priya, "to_account": juan, "amount": "99999.00", "description": "Too much"}
     settle_payment(retried_transaction(partial(submit_transfer, short, never)).id)
     pending = {"from_account": maria, "to_account": juan, "amount": "1250.00", "currency": "PHP", "description": "Rent"}

@@ -105,5 +105,6 @@ def test_the_feed_refuses_a_request_that_is_not_a_websocket_upgrade_with_a_json_
     base_url, token = fuzz_target
     response = Api(base_url, token).get("/api/v1/stream")
     assert 400 <= response.status < 500
-    assert response.header("content-type").startswith("application/json"), response.raw
+    content_type = response.header("content-type")
+    assert content_type is not None and content_type.startswith("application/json"), response.raw
     assert set(response.body["error"]) >= {"code", "message"}

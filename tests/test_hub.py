@@ -4,6 +4,8 @@ from memory when the ring still holds it, from the log when it does not."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Executor
+from typing import cast
 
 import pytest
 
@@ -21,7 +23,8 @@ def full_ring(monkeypatch):
     """A hub whose ring (100 frames) holds events 151-250."""
     monkeypatch.setattr(hub_module, "RING_SIZE", 100)
     loop = asyncio.new_event_loop()
-    hub = EventHub(loop, executor=None)
+    # No executor: these tests only append to the ring and read it, which never reads the log.
+    hub = EventHub(loop, executor=cast(Executor, None))
     for seq in range(1, 251):
         hub._append(frame(seq))
     yield hub

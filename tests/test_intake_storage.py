@@ -12,8 +12,9 @@ from peewee import IntegrityError, OperationalError
 import models.event
 import models.intake
 from models.connection import utcnow
+from models.errors import ApiError
 from models.event import Event
-from models.intake import accept_payments
+from models.intake import Accepted, accept_payments
 from models.retry import read_only, retried_without_transaction
 from tasks.settlement import Settlement
 from tests.support.environment import CONFIG
@@ -27,6 +28,15 @@ def request_settlement() -> None:
 
 def transfers_of(api, account_id: str) -> list[dict]:
     return api.get("/api/v1/payments", params={"account": account_id, "kind": "transfer"}).body["data"]
+
+
+def accepted_ids(outcomes: list[Accepted | ApiError]) -> list[str]:
+    """The payments' ids, sorted: every request of the batch was accepted."""
+    ids = []
+    for outcome in outcomes:
+        assert isinstance(outcome, Accepted), outcome
+        ids.append(outcome.id)
+    return sorted(ids)
 
 
 def payments_created_for(account_id: str) -> set[str]:
@@ -59,7 +69,7 @@ def test_a_batch_stored_without_a_transaction_is_committed_at_once_and_settles(w
     payee = open_account(writer, admin, currencies=["PHP"])
     body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
     accepted = retried_without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))
-    ids = sorted(payment.id for payment in accepted)
+    ids = accepted_ids(accepted)
     # The web server reads on connections of its own: what it sees is committed.
     assert sorted(p["id"] for p in transfers_of(writer, payer)) == ids
     assert payments_created_for(payer) >= set(ids)
@@ -99,7 +109,7 @@ def test_a_batch_whose_answer_is_lost_is_stored_exactly_once(writer, admin, monk
     monkeypatch.undo()
     # Stored before the loss: found, not stored again. Not stored: stored now.
     assert attempts[0] == (1 if commits else 2)
-    ids = sorted(payment.id for payment in accepted)
+    ids = accepted_ids(accepted)
     assert sorted(p["id"] for p in transfers_of(writer, payer)) == ids
     assert payments_created_for(payer) >= set(ids)
     assert wait_until(lambda: all(p["status"] == "completed" for p in transfers_of(writer, payer)))

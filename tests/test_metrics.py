@@ -105,8 +105,10 @@ def test_access_log_lines_are_json_objects_with_the_request_id(gateway):
     if not CONFIG.database_url:
         env["DATA_DIR"] = tempfile.mkdtemp(prefix="gateway-log-")
     process = spawn(["serve"], env, stderr=subprocess.PIPE, text=True)
+    stderr = process.stderr
+    assert stderr is not None  # a pipe: stderr=PIPE
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")), daemon=True)
     reader.start()
     try:
         api = Api(f"http://127.0.0.1:{port}", None)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,8 +45,8 @@ class Order:
 
     id: str
     kind: str
-    source: tuple[str, str]  # (account, currency); account None for @system
-    target: tuple[str, str]
+    source: tuple[str | None, str]  # (account, currency); account None for @system
+    target: tuple[str | None, str]
     amount: int
     target_amount: int | None = None
     reverses: Order | None = None
@@ -88,7 +90,7 @@ def fresh_machine(codes: dict[str, str]):
             self.accounts = [unique("prop") for _ in range(3)]
             for account in self.accounts:
                 body = {"id": account, "owner": "Property", "currencies": sorted(codes.values())}
-                retried_transaction(lambda body=body: create_account(body))
+                retried_transaction(partial(create_account, body))
                 for currency in EXPONENTS:
                     self.model.balances[(account, currency)] = 0
             for pair, choices in RATES.items():
@@ -152,7 +154,8 @@ def fresh_machine(codes: dict[str, str]):
                     order.target_amount = self.convert(order.amount, pair, rate)
                     if not 0 < order.target_amount <= LIMIT * 10 ** EXPONENTS[pair[1]]:
                         failure = "target_out_of_range"
-            if failure is None and order.source[0] is not None and self.model.balances[order.source] < order.amount:
+            (sender, sent), (receiver, received_in) = order.source, order.target  # sender/receiver None: @system
+            if failure is None and sender is not None and self.model.balances[(sender, sent)] < order.amount:
                 failure = "insufficient_funds"
             if failure:
                 expected = "failed"
@@ -167,10 +170,10 @@ def fresh_machine(codes: dict[str, str]):
             if expected == "completed":
                 received = order.amount if order.target_amount is None else order.target_amount
                 assert int(payment.target_amount or payment.amount) == received
-                if order.source[0] is not None:
-                    self.model.balances[order.source] -= order.amount
-                if order.target[0] is not None:
-                    self.model.balances[order.target] += received
+                if sender is not None:
+                    self.model.balances[(sender, sent)] -= order.amount
+                if receiver is not None:
+                    self.model.balances[(receiver, received_in)] += received
 
         # --- rules ------------------------------------------------------------------------------------------------
 
@@ -228,6 +231,7 @@ def fresh_machine(codes: dict[str, str]):
                 "to_currency": codes[to_currency],
             }
             kind = "transfer" if currency == to_currency else "exchange"
+            refusal: str | None
             if source == target:
                 refusal = "same_balance"
             elif kind == "exchange":
@@ -288,13 +292,15 @@ def fresh_machine(codes: dict[str, str]):
         def audit_is_ok_and_no_money_is_created_or_lost(self):
             report = read_only(run_audit)
             assert report["ok"], report["problems"][:5]
-            rows = read_only(
+            found = read_only(
                 lambda: list(
                     Balance.select(Balance.account, Balance.currency, Balance.amount)
                     .where(Balance.account.in_(self.accounts))
                     .tuples()
                 )
             )
+            # (account, currency, amount) tuples: Peewee's stubs keep the model's type.
+            rows = cast("list[tuple[str, str, int]]", found)
             by_code = {code: name for name, code in codes.items()}
             actual = {(account, by_code[currency]): int(amount) for account, currency, amount in rows}
             assert actual == self.model.balances

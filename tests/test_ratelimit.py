@@ -21,14 +21,14 @@ import pytest
 from deploy.processes import answers_ready, free_port, server_command, spawn
 from models.errors import ApiError
 from tests.support.client import Api, issue_token
-from tests.support.environment import CONFIG
+from tests.support.environment import CONFIG, required_redis_url
 from tests.support.faults import stop_process
 from tests.support.ledger import unique
 from tests.support.pages import PASSWORD, new_operator
 from tests.support.refusals import assert_error
 from tests.support.waiting import wait_until
 from tools.dashboard import Session
-from web.ratelimit import RedisTokenBuckets, TokenBuckets
+from web.ratelimit import RateLimiter, RedisTokenBuckets, TokenBuckets
 
 # Small API limits; and these processes play the part of web processes
 # behind the deployment's nginx, which says who the client is.
@@ -124,9 +124,9 @@ def redis_buckets(rate: float, burst: int, redis_url: str, prefix: str) -> Redis
 REDIS_CALLS = ThreadPoolExecutor(2, thread_name_prefix="redis-calls")
 
 
-def limiters() -> list:
+def limiters() -> list[RateLimiter]:
     """A limiter of each backend this run has, each with a burst of 2 and no refill to speak of."""
-    found = [TokenBuckets(rate=0.001, burst=2, what="requests")]
+    found: list[RateLimiter] = [TokenBuckets(rate=0.001, burst=2, what="requests")]
     if CONFIG.redis_url:
         found.append(redis_buckets(0.001, 2, CONFIG.redis_url, unique("test:") + ":"))
     return found
@@ -135,7 +135,7 @@ def limiters() -> list:
 @pytest.mark.parametrize("limiter", limiters(), ids=lambda limiter: type(limiter).__name__)
 def test_acquire_grants_the_burst_then_raises_429_with_retry_after_whatever_the_backend(limiter):
     async def three() -> list:
-        outcomes = []
+        outcomes: list[str | tuple[int, str, bool]] = []
         for _ in range(3):
             try:
                 await limiter.acquire("k")
@@ -166,8 +166,8 @@ def test_a_limiter_whose_redis_is_down_lets_requests_through():
 @pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_redis_buckets_grant_the_burst_then_refuse_whoever_asks():
-    first = redis_buckets(1, 3, CONFIG.redis_url, unique("test:") + ":")
-    second = redis_buckets(1, 3, CONFIG.redis_url, first._prefix)
+    first = redis_buckets(1, 3, required_redis_url(), unique("test:") + ":")
+    second = redis_buckets(1, 3, required_redis_url(), first._prefix)
     granted = [first.take("k") == 0, second.take("k") == 0, first.take("k") == 0]
     assert granted == [True, True, True]
     assert second.take("k") > 0 and first.take("k") > 0
@@ -186,7 +186,7 @@ def spend(buckets: RedisTokenBuckets, key: str) -> bool:
 @pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
-    buckets = redis_buckets(1000, 100, CONFIG.redis_url, unique("test:") + ":")
+    buckets = redis_buckets(1000, 100, required_redis_url(), unique("test:") + ":")
     together = threading.Barrier(32)
 
     def request() -> bool:
@@ -202,7 +202,7 @@ def test_requests_that_arrive_together_share_one_lease_and_are_all_served():
 @pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
-    buckets = redis_buckets(1000, 50, CONFIG.redis_url, unique("test:") + ":")
+    buckets = redis_buckets(1000, 50, required_redis_url(), unique("test:") + ":")
     refused = []
 
     def sender() -> None:
@@ -220,7 +220,7 @@ def test_a_token_sending_below_its_rate_from_many_threads_is_never_refused():
 @pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_and_no_more():
-    buckets = redis_buckets(100, 20, CONFIG.redis_url, unique("test:") + ":")
+    buckets = redis_buckets(100, 20, required_redis_url(), unique("test:") + ":")
     served = []
     started = time.monotonic()
 
@@ -238,7 +238,7 @@ def test_a_token_over_its_rate_from_many_threads_gets_the_burst_and_the_refill_a
 @pytest.mark.services
 @pytest.mark.skipif(not CONFIG.redis_url, reason="the shared buckets live in Redis")
 def test_the_next_lease_is_asked_for_once_when_half_the_last_is_spent_and_never_earlier():
-    buckets = redis_buckets(1000, 1000, CONFIG.redis_url, unique("test:") + ":")
+    buckets = redis_buckets(1000, 1000, required_redis_url(), unique("test:") + ":")
     assert buckets.lease == 20
     assert buckets.take("k") == 0  # leases 20, spends one
     time.sleep(0.3)  # more than half its life gone, but not its tokens

@@ -52,7 +52,8 @@ def test_a_rate_is_one_direction_of_a_pair(admin, reader, pair, document):
     [("56.2500", "56.25"), ("007", "7"), ("0.000000000000000000000000000001", "0.000000000000000000000000000001")],
 )
 def test_a_rate_is_kept_as_exact_canonical_decimal_text(admin, pair, given, stored):
-    assert put_rate(admin, *pair, given)["rate"] == stored
+    base, quote = pair
+    assert put_rate(admin, base, quote, given)["rate"] == stored
 
 
 def test_a_rate_given_as_a_json_number_is_read_exactly(admin, pair):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
 
 from events.signals import Coalesced, Courier
-from tests.support.environment import CONFIG
+from tests.support.environment import CONFIG, required_database_url, required_redis_url
 from tests.support.waiting import wait_until
 
 
@@ -51,8 +52,8 @@ def test_only_a_process_whose_relay_leads_listens_for_wakes():
 
     from events.fanout import RedisFanout
 
-    fanout = RedisFanout(CONFIG.redis_url, CONFIG.database_url + "-wakes-test")
-    client = redis.Redis.from_url(CONFIG.redis_url)
+    fanout = RedisFanout(required_redis_url(), required_database_url() + "-wakes-test")
+    client = redis.Redis.from_url(required_redis_url())
 
     def listeners() -> int:
         return dict(client.pubsub_numsub(fanout.wake_channel))[fanout.wake_channel.encode()]
@@ -112,14 +113,14 @@ def test_a_flush_sends_what_is_still_due():
 
 
 @pytest.fixture
-def scratch_database():
+def scratch_database() -> Iterator[str]:
     """A database of its own: advisory locks are per database, and the
     session's workers hold the relay of CONFIG's."""
     import psycopg2
 
-    url = urlparse(CONFIG.database_url)
+    url = urlparse(required_database_url())
     name = url.path.lstrip("/") + "_relay"
-    admin = psycopg2.connect(CONFIG.database_url)
+    admin = psycopg2.connect(required_database_url())
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')

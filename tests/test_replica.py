@@ -17,7 +17,7 @@ import pytest
 from deploy.processes import answers_ready, free_port, spawn
 from deploy.replica import StreamingReplica
 from tests.support.client import Api
-from tests.support.environment import CONFIG
+from tests.support.environment import CONFIG, required_database_url
 from tests.support.ledger import open_account
 from tests.support.metrics import scrape
 from tests.support.waiting import wait_until
@@ -45,7 +45,7 @@ def replica(gateway):
 def replica_web(replica):
     """A web process reading from the replica."""
     port = free_port()
-    database = urlparse(CONFIG.database_url).path.lstrip("/")
+    database = urlparse(required_database_url()).path.lstrip("/")
     env = dict(os.environ, PORT=str(port), READ_REPLICA_URL=replica.url(database), REPLICA_MAX_LAG=str(MAX_LAG))
     process = spawn(["serve"], env)
     url = f"http://127.0.0.1:{port}"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
+from typing import cast
 
 import pytest
 
@@ -82,6 +84,7 @@ def revoked_token(gateway) -> str:
 
     secret = issue_token("admin")
     token = read_only(lambda: ApiToken.authenticate(secret))
+    assert token is not None  # just issued
     retried_transaction(lambda: token.revoke())
     return secret
 
@@ -273,7 +276,10 @@ def test_a_token_is_found_by_its_digest_and_compared_in_constant_time(gateway, m
     monkeypatch.setattr(auth.hmac, "compare_digest", compare_digest)
     assert read_only(lambda: auth.ApiToken.authenticate(secret)) is not None
     assert compared and all(secret not in pair for pair in compared)
-    stored = read_only(lambda: [tuple(map(str, row)) for row in auth.ApiToken.select().tuples()])
+    # .tuples() gives tuples of the columns; Peewee's stubs keep the model's type.
+    stored = read_only(
+        lambda: [tuple(map(str, row)) for row in cast("Iterable[tuple]", auth.ApiToken.select().tuples())]
+    )
     assert not any(secret in value for row in stored for value in row), "only the digest is stored"
 
 
@@ -283,7 +289,12 @@ def test_a_wrong_email_costs_a_password_check_like_a_wrong_password(gateway, mon
 
     checked = []
     original = auth._check
-    monkeypatch.setattr(auth, "_check", lambda digest, password: checked.append(digest) or original(digest, password))
+
+    def counted_check(digest: str, password: str) -> bool:
+        checked.append(digest)
+        return original(digest, password)
+
+    monkeypatch.setattr(auth, "_check", counted_check)
     email = new_operator("viewer")
     assert read_only(lambda: auth.Operator.authenticate(email, "wrong password")) is None
     assert read_only(lambda: auth.Operator.authenticate("nobody-" + unique() + "@example.com", PASSWORD)) is None

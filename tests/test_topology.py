@@ -19,7 +19,7 @@ import pytest
 
 from deploy.local import LocalTopology
 from tests.support.client import Api
-from tests.support.environment import CONFIG, ROOT
+from tests.support.environment import CONFIG, ROOT, required_database_url, required_redis_url
 from tests.support.events import events_after, head_seq
 from tests.support.ledger import all_final, open_account, unique
 from tools.feed import FeedClient
@@ -43,15 +43,15 @@ def own_services() -> dict[str, str]:
     import psycopg2
     import redis
 
-    url = urlparse(CONFIG.database_url)
+    url = urlparse(required_database_url())
     name = url.path.lstrip("/") + "_topology"
     drop_database(name)
-    conn = psycopg2.connect(CONFIG.database_url)
+    conn = psycopg2.connect(required_database_url())
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    queue = urlparse(CONFIG.redis_url)
+    queue = urlparse(required_redis_url())
     redis_url = queue._replace(path=f"/{(int(queue.path.lstrip('/') or 0) + 8) % 16}").geturl()
     client = redis.Redis.from_url(redis_url)
     for pattern in ("*payment-gateway*", "gateway:*"):
@@ -63,7 +63,7 @@ def own_services() -> dict[str, str]:
 def drop_database(name: str) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(CONFIG.database_url)
+    conn = psycopg2.connect(required_database_url())
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
@@ -162,12 +162,13 @@ def test_losing_a_web_process_and_a_worker_behind_nginx_loses_and_repeats_nothin
 
 
 def test_nginx_passes_request_ids_and_upgrades_the_feed(topology):
-    via_nginx = Api(topology.url, token(topology, "read"))
+    read_token = token(topology, "read")
+    via_nginx = Api(topology.url, read_token)
     response = via_nginx.get("/api/v1/accounts", params={"limit": 1}, headers={"X-Request-Id": "from-client-7"})
     assert response.status == 200 and response.header("X-Request-Id") == "from-client-7"
     assert via_nginx.get("/healthz").header("X-Request-Id")
     assert via_nginx.get("/metrics").status == 404
-    follower = FeedClient(topology.url, via_nginx.token, after=max(head_seq(via_nginx) - 1, 0)).start()
+    follower = FeedClient(topology.url, read_token, after=max(head_seq(via_nginx) - 1, 0)).start()
     try:
         assert follower.wait_for(head_seq(via_nginx), timeout=20)
     finally:

@@ -48,6 +48,7 @@ class Session:
 
     def __init__(self, base_url: str) -> None:
         parsed = urlparse(base_url)
+        assert parsed.hostname is not None, f"no host in {base_url!r}"
         self.host, self.port = parsed.hostname, parsed.port
         self.cookies: dict[str, str] = {}
 

@@ -178,6 +178,8 @@ class FeedClient:
 
 def _refusal(error: HTTPClientError) -> str:
     """`401 unauthorized: ...`: the status and the error the server sent."""
+    if error.response is None:  # no answer to read (a timeout, a refused connection)
+        return f"{error.code} {error.message}"
     try:
         detail = json.loads(error.response.body)["error"]
         return f"{error.code} {detail['code']}: {detail['message']}"

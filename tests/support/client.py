@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlparse
 
 
@@ -12,7 +13,8 @@ from urllib.parse import urlencode, urlparse
 class Response:
     status: int
     headers: dict[str, str]
-    body: object
+    # The parsed JSON (what json.loads gives: Any), or None when the answer is not JSON.
+    body: Any
     raw: bytes
 
     def header(self, name: str) -> str | None:
@@ -23,6 +25,7 @@ class Api:
     def __init__(self, base_url: str, token: str | None) -> None:
         self.base_url = base_url
         parsed = urlparse(base_url)
+        assert parsed.hostname is not None, f"no host in {base_url!r}"
         self.host, self.port = parsed.hostname, parsed.port
         self.token = token
 

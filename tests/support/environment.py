@@ -23,3 +23,15 @@ def prepare_environment() -> None:
 
 prepare_environment()
 CONFIG = Config.from_env()
+
+
+def required_database_url() -> str:
+    """CONFIG's PostgreSQL URL, for the tests that are skipped without one."""
+    assert CONFIG.database_url, "DATABASE_URL is not set"
+    return CONFIG.database_url
+
+
+def required_redis_url() -> str:
+    """CONFIG's Redis URL, for the tests that are skipped without one."""
+    assert CONFIG.redis_url, "REDIS_URL is not set"
+    return CONFIG.redis_url

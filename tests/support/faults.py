@@ -94,6 +94,7 @@ class OwnRedis:
 
     def kill(self) -> None:
         """Stop it dead, as a crash would: SIGKILL."""
+        assert self.process is not None, "not started"
         stop_process(self.process, signal.SIGKILL)
 
     def client(self) -> redis.Redis:
@@ -158,6 +159,7 @@ class OwnPostgres:
 
     def stop(self) -> None:
         """Fast shutdown: every client's connection is cut."""
+        assert self.process is not None, "not started"
         stop_process(self.process, signal.SIGINT, timeout=30)
 
     def remove(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 DOCUMENT_URI = "urn:gateway:openapi"
@@ -21,7 +21,7 @@ def assert_matches_documentation(document: dict, path: str, method: str, respons
     assert status in responses, f"{method.upper()} {path} answered {status}, documented: {sorted(responses)}"
     assert response.header("X-Request-Id")
     location = pointer("paths", path, method, "responses", status, "content", "application/json", "schema")
-    registry = Registry().with_resource(DOCUMENT_URI, Resource(contents=document, specification=DRAFT202012))
+    registry = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
     validator = Draft202012Validator(
         {"$ref": f"{DOCUMENT_URI}#/{location}"},
         registry=registry,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 from models.connection import connect
 from models.event import Event, record_events, sequence_committed
@@ -31,7 +33,7 @@ def main() -> None:
     def write(n: int) -> None:
         for i in range(COMMITS):
             events = [("rate.updated", {"marker": f"{n}-{i}-{k}"}) for k in range(1 + i % 3)]
-            retried_transaction(lambda events=events: record_events(events))
+            retried_transaction(partial(record_events, events))
 
     def relay() -> None:
         while True:
@@ -51,7 +53,8 @@ def main() -> None:
     done.set()
     for thread in relays:
         thread.join()
-    stored = read_only(lambda: list(Event.select(Event.seq, Event.data).tuples()))
+    rows = read_only(lambda: list(Event.select(Event.seq, Event.data).tuples()))
+    stored = cast("list[tuple[int, str]]", rows)  # .tuples() gives tuples; Peewee's stubs keep the model's type
     print(
         json.dumps(
             {

@@ -65,5 +65,7 @@ class RunningServer:
         self.url = f"http://127.0.0.1:{config.port}"
 
     def stop(self) -> None:
+        # Both set by main() before the server was ready, which __init__ waited for.
+        assert self.loop is not None and self.stop_event is not None
         self.loop.call_soon_threadsafe(self.stop_event.set)
         self.thread.join(30)
