@@ -7,13 +7,14 @@ audit still holds afterwards; only the speed of loading differs.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import cast
 
 from models.account import SYSTEM_ACCOUNT, Account, Balance
 from models.connection import utcnow
 from models.ids import new_id
-from models.ledger import COMPLETED, PENDING, Entry, Payment
+from models.ledger import COMPLETED, MANUAL, PENDING, Entry, Payment
 from models.retry import retried_transaction
 
 CHUNK = 2000
@@ -94,8 +95,9 @@ def _insert_payments(rows: list[dict]) -> None:
     Payment.insert_many(rows).execute()
 
 
-def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: int) -> list[str]:
-    """Pending transfers between the given accounts, as intake leaves them."""
+def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: int, held: bool = False) -> list[str]:
+    """Pending transfers between the given accounts, as intake leaves them
+    (`held`: holds, to be authorized and captured later)."""
     # (account id, balance id) rows: .tuples() gives tuples, Peewee's stubs keep the model's type.
     balance_rows = retried_transaction(
         lambda: list(Balance.select(Balance.account, Balance.id).where(Balance.currency == currency).tuples())
@@ -118,6 +120,7 @@ def pending_transfers(pairs: list[tuple[str, str]], currency: str, minor_units: 
                     "amount": minor_units,
                     "currency": currency,
                     "created_at": utcnow(),
+                    **({"capture": MANUAL, "hold_expires_at": utcnow() + timedelta(days=1)} if held else {}),
                 }
             )
         retried_transaction(partial(_insert_payments, rows))

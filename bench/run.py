@@ -269,10 +269,30 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
             "unnotified": latency["unnotified"],
             "errors": latency["errors"],
         }
+        results["holds"] = measure_holds(services, accounts, tpcb)
         results["memory_mb"] = {
             "web": max(peak_rss_mb(p) for p in services.web_pids),
             "worker": max(peak_rss_mb(p) for p in services.worker_pids),
         }
+
+
+def measure_holds(services: Services, accounts: list[str], tpcb: float) -> dict:
+    """Authorize-then-capture pairs per second, next to pgbench TPC-B."""
+    from bench.holds import holds_pairs
+
+    for pid in services.worker_pids:
+        os.kill(pid, signal.SIGTERM)
+    rng = random.Random(2)
+    measured = holds_pairs(services, [two_of(rng, accounts) for _ in range(10_000)], CURRENCY)
+    print(f"holds: {measured}, pgbench TPC-B {tpcb} tps", flush=True)
+    return {
+        "unit": "authorize + capture pairs/s",
+        "ours": measured["per_s"],
+        "anchor": "pgbench tpcb",
+        "anchor_value": tpcb,
+        "ratio": round(measured["per_s"] / tpcb, 2),
+        **{k: v for k, v in measured.items() if k != "per_s"},
+    }
 
 
 def table(results: dict) -> str:
@@ -304,6 +324,12 @@ def table(results: dict) -> str:
             f"{lat['p50']} / {lat['p99']}",
             f"of which the POST's answer: {lat['accept_p50']} / {lat['accept_p99']}",
             "",
+        ),
+        (
+            "holds: authorize + capture pairs/s (1 web, 2 workers)",
+            results["holds"]["ours"],
+            f"pgbench TPC-B {results['holds']['anchor_value']:.0f} tps",
+            results["holds"]["ratio"],
         ),
         ("peak memory web / worker (MB)", f"{mem['web']} / {mem['worker']}", "", ""),
     ]

@@ -1,1 +1,1 @@
-"""The Huey tasks (settlement and the sweeper), the queue they run on, and the consumers that run them."""
+"""Background work: the Huey tasks (settlement and the sweeper), the queue and consumers that run them, and the clock that ends what is overdue."""
