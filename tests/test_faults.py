@@ -305,3 +305,86 @@ def test_a_worker_killed_while_sweeping_does_not_stop_the_sweeper_for_good(stack
     RedisHuey(QUEUE_NAME, url=stack.redis.url).lock_task("sweep-pending").acquire()
     stack.worker()
     assert stack.wait_final([payment["id"]], timeout=20)[payment["id"]] == "completed"
+
+
+def send_until_accepted(api: Api, path: str, body: dict, key: str, seen: Counter) -> dict:
+    """As `pay_until_accepted`, for any creating POST; returns the answer's body."""
+    for _ in range(120):
+        try:
+            response = api.post(path, body, headers={"Idempotency-Key": key})
+        except OSError:
+            seen["no connection"] += 1
+            time.sleep(0.2)
+            continue
+        seen[response.status] += 1
+        if response.status in ACCEPTED:
+            return response.body
+        assert response.status == 503, (response.status, response.body)
+        time.sleep(0.2)
+    raise AssertionError(f"{path} {key} never accepted: {seen}")
+
+
+@services_only
+def test_holds_and_atomic_groups_survive_workers_killed_with_sigkill_mid_batch(stack):
+    """Holds are authorized once, atomic groups settle all or nothing, and
+    each balance's `held` is exactly its open holds, however many workers
+    die mid-batch."""
+    _, api = stack.web()
+    workers = [stack.worker(), stack.worker()]
+    payer = stack.open_account(api, "1000.00")
+    merchant, fees = stack.open_account(api), stack.open_account(api)
+    holds: list[str] = []
+    groups: list[dict] = []
+    seen: Counter = Counter()
+
+    def send(n: int) -> None:
+        if n % 2:
+            body = {"from_account": payer, "to_account": merchant, "amount": "2.00", "capture": "manual"}
+            holds.append(send_until_accepted(api, "/api/v1/payments", body, f"hold-{n}", seen)["id"])
+        else:
+            payments = [
+                {"from_account": payer, "to_account": merchant, "amount": "3.00"},
+                {"from_account": payer, "to_account": fees, "amount": "0.10"},
+            ]
+            group = {"atomic": True, "payments": payments}
+            groups.append(send_until_accepted(api, "/api/v1/payment-groups", group, f"group-{n}", seen))
+
+    with ThreadPoolExecutor(6) as pool:
+        sent = pool.map(send, range(160))
+        for done in (40, 80, 120):
+            assert wait_until(lambda done=done: len(holds) + len(groups) >= done, timeout=60)
+            workers.pop(0).kill()
+            workers.append(stack.worker())
+        list(sent)
+    for worker in workers:
+        worker.kill()
+    stack.worker()
+
+    def settled() -> bool:
+        pending = stack.postgres.query("SELECT count(*) FROM payment WHERE status = 'pending'")[0][0]
+        return pending == 0
+
+    assert wait_until(settled, timeout=120, interval=0.25)
+    statuses = dict(stack.postgres.query("SELECT id, status FROM payment WHERE id = ANY(%s)", (holds,)))
+    assert set(statuses.values()) == {"authorized"} and len(statuses) == 80
+    authorized = dict(
+        stack.postgres.query(
+            "SELECT data::json->>'id', count(*) FROM event WHERE type = 'payment.authorized'"
+            " AND data::json->>'id' = ANY(%s) GROUP BY 1",
+            (holds,),
+        )
+    )
+    assert authorized == {hold: 1 for hold in holds}
+    group_ids = [g["id"] for g in groups]
+    outcomes = stack.postgres.query(
+        "SELECT g.status, count(p.id), count(p.id) FILTER (WHERE p.status = 'completed') FROM payment_group g"
+        " JOIN payment p ON p.group_id = g.id WHERE g.id = ANY(%s) GROUP BY g.id, g.status",
+        (group_ids,),
+    )
+    assert sorted(set(outcomes)) == [("completed", 2, 2)] and len(outcomes) == 80
+    held = stack.postgres.query(
+        "SELECT b.held FROM balance b JOIN account a ON a.id = b.account_id WHERE a.id = %s", (payer,)
+    )[0][0]
+    assert held == 80 * 200  # 80 holds of 2.00, in minor units
+    assert amounts(api, merchant)["PHP"] == 80 * 3 and amounts(api, fees)["PHP"] == 8
+    assert stack.audit_ok()
