@@ -9,7 +9,7 @@ from collections.abc import Callable
 from models.errors import not_found
 from models.holds import capture_hold, void_hold
 from models.intake import Accepted, RequestSettlement, submit_deposit, submit_transfer, submit_withdrawal
-from models.ledger import PENDING, REVERSIBLE_KINDS, Payment
+from models.ledger import AUTHORIZED, PENDING, REVERSIBLE_KINDS, Payment
 from models.pagination import parse_limit
 from models.queries import list_payments, payment_entries
 from models.reversals import reversal_ids, submit_reversal
@@ -71,14 +71,17 @@ class PaymentIntakeHandler(APIHandler):
     def wait_seconds(self) -> int:
         return wait_seconds(self.request.headers.get("Prefer"))
 
-    async def read_when_settled(self, resource_id: str, wait: int, read: Callable[[str], dict]) -> dict:
+    async def read_when_settled(
+        self, resource_id: str, wait: int, read: Callable[[str], dict], unsettled: str = PENDING
+    ) -> dict:
         """`read(resource_id)` once its settlement is over (a payment
-        completed, failed or authorized; a group over), or once `wait`
-        seconds have passed, whichever is first."""
+        completed, failed or authorized; a group over; a hold's capture
+        completed or failed: `unsettled` is the status it waits out), or
+        once `wait` seconds have passed, whichever is first."""
         final = self.hub.final_of(resource_id) if wait else None
         try:
             body = await self.run_db(lambda: read(resource_id))
-            if final is not None and body["status"] == PENDING:
+            if final is not None and body["status"] == unsettled:
                 try:
                     await asyncio.wait_for(asyncio.shield(final), wait)
                 except TimeoutError:
@@ -128,29 +131,41 @@ class PaymentReverseHandler(PaymentIntakeHandler):
         await self.accept(lambda body, request_settlement: submit_reversal(payment_id, body, request_settlement))
 
 
-class HoldHandler(APIHandler):
-    """Ending a hold: exactly one capture or void wins (models.holds). Both
-    answer at once, with the payment as it is then; `Prefer: wait` is
-    already satisfied, and an Idempotency-Key makes a retry replay it."""
+class PaymentCaptureHandler(PaymentIntakeHandler):
+    """A capture is asked for at once and settled by the workers, like a
+    payment (models.holds): 202 with the hold, or with `Prefer: wait` 200
+    once its capture completed or failed. An Idempotency-Key makes a retry
+    replay it."""
 
-    async def end(self, end: Callable[[object], Payment]) -> None:
-        created = await self.create(end, id_of=lambda payment: payment.id)
+    @scope("write")
+    async def post(self, payment_id: str) -> None:
+        created = await self.create(
+            lambda body: capture_hold(payment_id, body, self.request_settlement), id_of=lambda hold: hold.id
+        )
+        wait = self.wait_seconds()
+        if created.made is not None and not wait:
+            # Just asked for: an authorized hold has no entries and no reversals yet.
+            self.send(payment_json(created.made, entries=[], reversals=[]), 202)
+            return
+        body = await self.read_when_settled(created.id, wait, payment_detail, unsettled=AUTHORIZED)
+        if wait:
+            self.set_header("Preference-Applied", f"wait={wait}")
+        settled = body["status"] != AUTHORIZED
+        self.send(body, 200 if created.replayed or (wait and settled) else 202, created.replayed)
+
+
+class PaymentVoidHandler(APIHandler):
+    """Releasing a hold moves no money: done at once, 200 with the voided
+    payment (`Prefer: wait` is satisfied). Exactly one capture or void wins
+    (models.holds); an Idempotency-Key makes a retry replay it."""
+
+    @scope("write")
+    async def post(self, payment_id: str) -> None:
+        created = await self.create(lambda body: void_hold(payment_id, body), id_of=lambda payment: payment.id)
         wait = wait_seconds(self.request.headers.get("Prefer"))
         if wait:
             self.set_header("Preference-Applied", f"wait={wait}")
         self.send(await self.run_db(lambda: payment_detail(created.id)), 200, created.replayed)
-
-
-class PaymentCaptureHandler(HoldHandler):
-    @scope("write")
-    async def post(self, payment_id: str) -> None:
-        await self.end(lambda body: capture_hold(payment_id, body))
-
-
-class PaymentVoidHandler(HoldHandler):
-    @scope("write")
-    async def post(self, payment_id: str) -> None:
-        await self.end(lambda body: void_hold(payment_id, body))
 
 
 class PaymentHandler(APIHandler):

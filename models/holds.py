@@ -17,34 +17,42 @@ it final: 409 `invalid_state`, with the status it is in. A hold past its
 `hold_expires_at` has expired, whether or not the sweep has marked it yet:
 capturing or voiding it is refused the same way.
 
-A capture posts what it captures as settlement posts a payment, with the
-same checks on the receiver (its account and balance active, its cap) and
-at the rate the authorization fixed, for an exchange. A capture the
-receiver cannot take is refused with that reason, and the hold stays as it
-was, to be captured later or voided.
+A capture settles like a payment: asking for one (`capture_hold`) stores
+the amount to capture on the hold (`capture_requested`) and asks for
+settlement; the workers then post it in their batches (`models.settlement`)
+at the rate the authorization fixed, for an exchange. Once a capture is
+asked for, it has won: the hold can no longer be voided, captured again or
+expire. What can be judged when it is asked for is refused at once (a
+receiver that is inactive or would pass its cap: 422, the hold stays as it
+was). Settlement judges the receiver again under its locks; should it have
+changed in between, the capture fails with that reason and the hold is
+released (`payment.failed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from .account import Account, Balance
-from .connection import utcnow
+from .connection import database, utcnow
 from .currency import exponent_of
-from .dialect import lock_rows
+from .dialect import among, lock_rows
 from .errors import ApiError, not_found
 from .event import record_events
 from .funds import SYSTEM_ACCOUNT, can_take
-from .intake import read_amount
-from .ledger import AUTHORIZED, COMPLETED, EXPIRED, VOIDED, Entry, Payment
+from .intake import RequestSettlement, read_amount
+from .ledger import AUTHORIZED, EXPIRED, VOIDED, Payment
 from .money import format_amount
-from .posting import balance_ids, exchange_pair, legs, post, system_balance_ids
+from .posting import exchange_pair
 from .rates import convert
 from .serialize import payment_with_balances
 from .validation import AMOUNT, check_shape
 
 
-def capture_hold(payment_id: str, body: object) -> Payment:
-    """Capture all of a hold, or `amount` of it (the rest is released), in
-    the caller's transaction; returns the completed payment."""
+def capture_hold(payment_id: str, body: object, request_settlement: RequestSettlement) -> Payment:
+    """Ask for the capture of all of a hold, or `amount` of it (the rest is
+    released), in the caller's transaction; settlement is asked for after
+    its commit. Returns the hold, its capture requested."""
     data = check_shape({} if body is None else body, {"amount": AMOUNT})
     payment = _authorized_hold(payment_id, "captured")
     authorized = int(payment.authorized_amount or 0)
@@ -59,30 +67,47 @@ def capture_hold(payment_id: str, body: object) -> Payment:
                 f"payment {payment_id} holds {held} {payment.currency_id}",
                 fields={"amount": f"must be at most {held}"},
             )
-    system = system_balance_ids([payment])
-    balances = Balance.lock_for_update(balance_ids(payment, system))
-    source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
-    target_amount = None
-    if payment.target_currency_id is not None:
-        source_currency, target_currency = exchange_pair(payment)
-        target_amount = convert(amount, str(payment.rate), exponent_of(source_currency), exponent_of(target_currency))
-    _check_sides(source, target, amount if target_amount is None else target_amount)
-    now = utcnow()
-    source.held -= authorized
-    payment_legs = legs(payment, amount, target_amount, balances, system)
-    entries = post(payment, payment_legs, now)
-    payment.status, payment.captured_amount, payment.settled_at = COMPLETED, amount, now
-    if target_amount is not None:
-        payment.target_amount = target_amount
-    for balance in balances.values():
-        balance.save()
-    payment.save()
-    record_events(
-        [("payment.completed", payment_with_balances(payment, [b for b, _, _ in payment_legs]))],
-        (Entry, entries),
-        at=now,
-    )
+    sides = Balance.select().where(among(Balance.id, [payment.from_balance_id, payment.to_balance_id]))
+    refusal = capture_refusal(payment, amount, {balance.id: balance for balance in sides})
+    if refusal is not None:
+        raise refusal
+    payment.capture_requested = amount
+    Payment.update(capture_requested=amount).where(Payment.id == payment.id).execute()
+    database.after_commit(request_settlement)
     return payment
+
+
+def capture_refusal(
+    payment: Payment, amount: int, balances: Mapping[str, Balance], inactive: Collection[str] | None = None
+) -> ApiError | None:
+    """Why capturing `amount` of the hold cannot settle with its balances as
+    they are, or None: both sides must still send and receive, and the
+    receiver take what it gets. `inactive`: the inactive accounts among the
+    balances', if the caller has read them."""
+    source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
+    customers = [side.account_id for side in (source, target) if side.account_id != SYSTEM_ACCOUNT]
+    if inactive is None:
+        inactive = {a.id for a in Account.select(Account.id).where(among(Account.id, customers) & ~Account.active)}
+    for account_id in customers:
+        if account_id in inactive:
+            return ApiError(422, "account_inactive", f"account {account_id} is inactive")
+    for side in (source, target):
+        if not side.active:
+            return ApiError(422, "balance_inactive", f"{side.account_id}'s {side.currency_id} balance is inactive")
+    if not can_take(target, captured_target_amount(payment, amount) or amount):
+        return ApiError(
+            422, "limit_exceeded", f"{target.account_id}'s {target.currency_id} balance would pass its max_balance"
+        )
+    return None
+
+
+def captured_target_amount(payment: Payment, amount: int) -> int | None:
+    """For an exchange hold, what capturing `amount` of it delivers, at the
+    rate its authorization fixed; None for a payment in one currency."""
+    if payment.target_currency_id is None:
+        return None
+    source_currency, target_currency = exchange_pair(payment)
+    return convert(amount, str(payment.rate), exponent_of(source_currency), exponent_of(target_currency))
 
 
 def void_hold(payment_id: str, body: object = None) -> Payment:
@@ -119,6 +144,13 @@ def _authorized_hold(payment_id: str, action: str) -> Payment:
     status = payment.status
     if status == AUTHORIZED and payment.hold_expires_at is not None and payment.hold_expires_at <= utcnow():
         status = EXPIRED
+    if status == AUTHORIZED and payment.capture_requested is not None:
+        raise ApiError(
+            409,
+            "invalid_state",
+            f"payment {payment_id} is being captured: it cannot be {action}",
+            status_now=status,
+        )
     if status != AUTHORIZED:
         what = "a hold" if payment.capture == "manual" else "not a hold"
         raise ApiError(
@@ -128,18 +160,3 @@ def _authorized_hold(payment_id: str, action: str) -> Payment:
             status_now=status,
         )
     return payment
-
-
-def _check_sides(source: Balance, target: Balance, amount: int) -> None:
-    """Both sides can still send and receive, and the receiving balance can
-    take `amount`; else 422 with why."""
-    for side in (source, target):
-        if side.account_id != SYSTEM_ACCOUNT and not Account.get_by_id(side.account_id).active:
-            raise ApiError(422, "account_inactive", f"account {side.account_id} is inactive")
-    for side in (source, target):
-        if not side.active:
-            raise ApiError(422, "balance_inactive", f"{side.account_id}'s {side.currency_id} balance is inactive")
-    if not can_take(target, amount):
-        raise ApiError(
-            422, "limit_exceeded", f"{target.account_id}'s {target.currency_id} balance would pass its max_balance"
-        )

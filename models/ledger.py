@@ -91,6 +91,9 @@ class Payment(BaseModel):
     capture = CharField(max_length=16, default=AUTOMATIC)
     authorized_amount = MinorUnitsField(null=True)
     captured_amount = MinorUnitsField(null=True)
+    # A capture asked for and not yet settled: the amount it captures. The
+    # workers find these through a partial index (migration 0011).
+    capture_requested = MinorUnitsField(null=True)
     # Partial indexes (migration 0007) find what is overdue: holds past
     # hold_expires_at, pending payments past settle_by.
     hold_expires_at = DateTimeField(null=True)

@@ -56,7 +56,10 @@ def _overdue_groups(now: datetime) -> ModelSelect[PaymentGroup]:
 
 
 def _expired_holds(now: datetime) -> ModelSelect[Payment]:
-    return Payment.select().where((Payment.status == AUTHORIZED) & (Payment.hold_expires_at <= now))
+    # A hold whose capture was asked for in time is the capture's, not the clock's.
+    return Payment.select().where(
+        (Payment.status == AUTHORIZED) & (Payment.hold_expires_at <= now) & Payment.capture_requested.is_null()
+    )
 
 
 def _fail_overdue(now: datetime) -> int:

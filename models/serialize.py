@@ -114,6 +114,7 @@ def payment_json(
         "capture": row.get("capture") or "automatic",
         "authorized_amount": money(row.get("authorized_amount"), currency),
         "captured_amount": money(row.get("captured_amount"), currency),
+        "capture_requested": money(row.get("capture_requested"), currency),
         "hold_expires_at": iso(row.get("hold_expires_at")),
         "settle_by": iso(row.get("settle_by")),
         "group": row.get("group"),

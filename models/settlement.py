@@ -27,8 +27,10 @@ and a claimed payment's row stays locked until its batch commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+
+from peewee import ModelSelect
 
 from .account import Account, Balance
 from .bulk import statement_batch
@@ -38,6 +40,7 @@ from .dialect import among, claim_rows, lock_rows, walk_queue_indexes
 from .event import record_events
 from .funds import SYSTEM_ACCOUNT, can_pay, can_take
 from .groups import count_outcomes
+from .holds import capture_refusal, captured_target_amount
 from .ledger import AUTHORIZED, COMPLETED, FAILED, MANUAL, PENDING, Entry, Payment, PaymentGroup
 from .posting import balance_ids, exchange_pair, incoming, legs, post, system_balance_ids
 from .rates import convert, rate_in_force, target_problem
@@ -65,10 +68,11 @@ def settle_pending(limit: int = BATCH) -> int:
             .limit(limit)
         )
         singles = list(claim_rows(query))
+        captures = list(claim_rows(_captures_requested().limit(limit - len(singles)))) if len(singles) < limit else []
         groups = _claim_atomic_groups()
-        if singles or groups:
-            _settle_locked(singles, groups)
-        return len(singles) + sum(len(members) for _, members in groups)
+        if singles or captures or groups:
+            _settle_locked(singles, groups, captures)
+        return len(singles) + len(captures) + sum(len(members) for _, members in groups)
 
     return retried_transaction(work)
 
@@ -94,6 +98,21 @@ def settle_payment(payment_id: str) -> str | None:
     return retried_transaction(work)
 
 
+def _captures_requested() -> ModelSelect[Payment]:
+    """Holds whose capture was asked for, oldest first (a partial index
+    holds only these, migration 0011)."""
+    return (
+        Payment.select()
+        .where((Payment.status == AUTHORIZED) & Payment.capture_requested.is_null(False))
+        .order_by(Payment.created_at)
+    )
+
+
+def captures_waiting(limit: int = 1000) -> int:
+    """How many holds wait for their capture to be settled (at most `limit`)."""
+    return _captures_requested().select(Payment.id).limit(limit).count()
+
+
 def _claim_atomic_groups() -> list[tuple[PaymentGroup, list[Payment]]]:
     """Pending atomic groups no other worker holds, each with its payments."""
     query = (
@@ -111,9 +130,12 @@ def _members(group: PaymentGroup) -> list[Payment]:
     return list(lock_rows(query))
 
 
-def _settle_locked(singles: list[Payment], groups: list[tuple[PaymentGroup, list[Payment]]]) -> None:
-    """Settle claimed, locked payments in order, inside the caller's transaction."""
-    everything = singles + [p for _, members in groups for p in members]
+def _settle_locked(
+    singles: list[Payment], groups: list[tuple[PaymentGroup, list[Payment]]], captures: Sequence[Payment] = ()
+) -> None:
+    """Settle claimed, locked payments in order, then the captures asked for
+    of claimed, locked holds, inside the caller's transaction."""
+    everything = singles + [p for _, members in groups for p in members] + list(captures)
     system = system_balance_ids(everything)
     wanted: set[str] = set()
     for payment in everything:
@@ -129,6 +151,8 @@ def _settle_locked(singles: list[Payment], groups: list[tuple[PaymentGroup, list
         batch.settle(payment)
     for _, members in groups:
         batch.settle_all_or_none(members)
+    for hold in captures:
+        batch.capture(hold)
     batch.write(everything)
 
 
@@ -228,6 +252,32 @@ class _Batch:
         payment.status, payment.settled_at, payment.authorized_amount = AUTHORIZED, self.now, payment.amount
         self.events.append(("payment.authorized", payment_with_balances(payment, [source, target])))
 
+    def capture(self, hold: Payment) -> None:
+        """A capture asked for (`models.holds`): what it captures moves, at
+        the rate the authorization fixed, and the hold's reservation is
+        released; or, if the receiver can no longer take it, the payment
+        fails and the reservation is released all the same."""
+        amount = int(hold.capture_requested)
+        source = self.balances[hold.from_balance_id]
+        source.held -= int(hold.authorized_amount or 0)
+        self.changed[source.id] = source
+        hold.capture_requested = None
+        refusal = capture_refusal(hold, amount, self.balances, self.inactive)
+        if refusal is not None:
+            hold.status, hold.failure_code, hold.settled_at = FAILED, refusal.code, self.now
+            target = self.balances[hold.to_balance_id]
+            self.events.append(("payment.failed", payment_with_balances(hold, [source, target])))
+            return
+        target_amount = captured_target_amount(hold, amount)
+        if target_amount is not None:
+            hold.target_amount = target_amount
+        hold.captured_amount = amount
+        payment_legs = legs(hold, amount, target_amount, self.balances, self.system)
+        self.entries += post(hold, payment_legs, self.now)
+        hold.status, hold.settled_at = COMPLETED, self.now
+        self.changed.update((balance.id, balance) for balance, _, _ in payment_legs)
+        self.events.append(("payment.completed", payment_with_balances(hold, [b for b, _, _ in payment_legs])))
+
     def fail(self, payment: Payment, failure: str) -> None:
         payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now
         self.events.append(("payment.failed", payment_json(payment)))
@@ -252,6 +302,8 @@ class _Batch:
                         "status": p.status,
                         "failure_code": p.failure_code,
                         "authorized_amount": p.authorized_amount,
+                        "captured_amount": p.captured_amount,
+                        "capture_requested": p.capture_requested,
                     }
                     for p in payments
                 ],

@@ -289,6 +289,9 @@ def schemas() -> dict:
                 },
                 "authorized_amount": nullable({**AMOUNT, "description": "A hold: what its authorization reserved."}),
                 "captured_amount": nullable({**AMOUNT, "description": "A captured hold: what was captured."}),
+                "capture_requested": nullable(
+                    {**AMOUNT, "description": "A hold whose capture is accepted and settling: what it captures."}
+                ),
                 "hold_expires_at": nullable(
                     {**TIME, "description": "A hold: when it expires unless captured or voided."}
                 ),

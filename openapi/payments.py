@@ -21,16 +21,31 @@ def payment_operations() -> list[tuple[str, str, dict]]:
             "Holds",
             "Capture a hold, all or part",
             "write",
-            _ended("The captured payment: `completed`, with `captured_amount` and its entries."),
+            {
+                "202": success(
+                    "Capture accepted: the hold, still `authorized`, with `capture_requested`; the workers settle it.",
+                    "PaymentWithEntries",
+                    "Preference-Applied",
+                ),
+                "200": success(
+                    "Settled within `Prefer: wait` (`completed` with `captured_amount` and its entries, or `failed`), "
+                    "or a replay of an earlier request with the same Idempotency-Key, in its current state.",
+                    "PaymentWithEntries",
+                    "Preference-Applied",
+                    "Idempotent-Replayed",
+                ),
+            },
             description=(
-                "Moves all of an `authorized` hold's amount, or `amount` of it, as a payment would: entries, the "
-                "`payment.completed` event with `captured_amount`; the rest is released. Exactly one capture, void "
-                "or expiry ends a hold, however they race: the others get 409 `invalid_state` with the status it "
-                "is in. A hold past `hold_expires_at` has expired. The receiver is checked as at settlement: an "
-                "inactive account or balance is 422 `account_inactive` or `balance_inactive`, a capture that would "
-                "take it above its `max_balance` 422 `limit_exceeded`, and the hold stays authorized. An exchange "
-                "is captured at the rate its authorization fixed. The answer comes at once; `Prefer: wait` is "
-                "accepted and already satisfied."
+                "Asks for the capture of all of an `authorized` hold's amount, or `amount` of it; the workers "
+                "settle it as a payment: entries, the `payment.completed` event with `captured_amount`, the rest "
+                "released. Until then the hold shows `capture_requested`. Exactly one capture, void or expiry ends "
+                "a hold, however they race: once a capture is accepted, it has won, and the others get 409 "
+                "`invalid_state` with the status it is in. A hold past `hold_expires_at` has expired. The "
+                "receiver is checked at once: an inactive account or balance is 422 `account_inactive` or "
+                "`balance_inactive`, a capture that would take it above its `max_balance` 422 `limit_exceeded`, "
+                "and the hold stays authorized; should that change before the capture settles, it fails with "
+                "that code and the hold is released. An exchange is captured at the rate its authorization "
+                "fixed. With `Prefer: wait` the answer comes once the capture settled (200)."
             ),
             parameters=("PaymentId", "PreferWait"),
             body="HoldCapture",

@@ -27,7 +27,7 @@ from prometheus_client import Counter, Histogram
 
 from config import Config
 from models.idempotency import forget_expired
-from models.settlement import BATCH, settle_pending, stale_pending_ids
+from models.settlement import BATCH, captures_waiting, settle_pending, stale_pending_ids
 
 from .queue import QUEUE_NAME, make_huey
 
@@ -119,10 +119,11 @@ class Settlement:
 
     def sweep_pending(self) -> int:
         """Queue settlement when payments have waited longer than
-        `stale_after`; returns how many were waiting."""
-        stale = len(stale_pending_ids(self._stale_after))
+        `stale_after`, or captures wait for theirs; returns how many were
+        waiting."""
+        stale = len(stale_pending_ids(self._stale_after)) + captures_waiting()
         if stale:
-            log.info("%d payments pending too long; queueing settlement", stale)
+            log.info("%d payments or captures waiting for settlement; queueing it", stale)
             self.settle_backlog()
         return stale
 

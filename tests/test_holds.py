@@ -12,10 +12,12 @@ from decimal import Decimal
 
 import pytest
 
+from models.holds import capture_hold
+from models.settlement import settle_pending
 from tests.support.client import Api
 from tests.support.currencies import new_currency, put_rate
 from tests.support.events import events_after, head_seq
-from tests.support.ledger import assert_audit_ok, open_account
+from tests.support.ledger import assert_audit_ok, open_account, pending
 from tests.support.refusals import assert_error
 from tests.support.waiting import wait_until
 
@@ -46,6 +48,8 @@ def hold(api: Api, sender: str, receiver: str, amount: str, **terms) -> dict:
 
 
 def capture(api: Api, payment_id: str, body: dict | None = None, **kwargs):
+    """Ask for a capture and wait for its settlement (`Prefer: wait`)."""
+    kwargs.setdefault("wait", 20)
     return api.post(f"/api/v1/payments/{payment_id}/capture", body, **kwargs)
 
 
@@ -266,11 +270,55 @@ def test_a_retried_capture_with_its_idempotency_key_replays_its_answer(writer, a
     assert_error(other, 409, "idempotency_conflict")
 
 
-def test_prefer_wait_on_a_capture_is_satisfied_at_once(writer, admin, pair):
+def test_a_capture_is_accepted_202_and_settled_like_a_payment(writer, admin, pair):
+    sender, receiver = pair
+    payment = hold(writer, sender, receiver, "30.00")
+    after = head_seq(admin)
+    accepted = capture(writer, payment["id"], {"amount": "20.00"}, wait=None)
+    assert accepted.status == 202, accepted.body
+    assert accepted.body["id"] == payment["id"] and accepted.body["status"] in ("authorized", "completed")
+    (event,) = [e for e in events_of(admin, after, payment["id"], "payment.completed")]
+    assert event["data"]["captured_amount"] == "20.00"
+    done = writer.get(f"/api/v1/payments/{payment['id']}").body
+    assert (done["status"], done["captured_amount"]) == ("completed", "20.00")
+    assert balance(writer, receiver)["amount"] == "20.00" and balance(writer, sender)["held"] == "0.00"
+    assert_audit_ok()
+
+
+def test_prefer_wait_on_a_capture_answers_with_its_settlement(writer, admin, pair):
     sender, receiver = pair
     payment = hold(writer, sender, receiver, "30.00")
     answer = capture(writer, payment["id"], wait=5)
     assert answer.status == 200 and answer.header("Preference-Applied") == "wait=5"
+    assert (answer.body["status"], answer.body["captured_amount"]) == ("completed", "30.00")
+
+
+def test_a_hold_whose_capture_is_being_settled_can_no_longer_be_voided_or_captured(writer, admin, pair):
+    sender, receiver = pair
+    payment = hold(writer, sender, receiver, "30.00")
+    # Asked for, but no settlement requested: it waits for the test to settle it.
+    pending(lambda body, request: capture_hold(payment["id"], body, request), {"amount": "10.00"})
+    for refused in (void(writer, payment["id"]), capture(writer, payment["id"], wait=None)):
+        assert assert_error(refused, 409, "invalid_state")["status"] in ("authorized", "completed")
+    settle_pending()
+    done = writer.get(f"/api/v1/payments/{payment['id']}").body
+    assert (done["status"], done["captured_amount"]) == ("completed", "10.00")
+    assert (balance(writer, sender)["amount"], balance(writer, sender)["held"]) == ("90.00", "0.00")
+    assert_audit_ok()
+
+
+def test_a_capture_the_receiver_can_no_longer_take_at_settlement_fails_and_releases_the_hold(writer, admin, pair):
+    sender, receiver = pair
+    payment = hold(writer, sender, receiver, "30.00")
+    after = head_seq(admin)
+    pending(lambda body, request: capture_hold(payment["id"], body, request), {})
+    assert admin.patch(f"/api/v1/accounts/{receiver}", {"active": False}).status == 200
+    settle_pending()
+    failed = writer.get(f"/api/v1/payments/{payment['id']}").body
+    assert (failed["status"], failed["failure_code"], failed["captured_amount"]) == ("failed", "account_inactive", None)
+    assert [e["type"] for e in events_of(admin, after, payment["id"], "payment.failed")] == ["payment.failed"]
+    assert balance(writer, sender) == {**balance(writer, sender), "amount": "100.00", "held": "0.00"}
+    assert_audit_ok()
 
 
 def test_a_withdrawal_can_be_held_and_a_deposit_cannot(writer, admin):

@@ -98,10 +98,12 @@ def test_every_post_takes_an_idempotency_key_and_payment_posts_take_prefer_wait(
         if method == "post":
             assert "IdempotencyKey" in names, path
             assert "409" in operation["responses"], path
-        creates_payment = "202" in operation["responses"]
+        settles = "202" in operation["responses"]
         ends_hold = path.endswith(("/capture", "/void"))
-        assert ("PreferWait" in names) == (creates_payment or ends_hold), path
-        if creates_payment:
+        assert ("PreferWait" in names) == (settles or ends_hold), path
+        if path.endswith("/capture"):
+            assert {"200", "202"} <= set(operation["responses"]), path
+        elif settles:
             assert {"200", "201", "202"} <= set(operation["responses"]), path
 
 

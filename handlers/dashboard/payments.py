@@ -144,14 +144,14 @@ class PaymentCaptureHandler(PaymentPage):
         form = CaptureForm(Arguments.posted(self))
         body = form.body()
         try:
-            payment = await self.run_transaction(lambda: capture_hold(payment_id, body))
+            payment = await self.run_transaction(lambda: capture_hold(payment_id, body, self.request_settlement))
         except ApiError as error:
             if error.status == 404:
                 raise
             await self.show(payment_id, error.status, problem=show_refusal(form, error), capture=form)
             return
-        captured = self.money(money(payment.captured_amount, payment.currency_id), payment.currency_id)
-        self.done(f"/payments/{payment_id}", f"Captured {captured}.")
+        asked = self.money(money(payment.capture_requested, payment.currency_id), payment.currency_id)
+        self.done(f"/payments/{payment_id}", f"Capture of {asked} accepted.")
 
 
 class PaymentVoidHandler(PaymentPage):
