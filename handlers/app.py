@@ -15,7 +15,7 @@ import tornado.web
 from tornado.log import access_log
 
 from config import Config
-from web.batching import IntakeBatcher
+from web.batching import CaptureBatcher, IntakeBatcher
 from web.inflight import InFlight
 from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
@@ -45,6 +45,7 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         hub=services.hub,
         request_settlement=services.request_settlement,
         intake_batcher=IntakeBatcher(services.executor, services.request_settlement),
+        capture_batcher=CaptureBatcher(services.executor, services.request_settlement),
         # Requests being answered, which a shutdown lets finish.
         in_flight=InFlight(),
         queue_depth=services.queue_depth,

@@ -134,14 +134,19 @@ class PaymentReverseHandler(PaymentIntakeHandler):
 class PaymentCaptureHandler(PaymentIntakeHandler):
     """A capture is asked for at once and settled by the workers, like a
     payment (models.holds): 202 with the hold, or with `Prefer: wait` 200
-    once its capture completed or failed. An Idempotency-Key makes a retry
-    replay it."""
+    once its capture completed or failed. Captures that arrive together are
+    asked for in one transaction (web.batching); one with an
+    Idempotency-Key on its own, so that a retry replays it."""
 
     @scope("write")
     async def post(self, payment_id: str) -> None:
-        created = await self.create(
-            lambda body: capture_hold(payment_id, body, self.request_settlement), id_of=lambda hold: hold.id
-        )
+        if "Idempotency-Key" in self.request.headers:
+            created = await self.create(
+                lambda body: capture_hold(payment_id, body, self.request_settlement), id_of=lambda hold: hold.id
+            )
+        else:
+            hold = await self.settings["capture_batcher"].submit(payment_id, self.json_body())
+            created = Created(hold.id, hold)
         wait = self.wait_seconds()
         if created.made is not None and not wait:
             # Just asked for: an authorized hold has no entries and no reversals yet.

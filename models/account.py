@@ -247,3 +247,19 @@ def add_currency(body: object) -> Currency:
     open_system_balance(currency)
     record_event("currency.created", currency_json(currency))
     return currency
+
+
+def inactive_accounts(balances: Iterable[Balance]) -> set[str]:
+    """The customers among the balances' accounts that are inactive.
+
+    Settlement reads them after locking the balances: a deactivation locks its account's
+    balances before it commits (`models.account.update_account`), so one
+    committed before this batch took its locks is seen here, and one not yet
+    committed waits for this batch to end. Once a deactivation is committed,
+    no payment of that account completes after it.
+    """
+    customers = sorted({b.account_id for b in balances if b.account_id != SYSTEM_ACCOUNT})
+    if not customers:
+        return set()
+    query = Account.select(Account.id).where(among(Account.id, customers) & (Account.active == False))  # noqa: E712
+    return {account.id for account in query}

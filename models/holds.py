@@ -31,15 +31,16 @@ released (`payment.failed`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
-from .account import Account, Balance
+from .account import Balance, inactive_accounts
+from .bulk import statement_batch
 from .connection import database, utcnow
 from .currency import exponent_of
 from .dialect import among, lock_rows
 from .errors import ApiError, not_found
 from .event import record_events
-from .funds import SYSTEM_ACCOUNT, can_take
+from .funds import can_take
 from .intake import RequestSettlement, read_amount
 from .ledger import AUTHORIZED, EXPIRED, VOIDED, Payment
 from .money import format_amount
@@ -53,8 +54,45 @@ def capture_hold(payment_id: str, body: object, request_settlement: RequestSettl
     """Ask for the capture of all of a hold, or `amount` of it (the rest is
     released), in the caller's transaction; settlement is asked for after
     its commit. Returns the hold, its capture requested."""
+    (outcome,) = capture_holds([(payment_id, body)], request_settlement)
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome
+
+
+def capture_holds(
+    requests: Sequence[tuple[str, object]], request_settlement: RequestSettlement
+) -> list[Payment | ApiError]:
+    """`capture_hold` for many requests (`(payment_id, body)`) that arrive
+    together, in the caller's transaction: their holds locked in one
+    statement, their balances and accounts read in one each, the captures
+    stored in one. Each is judged, in order, by exactly the rules it would
+    meet alone (a second capture of one hold is refused as if it came
+    after). Returns each request's hold or the ApiError refusing it."""
+    ids = sorted({payment_id for payment_id, _ in requests})
+    holds = {p.id: p for p in lock_rows(Payment.select().where(among(Payment.id, ids)).order_by(Payment.id))}
+    sides = {side for hold in holds.values() for side in (hold.from_balance_id, hold.to_balance_id)}
+    balances = {balance.id: balance for balance in Balance.select().where(among(Balance.id, sorted(sides)))}
+    inactive = inactive_accounts(balances.values())
+    outcomes: list[Payment | ApiError] = []
+    for payment_id, body in requests:
+        try:
+            outcomes.append(_ask_capture(payment_id, holds.get(payment_id), body, balances, inactive))
+        except ApiError as refusal:
+            outcomes.append(refusal)
+    asked = [outcome for outcome in outcomes if isinstance(outcome, Payment)]
+    if asked:
+        with statement_batch() as batch:
+            batch.update_rows(Payment, [{"id": p.id, "capture_requested": p.capture_requested} for p in asked])
+        database.after_commit(request_settlement)
+    return outcomes
+
+
+def _ask_capture(
+    payment_id: str, payment: Payment | None, body: object, balances: Mapping[str, Balance], inactive: Collection[str]
+) -> Payment:
     data = check_shape({} if body is None else body, {"amount": AMOUNT})
-    payment = _authorized_hold(payment_id, "captured")
+    payment = _endable(payment_id, payment, "captured")
     authorized = int(payment.authorized_amount or 0)
     amount = authorized
     if data.get("amount") is not None:
@@ -67,30 +105,24 @@ def capture_hold(payment_id: str, body: object, request_settlement: RequestSettl
                 f"payment {payment_id} holds {held} {payment.currency_id}",
                 fields={"amount": f"must be at most {held}"},
             )
-    sides = Balance.select().where(among(Balance.id, [payment.from_balance_id, payment.to_balance_id]))
-    refusal = capture_refusal(payment, amount, {balance.id: balance for balance in sides})
+    refusal = capture_refusal(payment, amount, balances, inactive)
     if refusal is not None:
         raise refusal
     payment.capture_requested = amount
-    Payment.update(capture_requested=amount).where(Payment.id == payment.id).execute()
-    database.after_commit(request_settlement)
     return payment
 
 
 def capture_refusal(
-    payment: Payment, amount: int, balances: Mapping[str, Balance], inactive: Collection[str] | None = None
+    payment: Payment, amount: int, balances: Mapping[str, Balance], inactive: Collection[str]
 ) -> ApiError | None:
     """Why capturing `amount` of the hold cannot settle with its balances as
-    they are, or None: both sides must still send and receive, and the
-    receiver take what it gets. `inactive`: the inactive accounts among the
-    balances', if the caller has read them."""
+    they are, or None: both sides must still send and receive (`inactive`:
+    the inactive accounts among the balances'), and the receiver take what
+    it gets."""
     source, target = balances[payment.from_balance_id], balances[payment.to_balance_id]
-    customers = [side.account_id for side in (source, target) if side.account_id != SYSTEM_ACCOUNT]
-    if inactive is None:
-        inactive = {a.id for a in Account.select(Account.id).where(among(Account.id, customers) & ~Account.active)}
-    for account_id in customers:
-        if account_id in inactive:
-            return ApiError(422, "account_inactive", f"account {account_id} is inactive")
+    for side in (source, target):
+        if side.account_id in inactive:
+            return ApiError(422, "account_inactive", f"account {side.account_id} is inactive")
     for side in (source, target):
         if not side.active:
             return ApiError(422, "balance_inactive", f"{side.account_id}'s {side.currency_id} balance is inactive")
@@ -138,7 +170,12 @@ def release(payment: Payment, status: str, event_type: str, balances: dict[str, 
 def _authorized_hold(payment_id: str, action: str) -> Payment:
     """The payment, locked, if it is a hold that may still be ended now;
     else 404, or 409 `invalid_state` with the status it is in."""
-    payment = lock_rows(Payment.select().where(Payment.id == payment_id)).first()
+    return _endable(payment_id, lock_rows(Payment.select().where(Payment.id == payment_id)).first(), action)
+
+
+def _endable(payment_id: str, payment: Payment | None, action: str) -> Payment:
+    """The locked payment if it is a hold that may still be ended now; else
+    404, or 409 `invalid_state` with the status it is in."""
     if payment is None:
         raise not_found(f"payment {payment_id}")
     status = payment.status

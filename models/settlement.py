@@ -27,18 +27,18 @@ and a claimed payment's row stays locked until its batch commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from peewee import ModelSelect
 
-from .account import Account, Balance
+from .account import Balance, inactive_accounts
 from .bulk import statement_batch
 from .connection import utcnow
 from .currency import exponent_of
-from .dialect import among, claim_rows, lock_rows, walk_queue_indexes
+from .dialect import claim_rows, lock_rows, walk_queue_indexes
 from .event import record_events
-from .funds import SYSTEM_ACCOUNT, can_pay, can_take
+from .funds import can_pay, can_take
 from .groups import count_outcomes
 from .holds import capture_refusal, captured_target_amount
 from .ledger import AUTHORIZED, COMPLETED, FAILED, MANUAL, PENDING, Entry, Payment, PaymentGroup
@@ -146,7 +146,7 @@ def _settle_locked(
     rates = {pair: rate_in_force(*pair, hold=True) for pair in sorted(pairs)}
     # Read the clock only once every lock is held, rates included: a rate
     # change waited for is then always older than the settlement it shaped.
-    batch = _Batch(balances, system, _inactive_accounts(balances.values()), rates, utcnow())
+    batch = _Batch(balances, system, inactive_accounts(balances.values()), rates, utcnow())
     for payment in singles:
         batch.settle(payment)
     for _, members in groups:
@@ -313,22 +313,6 @@ class _Batch:
             record_events(self.events, (Entry, self.entries), at=self.now, into=batch)
         recount_reversed({p.reverses_id for p in payments if p.status == FAILED and p.reverses_id})
         count_outcomes(payments, self.now)
-
-
-def _inactive_accounts(balances: Iterable[Balance]) -> set[str]:
-    """The customers among the balances' accounts that are inactive.
-
-    Read after the balances are locked: a deactivation locks its account's
-    balances before it commits (`models.account.update_account`), so one
-    committed before this batch took its locks is seen here, and one not yet
-    committed waits for this batch to end. Once a deactivation is committed,
-    no payment of that account completes after it.
-    """
-    customers = sorted({b.account_id for b in balances if b.account_id != SYSTEM_ACCOUNT})
-    if not customers:
-        return set()
-    query = Account.select(Account.id).where(among(Account.id, customers) & (Account.active == False))  # noqa: E712
-    return {account.id for account in query}
 
 
 def stale_pending_ids(older_than: timedelta, limit: int = 1000) -> list[str]:

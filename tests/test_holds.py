@@ -373,3 +373,32 @@ def test_an_exchange_hold_is_captured_at_the_rate_its_authorization_fixed(writer
     assert Decimal(balance(writer, receiver, coin)["amount"]) == Decimal("10.00")
     assert balance(writer, sender)["amount"] == "95.00" and balance(writer, sender)["held"] == "0.00"
     assert_audit_ok()
+
+
+def test_captures_sent_together_are_each_judged_as_alone(writer, admin):
+    sender = open_account(writer, admin, {"PHP": "100.00"})
+    receiver = open_account(writer, admin, currencies=["PHP"])
+    holds = [hold(writer, sender, receiver, "2.00")["id"] for _ in range(30)]
+    asks = [(payment_id, {"amount": "1.50"}) for payment_id in holds] + [(holds[0], None), (holds[1], {"amount": "3"})]
+    start = threading.Barrier(len(asks))
+
+    def ask(request):
+        start.wait()
+        return capture(writer, request[0], request[1], wait=None)
+
+    with ThreadPoolExecutor(len(asks)) as pool:
+        answers = list(pool.map(ask, asks))
+    assert [a.status for a in answers[1:30]] == [202] * 29, [a.body for a in answers[1:30] if a.status != 202]
+    # Two captures of one hold: whichever came first won.
+    assert sorted([answers[0].status, answers[30].status]) == [202, 409]
+    # Above what is held: refused as such, or as the hold's second capture.
+    assert answers[31].status in (409, 422) and answers[31].body["error"]["code"] in (
+        "invalid_state",
+        "amount_exceeds_hold",
+    )
+    whole = answers[30].status == 202
+    captured = "45.50" if whole else "45.00"
+    assert wait_until(lambda: balance(writer, receiver)["amount"] == captured)
+    left = "54.50" if whole else "55.00"
+    assert (balance(writer, sender)["amount"], balance(writer, sender)["held"]) == (left, "0.00")
+    assert_audit_ok()

@@ -1,13 +1,19 @@
-"""Intake in batches: requests that arrive together are stored by one statement.
+"""Requests in batches: those that arrive together are handled by one
+database round of statements.
 
-Each web process has one `IntakeBatcher`. Payment requests (transfers,
-deposits, withdrawals without an Idempotency-Key) queue up on the IOLoop;
+Each web process has an `IntakeBatcher` and a `CaptureBatcher`. Payment
+requests (transfers, deposits, withdrawals without an Idempotency-Key)
+queue up on the IOLoop;
 a batch at a time (a second beside it when enough wait) is handed to a
 database thread and accepted by `models.intake.accept_payments`: one query
 reads what the whole batch names, one statement stores its payments and
 their events, atomic by itself, so no transaction is opened around them.
 At rest a batch is one request, so nobody waits for company; under load a
 batch is whatever arrived while the previous one was committing.
+
+Captures asked for without an Idempotency-Key queue up the same way, and
+`models.holds.capture_holds` takes a batch in one transaction: its holds
+locked in one statement, its captures stored in one.
 
 Each request still gets exactly its own answer: its payment, or the
 ApiError refusing it. Should a batch fail for any other reason, its
@@ -23,10 +29,13 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from typing import Generic, TypeVar
 
 from models.errors import ApiError
+from models.holds import capture_holds
 from models.intake import Accepted, RequestSettlement, accept_payments
-from models.retry import OutcomeUnknown, retried_without_transaction
+from models.ledger import Payment
+from models.retry import OutcomeUnknown, retried_without_transaction, transaction_at_most_once
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +49,23 @@ MAX_IN_FLIGHT = 2
 SECOND_BATCH_AT = 8
 
 
-class IntakeBatcher:
+T = TypeVar("T")
+
+
+class Batcher(Generic[T]):
+    """Requests `(key, body)` batched on the IOLoop; a subclass says how a
+    batch is handled (`_accept_all`)."""
+
     def __init__(self, executor: Executor, request_settlement: RequestSettlement) -> None:
         self._executor = executor
         self._request_settlement = request_settlement
         self._waiting: deque[tuple[str, object, asyncio.Future]] = deque()
         self._draining = 0
 
-    async def submit(self, kind: str, body: object) -> Accepted:
-        """The payment accepted for this request; raises its ApiError if refused."""
+    async def submit(self, key: str, body: object) -> T:
+        """What this request made; raises its ApiError if refused."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((kind, body, future))
+        self._waiting.append((key, body, future))
         if self._draining == 0 or (self._draining < MAX_IN_FLIGHT and len(self._waiting) >= SECOND_BATCH_AT):
             self._draining += 1
             asyncio.get_running_loop().create_task(self._drain())
@@ -76,22 +91,37 @@ class IntakeBatcher:
         finally:
             self._draining -= 1
 
-    def _accept(self, requests: list[tuple[str, object]]) -> Sequence[Accepted | BaseException]:
+    def _accept_all(self, requests: list[tuple[str, object]]) -> Sequence[T | ApiError]:
+        raise NotImplementedError
+
+    def _accept(self, requests: list[tuple[str, object]]) -> Sequence[T | BaseException]:
         try:
-            return retried_without_transaction(lambda: accept_payments(requests, self._request_settlement))
+            return self._accept_all(requests)
         except (ApiError, OutcomeUnknown):
             # Refused, or perhaps stored: either way, not to be tried again.
             raise
         except Exception:
             if len(requests) == 1:
                 raise
-            log.exception("a batch of %d payments failed; accepting them one by one", len(requests))
-        outcomes: list[Accepted | BaseException] = []
+            log.exception("a batch of %d requests failed; accepting them one by one", len(requests))
+        outcomes: list[T | BaseException] = []
         for request in requests:
             try:
-                outcomes += retried_without_transaction(
-                    functools.partial(accept_payments, [request], self._request_settlement)
-                )
+                outcomes += self._accept_all([request])
             except Exception as problem:
                 outcomes.append(problem)
         return outcomes
+
+
+class IntakeBatcher(Batcher[Accepted]):
+    """Payments (`(kind, body)`), stored by one statement, atomic by itself."""
+
+    def _accept_all(self, requests: list[tuple[str, object]]) -> Sequence[Accepted | ApiError]:
+        return retried_without_transaction(functools.partial(accept_payments, requests, self._request_settlement))
+
+
+class CaptureBatcher(Batcher[Payment]):
+    """Captures (`(payment_id, body)`), asked for in one transaction."""
+
+    def _accept_all(self, requests: list[tuple[str, object]]) -> Sequence[Payment | ApiError]:
+        return transaction_at_most_once(functools.partial(capture_holds, requests, self._request_settlement))
