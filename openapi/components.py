@@ -533,8 +533,12 @@ def parameters() -> dict:
             "name": "X-Request-Id",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
-            "description": "Echoed in the response's X-Request-Id when it matches the pattern; else one is made.",
+            "schema": {"type": "string"},
+            "description": (
+                f"Your id for the request, echoed in the response's X-Request-Id and written in the logs when it "
+                f"matches `{REQUEST_ID_PATTERN}`. An id of any other shape is not refused: the request is answered "
+                "under a new id, given in the response's X-Request-Id."
+            ),
         },
         "IdempotencyKey": {
             "name": "Idempotency-Key",

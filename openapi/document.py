@@ -381,6 +381,21 @@ TAGS = [
 ]
 
 
+def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """(path, method) -> the names of the query parameters that operation
+    documents: all that it takes (the app refuses any other)."""
+    document = openapi_document()
+    components = document["components"]["parameters"]
+    taken = {}
+    for path, item in document["paths"].items():
+        for method, described in item.items():
+            parameters = [
+                components[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in described["parameters"]
+            ]
+            taken[(path, method)] = frozenset(p["name"] for p in parameters if p["in"] == "query")
+    return taken
+
+
 @functools.cache
 def openapi_document() -> dict:
     """The whole document, built once per process (it never changes while

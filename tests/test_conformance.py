@@ -1,0 +1,99 @@
+"""The API takes exactly what its OpenAPI document says it takes (SPEC
+section 5), in the corners an API fuzzer looks at: query parameters no
+operation documents, methods a path does not have, numbers written with a
+decimal point, request ids of any shape. (The fuzzer itself runs in
+tests/test_fuzz.py.)"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from openapi.document import openapi_document
+from tests.support.refusals import assert_error, newest_seq
+from web.protocol import REQUEST_ID
+
+DOCUMENT = openapi_document()
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def concrete(path: str) -> str:
+    """The documented path with every parameter filled (a currency code fits
+    the rate pairs' pattern and is as unknown as any id)."""
+    return re.sub(r"\{[^}]+\}", "XTS", path)
+
+
+def documented_methods(path: str) -> set[str]:
+    return {method.upper() for method in DOCUMENT["paths"][path] if method in HTTP_METHODS}
+
+
+GETS = sorted(path for path, item in DOCUMENT["paths"].items() if "get" in item)
+PATHS = sorted(DOCUMENT["paths"])
+
+
+@pytest.mark.parametrize("path", GETS)
+def test_a_query_parameter_the_operation_does_not_document_is_400_naming_it(admin, path):
+    response = admin.get(concrete(path), params={"colour": "blue"})
+    assert_error(response, 400, "invalid_request", "colour")
+
+
+def test_a_parameter_of_another_operation_is_refused_too(admin):
+    response = admin.get("/api/v1/accounts", params={"status": "pending", "limit": "5"})
+    error = assert_error(response, 400, "invalid_request", "status")
+    assert "limit" not in error["fields"]
+
+
+def test_the_parameters_an_operation_documents_are_taken(admin):
+    response = admin.get("/api/v1/payments", params={"status": "completed", "order": "asc", "limit": "2"})
+    assert response.status == 200, response.body
+    assert len(response.body["data"]) <= 2
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_path_answers_a_method_it_does_not_have_with_405_and_allow_naming_its_methods(admin, path):
+    methods = documented_methods(path)
+    missing = next(method for method in ("DELETE", "PUT", "PATCH", "POST", "GET") if method not in methods)
+    before = newest_seq(admin)
+    for method in ("TRACE", missing):
+        response = admin.request(method, concrete(path), None if method in ("GET", "DELETE", "TRACE") else {})
+        assert_error(response, 405, "method_not_allowed")
+        assert set((response.header("allow") or "").replace(" ", "").split(",")) == methods, response.headers
+    assert newest_seq(admin) == before
+
+
+def test_a_dashboard_page_answers_a_method_it_does_not_have_with_405_and_allow(anonymous):
+    response = anonymous.request("TRACE", "/login")
+    assert response.status == 405
+    assert set((response.header("allow") or "").replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize(("written", "meant"), [("5.0", 5), ("5.000", 5), ("2E0", 2), ("0.0", 0)])
+def test_a_currency_exponent_written_with_a_decimal_point_is_the_whole_number_it_equals(admin, written, meant):
+    code = "T" + uuid.uuid4().hex[:8].upper()
+    raw = f'{{"code": "{code}", "name": "Coin", "exponent": {written}}}'.encode()
+    response = admin.post("/api/v1/currencies", raw=raw)
+    assert response.status == 201, response.body
+    assert response.body["exponent"] == meant
+
+
+@pytest.mark.parametrize("written", ["5.5", "1E-1", "true", '"5"'])
+def test_a_currency_exponent_that_is_not_a_whole_number_is_400(admin, written):
+    code = "T" + uuid.uuid4().hex[:8].upper()
+    raw = f'{{"code": "{code}", "name": "Coin", "exponent": {written}}}'.encode()
+    assert_error(admin.post("/api/v1/currencies", raw=raw), 400, "invalid_request", "exponent")
+
+
+@pytest.mark.parametrize("request_id", ["has spaces", "x" * 129, "semi;colon", "\u00e9t\u00e9"])
+def test_a_request_id_that_breaks_the_documented_pattern_is_answered_under_a_new_one(reader, request_id):
+    response = reader.get("/api/v1/currencies", headers={"X-Request-Id": request_id.encode().decode("latin-1")})
+    assert response.status == 200, response.body
+    given = response.header("x-request-id")
+    assert given != request_id and given is not None and REQUEST_ID.match(given)
+
+
+def test_the_document_says_that_a_request_id_of_another_shape_is_replaced():
+    parameter = DOCUMENT["components"]["parameters"]["RequestId"]
+    assert "pattern" not in parameter["schema"]
+    assert REQUEST_ID.pattern in parameter["description"]
