@@ -46,7 +46,7 @@ def _template(path: str) -> str:
 
 def documented_query_parameters(table: list) -> dict[type, dict[str, frozenset[str]]]:
     """Handler class -> method -> the query parameters its operation in the
-    OpenAPI document takes (`handlers.base.refuse_undocumented_query`)."""
+    OpenAPI document takes (`handlers.base.check_query`)."""
     documented: dict[str, dict[str, frozenset[str]]] = {}
     for (path, method), names in query_parameters().items():
         documented.setdefault(_template(path), {})[method] = names

@@ -164,22 +164,25 @@ class RefusalsAreNotFaults(RequestHandler):
         super().log_exception(typ, value, tb)
 
 
-def refuse_undocumented_query(handler: RequestHandler) -> None:
+def check_query(handler: RequestHandler) -> None:
     """400 `invalid_request` naming each query parameter that the handler's
-    operation does not document. The OpenAPI document is the one list of
-    what each operation takes (`openapi.document.query_parameters`, matched
-    to the routes by `handlers.app`); a parameter nobody reads is refused
-    rather than silently ignored, so a misspelt filter never lists
-    everything."""
+    operation does not document, or whose value holds a NUL (which Tornado
+    would silently drop). The OpenAPI document is the one list of what each
+    operation takes (`openapi.document.query_parameters`, matched to the
+    routes by `handlers.app`); a parameter nobody reads is refused rather
+    than ignored, so a misspelt filter never lists everything."""
     documented = handler.settings["query_parameters"].get(type(handler), {})
     accepted = documented.get((handler.request.method or "").lower())
     if accepted is None:
         return  # a method this handler does not have: 405 follows
-    unknown = [name for name in handler.request.query_arguments if name not in accepted]
-    if unknown:
-        raise invalid(
-            {name: "is not a parameter of this operation" for name in unknown}, code="invalid_request", status=400
-        )
+    problems = {
+        name: "is not a parameter of this operation" for name in handler.request.query_arguments if name not in accepted
+    }
+    for name, values in handler.request.query_arguments.items():
+        if name not in problems and any(b"\x00" in value for value in values):
+            problems[name] = "must not contain NUL characters"
+    if problems:
+        raise invalid(problems, code="invalid_request", status=400)
 
 
 def check_every_method_is_guarded(handler_classes: Iterable[type[RequestHandler]]) -> None:
@@ -255,7 +258,7 @@ class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults
         self._chunks: list[bytes] = []
         if any("\x00" in arg for arg in self.path_args):
             raise ApiError(404, "not_found", "no such resource")
-        refuse_undocumented_query(self)
+        check_query(self)
         await self.mark_writes()
 
     def read_client(self) -> str | None:
@@ -337,11 +340,9 @@ class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults
         self.finish(text)
 
     def query_args(self) -> dict[str, str]:
-        args = {name: self.get_query_argument(name) for name in self.request.query_arguments}
-        for name, value in args.items():
-            if "\x00" in value:
-                raise invalid({name: "must not contain NUL characters"}, code="invalid_request", status=400)
-        return args
+        """Every query parameter by name (`check_query` has refused any the
+        operation does not document, and NUL characters)."""
+        return {name: self.get_query_argument(name) for name in self.request.query_arguments}
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))

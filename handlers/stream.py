@@ -35,8 +35,8 @@ from .base import (
     RefusalsAreNotFaults,
     authorize_token,
     bearer_secret,
+    check_query,
     checked_in_prepare,
-    refuse_undocumented_query,
     tag_request,
     write_json_error,
 )
@@ -68,7 +68,7 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
     async def prepare(self) -> None:
         """Authenticate and read the filters before the upgrade, so that a
         refused client gets a plain HTTP error it can read."""
-        refuse_undocumented_query(self)
+        check_query(self)
         loop = asyncio.get_running_loop()
         executor = self.settings["db_executor"]
         secret = bearer_secret(self.request) or self.get_query_argument("token", None)

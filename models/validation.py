@@ -11,6 +11,10 @@ from typing import cast
 
 from .errors import invalid
 
+# No string a body or a query carries may hold a NUL (PostgreSQL's text
+# cannot store one): the document's pattern for free text.
+NUL_FREE_PATTERN = r"^[^\x00]*$"
+
 AMOUNT = "amount"
 CODES = "list of codes"
 _TYPE_NAMES = {

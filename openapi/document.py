@@ -14,6 +14,7 @@ from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
+from .links import add_links
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
 
@@ -403,6 +404,8 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for path, method, body in _operations():
         paths.setdefault(path, {})[method] = body
+    schemas = {**components.schemas(), **rate_schemas(), **payment_schemas()}
+    add_links(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Payment Gateway API", "version": "v1", "description": DESCRIPTION},
@@ -410,7 +413,7 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas()},
+            "schemas": schemas,
             "parameters": {**components.parameters(), **rate_parameters()},
             "headers": components.headers(),
             "securitySchemes": {

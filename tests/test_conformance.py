@@ -97,3 +97,31 @@ def test_the_document_says_that_a_request_id_of_another_shape_is_replaced():
     parameter = DOCUMENT["components"]["parameters"]["RequestId"]
     assert "pattern" not in parameter["schema"]
     assert REQUEST_ID.pattern in parameter["description"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/accounts", {"owner": "Newline", "id": "ends-in-newline\n"}, "id"),
+        ("/api/v1/accounts", {"owner": "Newline", "email": "a@example.com\n"}, "email"),
+        ("/api/v1/currencies", {"code": "NEWLINE\n", "name": "Coin", "exponent": 2}, "code"),
+    ],
+)
+def test_a_pattern_is_matched_by_the_whole_value_a_final_newline_included(admin, path, body, field):
+    assert_error(admin.post(path, body), 422, "validation_error", field)
+
+
+def test_null_for_an_optional_field_is_the_same_as_leaving_it_out(writer, admin):
+    account = admin.post("/api/v1/accounts", {"owner": "Keeps Her Name", "email": None, "id": None}).body["id"]
+    changed = admin.patch(f"/api/v1/accounts/{account}", {"owner": None, "active": None, "email": "k@example.com"})
+    assert changed.status == 200, changed.body
+    assert (changed.body["owner"], changed.body["active"], changed.body["email"]) == (
+        "Keeps Her Name",
+        True,
+        "k@example.com",
+    )
+
+
+@pytest.mark.parametrize(("path", "param"), [("/api/v1/accounts", "q"), ("/api/v1/payments", "currency")])
+def test_a_nul_character_in_a_query_value_is_400_not_silently_dropped(reader, path, param):
+    assert_error(reader.get(path, params={param: "PH\u0000P"}), 400, "invalid_request", param)
