@@ -51,9 +51,11 @@ def _is_whole(value: object) -> bool:
 
 
 def _holds_nul(value: object) -> bool:
+    """A NUL in a string, or in a string of a list (the objects of a list
+    are shaped by their own call)."""
     if isinstance(value, list):
-        return any("\x00" in item for item in value)
-    return "\x00" in str(value)
+        return any(isinstance(item, str) and "\x00" in item for item in value)
+    return isinstance(value, str) and "\x00" in value
 
 
 def check_shape(body: object, fields: dict[str, object], required: tuple[str, ...] = ()) -> dict:
