@@ -21,6 +21,7 @@ _TYPE_NAMES = {
     str: "a string",
     bool: "true or false",
     int: "an integer",
+    list: "a list",
     AMOUNT: "a decimal string",
     CODES: "a list of strings",
 }

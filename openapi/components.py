@@ -169,8 +169,8 @@ CURRENCY_CODE = text("Currency code.", examples=["PHP"])
 CODE = text("Currency code: 3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["PHP"])
 
 
-def account_ref(description: str) -> dict:
-    return text(description, pattern=ACCOUNT_ID_PATTERN.pattern, examples=["bob123"])
+def account_ref(description: str, example: str = "bob123") -> dict:
+    return text(description, pattern=ACCOUNT_ID_PATTERN.pattern, examples=[example])
 
 
 def free_text(description: str | None = None) -> dict:
@@ -521,7 +521,7 @@ def _request_schemas() -> dict:
         "NewTransfer": request(
             {
                 "from_account": account_ref("Paying account id."),
-                "to_account": account_ref("Receiving account id."),
+                "to_account": account_ref("Receiving account id.", "alice456"),
                 "amount": ref("AmountInput"),
                 "currency": {**CODE, "description": "Omit when the sender holds exactly one active balance."},
                 "to_currency": {
@@ -530,7 +530,7 @@ def _request_schemas() -> dict:
                         "The receiver's currency; when it differs from `currency` the payment is an exchange at "
                         "the rate in force at settlement."
                     ),
-                    "examples": ["USD"],
+                    "examples": ["PHP"],
                 },
                 "description": description,
                 **TERMS,

@@ -152,7 +152,7 @@ def _ended(description: str) -> dict:
 def payment_schemas() -> dict:
     group_payment = {
         "from_account": account_ref("Paying account id."),
-        "to_account": account_ref("Receiving account id."),
+        "to_account": account_ref("Receiving account id.", "alice456"),
         "amount": ref("AmountInput"),
         "currency": {**CODE, "description": "Omit when the sender holds exactly one active balance."},
         "to_currency": {**CODE, "description": "The receiver's currency, for an exchange."},

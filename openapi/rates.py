@@ -129,14 +129,14 @@ def rate_parameters() -> dict:
             "name": "base",
             "in": "path",
             "required": True,
-            "schema": code,
+            "schema": {**code, "examples": ["USD"]},
             "description": "The currency sold.",
         },
         "RateQuotePath": {
             "name": "quote",
             "in": "path",
             "required": True,
-            "schema": code,
+            "schema": {**code, "examples": ["PHP"]},
             "description": "The currency bought.",
         },
     }
