@@ -1,5 +1,5 @@
-"""The reusable parts of the OpenAPI document: schemas of every body the
-API reads or writes, parameters, headers, and the error codes it answers with.
+"""The reusable parts of the OpenAPI document: the schemas of what the API
+answers, the pieces request bodies are made of, and the error codes.
 
 Limits, patterns and enumerations come from the modules that enforce them, so
 the document cannot drift from the code on those.
@@ -8,15 +8,14 @@ the document cannot drift from the code on those.
 from __future__ import annotations
 
 from models.account import ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, OWNER_MAX_LENGTH, OWNER_PATTERN
-from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_MAX_LENGTH, NAME_PATTERN
+from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_PATTERN
 from models.event import EVENT_TYPES
-from models.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from models.idempotency import MAX_KEY_LENGTH
 from models.ledger import CAPTURES, DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, REFERENCE_MAX_LENGTH, STATUSES
 from models.money import MAX_MAJOR_UNITS
-from models.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from models.terms import HOLD_EXPIRES_IN_DEFAULT, HOLD_EXPIRES_IN_MAX
 from models.validation import NUL_FREE_PATTERN
-from web.protocol import MAX_BODY_BYTES, MAX_GROUP_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
+from web.protocol import MAX_BODY_BYTES, MAX_GROUP_BODY_BYTES
 
 AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
@@ -460,226 +459,4 @@ def schemas() -> dict:
         "EntryList": page_of("Entry"),
         "EventList": page_of("Event"),
         "CurrencyList": page_of("Currency"),
-        **_request_schemas(),
-    }
-
-
-def _request_schemas() -> dict:
-    description = DESCRIPTION
-    return {
-        "NewAccount": request(
-            {
-                "id": text("Chosen id; generated when omitted.", pattern=ACCOUNT_ID_PATTERN.pattern),
-                "owner": OWNER,
-                "email": email("Contact email."),
-                "currencies": {
-                    "type": "array",
-                    "items": CODE,
-                    "uniqueItems": True,
-                    "description": "Open a zero balance in each of these active currencies.",
-                },
-            },
-            optional=("id", "email", "currencies"),
-        ),
-        "AccountChange": request(
-            {
-                "owner": OWNER,
-                "email": email("Contact email; null clears it."),
-                "active": {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."},
-            },
-            optional=("owner", "email", "active"),
-        ),
-        "NewBalance": request({"currency": CODE}),
-        "BalanceChange": {
-            **request(
-                {
-                    "active": {"type": "boolean"},
-                    "min_balance": {
-                        **ref("SignedAmountInput"),
-                        "description": (
-                            "The floor of `available`: 0, or negative for a credit line. Refused above what the "
-                            "balance has available now."
-                        ),
-                    },
-                    "max_balance": {
-                        **ref("SignedAmountInput"),
-                        "description": (
-                            "A cap on `amount`, at least 0 and `min_balance`; null removes it. A cap below today's "
-                            "amount only stops further income."
-                        ),
-                    },
-                },
-                optional=("active", "min_balance", "max_balance"),
-                description="At least one change: `active` or `min_balance` not null, or `max_balance` (null removes the cap).",
-            ),
-            "anyOf": [
-                {"required": ["active"], "properties": {"active": {"type": "boolean"}}},
-                {"required": ["min_balance"], "properties": {"min_balance": {"not": {"type": "null"}}}},
-                {"required": ["max_balance"]},
-            ],
-        },
-        "NewTransfer": request(
-            {
-                "from_account": account_ref("Paying account id."),
-                "to_account": account_ref("Receiving account id.", "alice456"),
-                "amount": ref("AmountInput"),
-                "currency": {**CODE, "description": "Omit when the sender holds exactly one active balance."},
-                "to_currency": {
-                    **CODE,
-                    "description": (
-                        "The receiver's currency; when it differs from `currency` the payment is an exchange at "
-                        "the rate in force at settlement."
-                    ),
-                    "examples": ["PHP"],
-                },
-                "description": description,
-                **TERMS,
-            },
-            optional=("currency", "to_currency", "description", *TERMS),
-        ),
-        "NewCashPayment": request(
-            {
-                "account": account_ref("The customer account."),
-                "currency": CODE,
-                "amount": ref("AmountInput"),
-                "description": description,
-                **TERMS,
-            },
-            optional=("description", *TERMS),
-            description="A deposit cannot be a hold: `capture: manual` is for withdrawals only.",
-        ),
-        "NewCurrency": request(
-            {
-                "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["BTC"]),
-                "name": text(
-                    "Display name; not only spaces.",
-                    minLength=1,
-                    maxLength=NAME_MAX_LENGTH,
-                    pattern=NOT_BLANK_PATTERN,
-                    examples=["Bitcoin"],
-                ),
-                "exponent": {"type": "integer", "minimum": 0, "maximum": MAX_EXPONENT, "examples": [8]},
-            }
-        ),
-    }
-
-
-def query(name: str, schema: dict, description: str) -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-
-def parameters() -> dict:
-    """Headers every operation may take, path ids, paging and filters."""
-    return {
-        "RequestId": {
-            "name": "X-Request-Id",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": (
-                f"Your id for the request, echoed in the response's X-Request-Id and written in the logs when it "
-                f"matches `{REQUEST_ID_PATTERN}`. An id of any other shape is not refused: the request is answered "
-                "under a new id, given in the response's X-Request-Id."
-            ),
-        },
-        "IdempotencyKey": {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
-            "description": (
-                "Makes the POST safe to retry: a retry with the same key and body returns the resource first "
-                "created, in its current state, with status 200 and `Idempotent-Replayed: true`. The same key "
-                "with another body is 409 `idempotency_conflict`. Keys are per token and kept at least 24 hours."
-            ),
-        },
-        "PreferWait": {
-            "name": "Prefer",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "pattern": r"(^|[;,\s])wait=[0-9]+", "examples": ["wait=10"]},
-            "description": (
-                f"`wait=N` holds the response up to N seconds (at most {MAX_WAIT_SECONDS}) until the payment is "
-                "final: 201 when it settled in time, else 202 with status `pending`. "
-                "`Preference-Applied` says the wait used."
-            ),
-        },
-        "Limit": query(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-            "Page size.",
-        ),
-        "Cursor": query(
-            "cursor",
-            {"type": "string", "minLength": 1, "pattern": CURSOR_PATTERN},
-            "`next_cursor` of the previous page; any other is 400 `invalid_cursor`.",
-        ),
-        "PaymentStatus": query("status", {"type": "string", "enum": list(STATUSES)}, "Only payments in this status."),
-        "PaymentKind": query("kind", {"type": "string", "enum": list(KINDS)}, "Only payments of this kind."),
-        "PaymentCurrency": query(
-            "currency", free_text("Currency code."), "Only payments paying or receiving this currency."
-        ),
-        "CreatedAfter": query("created_after", TIME, "Created at or after this ISO 8601 time (UTC if no offset)."),
-        "CreatedBefore": query("created_before", TIME, "Created before this ISO 8601 time (UTC if no offset)."),
-        "PaymentOrder": query(
-            "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "`desc`: newest first."
-        ),
-        "AccountId": {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "BalanceId": {"name": "balance_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "PaymentId": {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "GroupId": {"name": "group_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "ActiveFilter": query("active", {"type": "boolean"}, "Only active (`true`) or inactive (`false`) ones."),
-        "AccountActiveFilter": query(
-            "active",
-            {"type": "boolean"},
-            "`true`: what can send and receive, active accounts with only their active balances. "
-            "`false`: inactive accounts.",
-        ),
-        "OwnerFilter": query("owner", free_text(), "Owner contains this text."),
-        "EmailFilter": query("email", free_text(), "Email is exactly this."),
-        "HoldsCurrency": query("currency", free_text("Currency code."), "Holds a balance in this currency."),
-        "SearchTerm": query("q", free_text(), "Id, owner or email contains this text."),
-        "PaymentAccount": query("account", free_text(), "Only payments from or to this account."),
-        "EventsAfter": query(
-            "after",
-            {"type": "integer", "minimum": 0},
-            "Only events after this `seq`; ignored when `cursor` is given.",
-        ),
-        "EventOrder": query(
-            "order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "`asc`: oldest first."
-        ),
-        "StreamAfter": query(
-            "after",
-            {"type": "integer", "minimum": 0},
-            "Replay the events after this `seq`, then go live. Without it: live from now.",
-        ),
-        "StreamAccount": query("account", free_text(), "Only events about this account."),
-        "StreamTypes": query(
-            "types",
-            {"type": "string", "examples": ["payment.completed,payment.failed"]},
-            "Only these event types, comma-separated.",
-        ),
-        "StreamToken": query("token", free_text(), "The bearer token, for clients that cannot set headers (browsers)."),
-    }
-
-
-def headers() -> dict:
-    return {
-        "X-Request-Id": {
-            "description": "The request's id: the client's X-Request-Id when valid, else a new one.",
-            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
-        },
-        "Idempotent-Replayed": {
-            "description": "Present on a replayed POST: this is the resource the first request created.",
-            "schema": {"type": "string", "const": "true"},
-        },
-        "Preference-Applied": {
-            "description": "The `wait=N` actually applied, when the request asked to wait.",
-            "schema": {"type": "string", "examples": ["wait=10"]},
-        },
-        "WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}},
-        "Retry-After": {
-            "description": "Whole seconds to wait before trying again.",
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        },
     }

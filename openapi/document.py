@@ -15,8 +15,10 @@ from web.protocol import MAX_BODY_BYTES
 from . import components
 from .builders import created, header, operation, payment_accepted, success
 from .links import add_links
+from .parameters import headers, parameters
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
+from .requests import request_schemas
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
@@ -404,7 +406,7 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for path, method, body in _operations():
         paths.setdefault(path, {})[method] = body
-    schemas = {**components.schemas(), **rate_schemas(), **payment_schemas()}
+    schemas = {**components.schemas(), **request_schemas(), **rate_schemas(), **payment_schemas()}
     add_links(paths, schemas)
     return {
         "openapi": "3.1.0",
@@ -414,8 +416,8 @@ def openapi_document() -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": {**components.parameters(), **rate_parameters()},
-            "headers": components.headers(),
+            "parameters": {**parameters(), **rate_parameters()},
+            "headers": headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -6,7 +6,8 @@ from models.currency import CODE_PATTERN
 from models.rates import MAX_RATE_DECIMALS, MAX_RATE_DIGITS
 
 from .builders import operation, success
-from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, query, request, text
+from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, request, text
+from .parameters import query
 
 PAIR = "/api/v1/rates/{base}/{quote}"
 RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
