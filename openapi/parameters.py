@@ -44,11 +44,11 @@ def parameters() -> dict:
             "name": "Prefer",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "pattern": r"(^|[;,\s])wait=[0-9]+", "examples": ["wait=10"]},
+            "schema": {"type": "string", "examples": ["wait=10"]},
             "description": (
                 f"`wait=N` holds the response up to N seconds (at most {MAX_WAIT_SECONDS}) until the payment is "
                 "final: 201 when it settled in time, else 202 with status `pending`. "
-                "`Preference-Applied` says the wait used."
+                "`Preference-Applied` says the wait used. Other preferences are ignored, as RFC 7240 asks."
             ),
         },
         "Limit": query(

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from openapi.document import openapi_document
+from tests.support.ledger import open_account
 from tests.support.refusals import assert_error, newest_seq
 from web.protocol import REQUEST_ID
 
@@ -125,3 +126,12 @@ def test_null_for_an_optional_field_is_the_same_as_leaving_it_out(writer, admin)
 @pytest.mark.parametrize(("path", "param"), [("/api/v1/accounts", "q"), ("/api/v1/payments", "currency")])
 def test_a_nul_character_in_a_query_value_is_400_not_silently_dropped(reader, path, param):
     assert_error(reader.get(path, params={param: "PH\u0000P"}), 400, "invalid_request", param)
+
+
+@pytest.mark.parametrize("prefer", ["", "return=minimal", "respond-async, handling=lenient"])
+def test_a_prefer_header_without_wait_is_ignored_as_rfc_7240_asks(writer, admin, prefer):
+    payer, payee = open_account(writer, admin, {"PHP": "1.00"}), open_account(writer, admin, currencies=["PHP"])
+    body = {"from_account": payer, "to_account": payee, "amount": "0.01"}
+    response = writer.post("/api/v1/payments", body, headers={"Prefer": prefer})
+    assert response.status == 202 and response.body["status"] == "pending", response.body
+    assert response.header("preference-applied") is None

@@ -16,6 +16,7 @@ how Schemathesis learns the check.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,9 @@ from pathlib import Path
 
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from tests.support.client import Api
+from tests.support.ledger import open_account
 
 ROOT = Path(__file__).resolve().parents[2]
 # Requests per operation in each stateless phase (examples, coverage, fuzzing).
@@ -137,12 +141,50 @@ def positive_data_acceptance_but_data_rules(ctx, response, case):
     return positive_data_acceptance(ctx, response, case)
 
 
-def run_schemathesis(base_url: str, token: str, workdir: Path) -> subprocess.CompletedProcess:
+def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
+    """Ids for the path parameters whose resources take several calls to
+    make: a completed transfer to reverse, authorized holds to capture or
+    void, a payment group. Half the requests the run makes to those
+    operations name one, so every phase meets their rules, not only 404."""
+    payer = open_account(admin, admin, {"PHP": "1000.00"})
+    payee = open_account(admin, admin, currencies=["PHP"])
+    transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
+    made = [admin.post("/api/v1/payments", {**transfer, "amount": "10.00"}, wait=30)]
+    made += [
+        admin.post("/api/v1/payments", {**transfer, "amount": "5.00", "capture": "manual"}, wait=30) for _ in range(4)
+    ]
+    group = admin.post(
+        "/api/v1/payment-groups", {"atomic": True, "payments": [{**transfer, "amount": "1.00"}] * 2}, wait=30
+    )
+    for response in [*made, group]:
+        assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
+    return {"payment_id": [response.body["id"] for response in made], "group_id": [group.body["id"]]}
+
+
+def _config(known_ids: dict[str, list[str]]) -> str:
+    """The run's schemathesis.toml: the known ids as dictionaries of their
+    path parameters, and a run that fails when an operation only ever
+    answered 404 (its rules were never reached)."""
+    lines = []
+    for name, values in known_ids.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
+    lines.append("[parameters]")
+    lines += [f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}' for name in known_ids]
+    lines += ["[warnings]", 'fail-on = ["missing_test_data"]']
+    return "\n".join(lines) + "\n"
+
+
+def run_schemathesis(
+    base_url: str, token: str, known_ids: dict[str, list[str]], workdir: Path
+) -> subprocess.CompletedProcess:
     """The whole Schemathesis run against `base_url`, as a command a person
     could type (its output shows each failure with a curl line to replay),
-    in `workdir` (where it keeps its cache)."""
+    in `workdir` (where it keeps its configuration and cache)."""
+    config = workdir / "schemathesis.toml"
+    config.write_text(_config(known_ids))
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
+        *("--config-file", str(config)),
         "run",
         f"{base_url}/api/v1/openapi.json",
         *("--header", f"Authorization: Bearer {token}"),
