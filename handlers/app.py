@@ -15,6 +15,7 @@ import tornado.web
 from tornado.log import access_log
 
 from config import Config
+from openapi.document import query_parameters
 from web.batching import CaptureBatcher, IntakeBatcher
 from web.inflight import InFlight
 from web.metrics import observe_request
@@ -36,11 +37,33 @@ def routes() -> list:
     return [route for module in ROUTE_MODULES for route in module.default_handlers]
 
 
+def _template(path: str) -> str:
+    """A route's pattern or a documented path, with its parameters as `{}`:
+    `/api/v1/accounts/([^/]+)` and `/api/v1/accounts/{account_id}` alike."""
+    path = re.sub(r"\([^)]*\)|\{[^}/]+\}", "{}", path.removesuffix("$").replace("/?", ""))
+    return path.replace("\\.", ".")
+
+
+def documented_query_parameters(table: list) -> dict[type, dict[str, frozenset[str]]]:
+    """Handler class -> method -> the query parameters its operation in the
+    OpenAPI document takes (`handlers.base.check_query`)."""
+    documented: dict[str, dict[str, frozenset[str]]] = {}
+    for (path, method), names in query_parameters().items():
+        documented.setdefault(_template(path), {})[method] = names
+    taken: dict[type, dict[str, frozenset[str]]] = {}
+    for route in table:
+        methods = documented.get(_template(route[0]))
+        if methods is not None:
+            assert taken.setdefault(route[1], methods) == methods, f"{route[1].__name__} serves two operations"
+    return taken
+
+
 def make_app(config: Config, services: WebServices, debug: bool = False) -> tornado.web.Application:
     table = routes()
     check_every_method_is_guarded([route[1] for route in table] + [NotFoundHandler])
     return tornado.web.Application(
         table,
+        query_parameters=documented_query_parameters(table),
         db_executor=services.executor,
         hub=services.hub,
         request_settlement=services.request_settlement,

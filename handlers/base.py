@@ -131,6 +131,60 @@ def authorize_token(secret: str | None, needed: str) -> ApiToken:
     return token
 
 
+def allowed_methods(handler_class: type[RequestHandler]) -> list[str]:
+    """The methods a handler class answers: those it defines itself."""
+    return [
+        name
+        for name in HTTP_METHODS
+        if getattr(handler_class, name.lower(), None) is not getattr(RequestHandler, name.lower())
+    ]
+
+
+class NamesAllowedMethods(RequestHandler):
+    """A 405 answer says which methods the resource has, in `Allow` (RFC
+    9110 requires it), whichever way the 405 came about: a method Tornado
+    does not know (TRACE), or one this handler does not define."""
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        super().set_status(status_code, reason)
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
+
+
+class RefusalsAreNotFaults(RequestHandler):
+    """A refusal (`ApiError`) is the client's mistake, answered with its
+    4xx and counted in the access log; only anything else is a fault worth
+    a traceback in the error log."""
+
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(value, ApiError):
+            return
+        super().log_exception(typ, value, tb)
+
+
+def check_query(handler: RequestHandler) -> None:
+    """400 `invalid_request` naming each query parameter that the handler's
+    operation does not document, or whose value holds a NUL (which Tornado
+    would silently drop). The OpenAPI document is the one list of what each
+    operation takes (`openapi.document.query_parameters`, matched to the
+    routes by `handlers.app`); a parameter nobody reads is refused rather
+    than ignored, so a misspelt filter never lists everything."""
+    documented = handler.settings["query_parameters"].get(type(handler), {})
+    accepted = documented.get((handler.request.method or "").lower())
+    if accepted is None:
+        return  # a method this handler does not have: 405 follows
+    problems = {
+        name: "is not a parameter of this operation" for name in handler.request.query_arguments if name not in accepted
+    }
+    for name, values in handler.request.query_arguments.items():
+        if name not in problems and any(b"\x00" in value for value in values):
+            problems[name] = "must not contain NUL characters"
+    if problems:
+        raise invalid(problems, code="invalid_request", status=400)
+
+
 def check_every_method_is_guarded(handler_classes: Iterable[type[RequestHandler]]) -> None:
     for cls in handler_classes:
         for name in HTTP_METHODS:
@@ -161,7 +215,7 @@ def _too_large(limit: int) -> ApiError:
 
 
 @stream_request_body
-class APIHandler(Counted, ReadRouting, RequestHandler):
+class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults):
     """Bodies are streamed in, so that one over the limit is refused with a
     413 without ever being held in memory."""
 
@@ -204,6 +258,7 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         self._chunks: list[bytes] = []
         if any("\x00" in arg for arg in self.path_args):
             raise ApiError(404, "not_found", "no such resource")
+        check_query(self)
         await self.mark_writes()
 
     def read_client(self) -> str | None:
@@ -285,18 +340,9 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         self.finish(text)
 
     def query_args(self) -> dict[str, str]:
-        args = {name: self.get_query_argument(name) for name in self.request.query_arguments}
-        for name, value in args.items():
-            if "\x00" in value:
-                raise invalid({name: "must not contain NUL characters"}, code="invalid_request", status=400)
-        return args
-
-    def log_exception(
-        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if isinstance(value, ApiError):
-            return
-        super().log_exception(typ, value, tb)
+        """Every query parameter by name (`check_query` has refused any the
+        operation does not document, and NUL characters)."""
+        return {name: self.get_query_argument(name) for name in self.request.query_arguments}
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))

@@ -11,7 +11,7 @@ import tornado.web
 
 from openapi.document import openapi_document
 
-from .base import APIHandler, public
+from .base import APIHandler, NamesAllowedMethods, public
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
@@ -31,7 +31,7 @@ class OpenApiHandler(APIHandler):
         self.send(openapi_document())
 
 
-class DocsHandler(tornado.web.RequestHandler):
+class DocsHandler(NamesAllowedMethods):
     """The human-readable API reference (static HTML; the script renders
     /api/v1/openapi.json)."""
 
@@ -44,7 +44,7 @@ class DocsHandler(tornado.web.RequestHandler):
         self.finish(DOCS_PAGE.read_bytes())
 
 
-class StaticHandler(tornado.web.StaticFileHandler):
+class StaticHandler(NamesAllowedMethods, tornado.web.StaticFileHandler):
     """Files under static/, open to anyone."""
 
     @public

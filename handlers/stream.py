@@ -30,7 +30,16 @@ from models.retry import read_only
 from web.hub import EventHub, frames_from_log
 from web.metrics import FEED_CLIENTS
 
-from .base import authorize_token, bearer_secret, checked_in_prepare, tag_request, write_json_error
+from .base import (
+    NamesAllowedMethods,
+    RefusalsAreNotFaults,
+    authorize_token,
+    bearer_secret,
+    check_query,
+    checked_in_prepare,
+    tag_request,
+    write_json_error,
+)
 
 BATCH = 500
 SLOW_CLIENT = 4008
@@ -45,7 +54,7 @@ def _operator(operator_id: bytes) -> Operator:
     return operator
 
 
-class StreamHandler(WebSocketHandler):
+class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler):
     last_sent = 0
     _pump: asyncio.Task | None = None
     _counted = False
@@ -59,6 +68,7 @@ class StreamHandler(WebSocketHandler):
     async def prepare(self) -> None:
         """Authenticate and read the filters before the upgrade, so that a
         refused client gets a plain HTTP error it can read."""
+        check_query(self)
         loop = asyncio.get_running_loop()
         executor = self.settings["db_executor"]
         secret = bearer_secret(self.request) or self.get_query_argument("token", None)
@@ -85,6 +95,10 @@ class StreamHandler(WebSocketHandler):
 
     def set_default_headers(self) -> None:
         tag_request(self)
+
+    def check_xsrf_cookie(self) -> None:
+        """No CSRF check: the feed has GET only, which changes nothing (and
+        which Tornado never checks); any other method is answered 405."""
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))

@@ -85,21 +85,21 @@ class Balance(BaseModel):
 def _account_fields(data: dict, creating: bool) -> dict:
     """The owner/email/active values of a create or update request, checked."""
     problems, clean = {}, {}
-    if "owner" in data or creating:
+    if data.get("owner") is not None or creating:
         owner = data.get("owner") or ""
         if not OWNER_PATTERN.search(owner) or len(owner) > OWNER_MAX_LENGTH:
             problems["owner"] = f"must be a non-empty string of at most {OWNER_MAX_LENGTH} characters"
         clean["owner"] = owner.strip()
     if "email" in data:
         email = data["email"]
-        if email is not None and (len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.match(email)):
+        if email is not None and (len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email)):
             problems["email"] = "must be an email address"
         clean["email"] = email
     if data.get("active") is not None:
         clean["active"] = data["active"]
     if creating:
         account_id, currencies = data.get("id"), data.get("currencies") or []
-        if account_id is not None and not ACCOUNT_ID_PATTERN.match(account_id):
+        if account_id is not None and not ACCOUNT_ID_PATTERN.fullmatch(account_id):
             problems["id"] = "must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
         if len(set(currencies)) != len(currencies):
             problems["currencies"] = "must not name a currency twice"

@@ -53,7 +53,7 @@ def iso_currencies() -> list[tuple[str, str, int]]:
 def validate_new_currency(data: dict) -> tuple[str, str, int]:
     code, name, exponent = data.get("code"), data.get("name"), data.get("exponent")
     problems = {}
-    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
         problems["code"] = "must be 3 to 10 upper-case letters or digits"
     if not isinstance(name, str) or not NAME_PATTERN.search(name) or len(name) > NAME_MAX_LENGTH:
         problems["name"] = f"must be a non-empty string of at most {NAME_MAX_LENGTH} characters"

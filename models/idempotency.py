@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -51,8 +52,15 @@ def fingerprint(method: str, path: str, body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# What a key may be: printable characters of Latin-1 (all an HTTP header
+# carries), not starting or ending with a space (which HTTP strips).
+_KEY_END = r"!-~\xa1-\xac\xae-\xff"
+KEY_PATTERN = rf"^[{_KEY_END}](?:[ {_KEY_END}]{{0,{MAX_KEY_LENGTH - 2}}}[{_KEY_END}])?$"
+_KEY = re.compile(KEY_PATTERN)
+
+
 def check_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not _KEY.fullmatch(key):
         raise ApiError(
             400, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters"
         )

@@ -37,6 +37,12 @@ def parse_limit(raw: str | None) -> int:
     return DEFAULT_LIMIT if raw is None else parse_count("limit", raw, 1, MAX_LIMIT)
 
 
+# What encode_cursor makes: unpadded base64url. Anything else is refused
+# before it is decoded.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 def encode_cursor(key: list) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -52,6 +58,8 @@ def decode_cursor(raw: str | None, *kinds: str) -> list | None:
     if raw is None:
         return None
     try:
+        if not _CURSOR.fullmatch(raw):
+            raise ValueError(raw)
         key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         if not isinstance(key, list) or len(key) != len(kinds):
             raise ValueError

@@ -10,8 +10,8 @@ from peewee import prefetch
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
 from .connection import database
-from .currency import Currency
-from .errors import ApiError, invalid
+from .currency import CODE_PATTERN, Currency
+from .errors import ApiError, invalid, not_found
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
@@ -162,7 +162,12 @@ def list_currencies(args: dict, limit: int, cursor: str | None) -> tuple[list, s
 
 
 def list_rates(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """The rates in force, by base then quote; `base`/`quote` filter."""
+    """The rates in force, by base then quote; `base`/`quote` filter (a
+    value that is no currency code is 400 `invalid_request`)."""
+    wrong = {name: "must be a currency code" for name in ("base", "quote") if name in args}
+    wrong = {name: problem for name, problem in wrong.items() if not CODE_PATTERN.fullmatch(args[name])}
+    if wrong:
+        raise invalid(wrong, code="invalid_request", status=400)
     query = ExchangeRate.select()
     if args.get("base"):
         query = query.where(ExchangeRate.base == args["base"])
@@ -177,7 +182,11 @@ def list_rates(args: dict, limit: int, cursor: str | None) -> tuple[list, str | 
 
 
 def rate_history(base: str, quote: str, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """Every change of one pair's rate, newest first: who set what, when."""
+    """Every change of one pair's rate, newest first: who set what, when.
+    404 when either side is no currency code (a pair never set has an empty
+    history)."""
+    if not (CODE_PATTERN.fullmatch(base) and CODE_PATTERN.fullmatch(quote)):
+        raise not_found(f"currency pair {base}/{quote}")
     query = RateChange.select().where((RateChange.base == base) & (RateChange.quote == quote))
     key = decode_cursor(cursor, SEQ)
     if key:

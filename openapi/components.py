@@ -1,5 +1,5 @@
-"""The reusable parts of the OpenAPI document: schemas of every body the
-API reads or writes, parameters, headers, and the error codes it answers with.
+"""The reusable parts of the OpenAPI document: the schemas of what the API
+answers, the pieces request bodies are made of, and the error codes.
 
 Limits, patterns and enumerations come from the modules that enforce them, so
 the document cannot drift from the code on those.
@@ -8,14 +8,14 @@ the document cannot drift from the code on those.
 from __future__ import annotations
 
 from models.account import ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, OWNER_MAX_LENGTH, OWNER_PATTERN
-from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_MAX_LENGTH, NAME_PATTERN
+from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_PATTERN
 from models.event import EVENT_TYPES
 from models.idempotency import MAX_KEY_LENGTH
 from models.ledger import CAPTURES, DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, REFERENCE_MAX_LENGTH, STATUSES
 from models.money import MAX_MAJOR_UNITS
-from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from models.terms import HOLD_EXPIRES_IN_DEFAULT, HOLD_EXPIRES_IN_MAX
-from web.protocol import MAX_BODY_BYTES, MAX_GROUP_BODY_BYTES, MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
+from models.validation import NUL_FREE_PATTERN
+from web.protocol import MAX_BODY_BYTES, MAX_GROUP_BODY_BYTES
 
 AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
@@ -97,6 +97,21 @@ def closed(properties: dict, optional: tuple[str, ...] = (), description: str | 
     return {"description": description, **schema} if description else schema
 
 
+def request(properties: dict, optional: tuple[str, ...] = (), description: str | None = None) -> dict:
+    """A request body: `closed`, where an optional field may also be null,
+    which the API reads as leaving it out (`models.validation.check_shape`)."""
+    widened = {name: nullable_once(schema) if name in optional else schema for name, schema in properties.items()}
+    return closed(widened, optional, description)
+
+
+def nullable_once(schema: dict) -> dict:
+    """`nullable`, for a schema that may be nullable already."""
+    types = schema.get("type")
+    if (isinstance(types, list) and "null" in types) or {"type": "null"} in schema.get("anyOf", []):
+        return schema
+    return nullable(schema)
+
+
 def page_of(name: str) -> dict:
     return closed(
         {
@@ -126,10 +141,19 @@ TERMS = {
         **TIME,
         "description": "An RFC 3339 time in the future: still pending then, it fails `deadline_exceeded`.",
     },
-    "reference": text("Your own id for the payment, shown back as given.", minLength=1, maxLength=REFERENCE_MAX_LENGTH),
+    "reference": text(
+        "Your own id for the payment, shown back as given.",
+        minLength=1,
+        maxLength=REFERENCE_MAX_LENGTH,
+        pattern=NUL_FREE_PATTERN,
+    ),
 }
-OWNER = text("Display name; not only spaces.", minLength=1, maxLength=OWNER_MAX_LENGTH, pattern=OWNER_PATTERN.pattern)
-DESCRIPTION = nullable(text("Free text.", maxLength=DESCRIPTION_MAX_LENGTH))
+# OWNER_PATTERN and NAME_PATTERN find something that is not a space (`\S`);
+# with check_shape's refusal of NUL, a name is this.
+assert OWNER_PATTERN.pattern == NAME_PATTERN.pattern == r"\S"
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+OWNER = text("Display name; not only spaces.", minLength=1, maxLength=OWNER_MAX_LENGTH, pattern=NOT_BLANK_PATTERN)
+DESCRIPTION = nullable(text("Free text.", maxLength=DESCRIPTION_MAX_LENGTH, pattern=NUL_FREE_PATTERN))
 
 
 def email(description: str) -> dict:
@@ -140,6 +164,18 @@ def email(description: str) -> dict:
 
 AMOUNT = ref("Amount")
 CURRENCY_CODE = text("Currency code.", examples=["PHP"])
+# What a request may name: a code or an account id of the right shape.
+CODE = text("Currency code: 3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["PHP"])
+
+
+def account_ref(description: str, example: str = "bob123") -> dict:
+    return text(description, pattern=ACCOUNT_ID_PATTERN.pattern, examples=[example])
+
+
+def free_text(description: str | None = None) -> dict:
+    """Any string without a NUL."""
+    schema = {"type": "string", "pattern": NUL_FREE_PATTERN}
+    return {**schema, "description": description} if description else schema
 
 
 def schemas() -> dict:
@@ -426,213 +462,4 @@ def schemas() -> dict:
         "EntryList": page_of("Entry"),
         "EventList": page_of("Event"),
         "CurrencyList": page_of("Currency"),
-        **_request_schemas(),
-    }
-
-
-def _request_schemas() -> dict:
-    description = DESCRIPTION
-    return {
-        "NewAccount": closed(
-            {
-                "id": nullable(text("Chosen id; generated when omitted.", pattern=ACCOUNT_ID_PATTERN.pattern)),
-                "owner": OWNER,
-                "email": nullable(email("Contact email.")),
-                "currencies": nullable(
-                    {
-                        "type": "array",
-                        "items": CURRENCY_CODE,
-                        "uniqueItems": True,
-                        "description": "Open a zero balance in each of these active currencies.",
-                    }
-                ),
-            },
-            optional=("id", "email", "currencies"),
-        ),
-        "AccountChange": closed(
-            {
-                "owner": OWNER,
-                "email": nullable(email("Contact email; null clears it.")),
-                "active": nullable(
-                    {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."}
-                ),
-            },
-            optional=("owner", "email", "active"),
-        ),
-        "NewBalance": closed({"currency": CURRENCY_CODE}),
-        "BalanceChange": closed(
-            {
-                "active": {"type": "boolean"},
-                "min_balance": {
-                    **ref("SignedAmountInput"),
-                    "description": (
-                        "The floor of `available`: 0, or negative for a credit line. Refused above what the balance "
-                        "has available now."
-                    ),
-                },
-                "max_balance": nullable(
-                    {
-                        **ref("SignedAmountInput"),
-                        "description": (
-                            "A cap on `amount`, at least 0 and `min_balance`; null removes it. A cap below today's "
-                            "amount only stops further income."
-                        ),
-                    }
-                ),
-            },
-            optional=("active", "min_balance", "max_balance"),
-            description="At least one of the three.",
-        ),
-        "NewTransfer": closed(
-            {
-                "from_account": text("Paying account id."),
-                "to_account": text("Receiving account id."),
-                "amount": ref("AmountInput"),
-                "currency": nullable(text("Omit when the sender holds exactly one active balance.", examples=["PHP"])),
-                "to_currency": nullable(
-                    text(
-                        "The receiver's currency; when it differs from `currency` the payment is an exchange at "
-                        "the rate in force at settlement.",
-                        examples=["USD"],
-                    )
-                ),
-                "description": description,
-            },
-            optional=("currency", "to_currency", "description"),
-        ),
-        "NewCashPayment": closed(
-            {
-                "account": text("The customer account."),
-                "currency": CURRENCY_CODE,
-                "amount": ref("AmountInput"),
-                "description": description,
-            },
-            optional=("description",),
-        ),
-        "NewCurrency": closed(
-            {
-                "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["BTC"]),
-                "name": text(
-                    "Display name; not only spaces.",
-                    minLength=1,
-                    maxLength=NAME_MAX_LENGTH,
-                    pattern=NAME_PATTERN.pattern,
-                    examples=["Bitcoin"],
-                ),
-                "exponent": {"type": "integer", "minimum": 0, "maximum": MAX_EXPONENT, "examples": [8]},
-            }
-        ),
-    }
-
-
-def query(name: str, schema: dict, description: str) -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-
-def parameters() -> dict:
-    """Headers every operation may take, path ids, paging and filters."""
-    return {
-        "RequestId": {
-            "name": "X-Request-Id",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
-            "description": "Echoed in the response's X-Request-Id when it matches the pattern; else one is made.",
-        },
-        "IdempotencyKey": {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-            "description": (
-                "Makes the POST safe to retry: a retry with the same key and body returns the resource first "
-                "created, in its current state, with status 200 and `Idempotent-Replayed: true`. The same key "
-                "with another body is 409 `idempotency_conflict`. Keys are per token and kept at least 24 hours."
-            ),
-        },
-        "PreferWait": {
-            "name": "Prefer",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "pattern": r"(^|[;,\s])wait=[0-9]+", "examples": ["wait=10"]},
-            "description": (
-                f"`wait=N` holds the response up to N seconds (at most {MAX_WAIT_SECONDS}) until the payment is "
-                "final: 201 when it settled in time, else 202 with status `pending`. "
-                "`Preference-Applied` says the wait used."
-            ),
-        },
-        "Limit": query(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-            "Page size.",
-        ),
-        "Cursor": query("cursor", {"type": "string"}, "`next_cursor` of the previous page."),
-        "PaymentStatus": query("status", {"type": "string", "enum": list(STATUSES)}, "Only payments in this status."),
-        "PaymentKind": query("kind", {"type": "string", "enum": list(KINDS)}, "Only payments of this kind."),
-        "PaymentCurrency": query("currency", CURRENCY_CODE, "Only payments paying or receiving this currency."),
-        "CreatedAfter": query("created_after", TIME, "Created at or after this ISO 8601 time (UTC if no offset)."),
-        "CreatedBefore": query("created_before", TIME, "Created before this ISO 8601 time (UTC if no offset)."),
-        "PaymentOrder": query(
-            "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "`desc`: newest first."
-        ),
-        "AccountId": {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "BalanceId": {"name": "balance_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "PaymentId": {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "GroupId": {"name": "group_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        "ActiveFilter": query("active", {"type": "boolean"}, "Only active (`true`) or inactive (`false`) ones."),
-        "AccountActiveFilter": query(
-            "active",
-            {"type": "boolean"},
-            "`true`: what can send and receive, active accounts with only their active balances. "
-            "`false`: inactive accounts.",
-        ),
-        "OwnerFilter": query("owner", {"type": "string"}, "Owner contains this text."),
-        "EmailFilter": query("email", {"type": "string"}, "Email is exactly this."),
-        "HoldsCurrency": query("currency", CURRENCY_CODE, "Holds a balance in this currency."),
-        "SearchTerm": query("q", {"type": "string"}, "Id, owner or email contains this text."),
-        "PaymentAccount": query("account", {"type": "string"}, "Only payments from or to this account."),
-        "EventsAfter": query(
-            "after",
-            {"type": "integer", "minimum": 0},
-            "Only events after this `seq`; ignored when `cursor` is given.",
-        ),
-        "EventOrder": query(
-            "order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "`asc`: oldest first."
-        ),
-        "StreamAfter": query(
-            "after",
-            {"type": "integer", "minimum": 0},
-            "Replay the events after this `seq`, then go live. Without it: live from now.",
-        ),
-        "StreamAccount": query("account", {"type": "string"}, "Only events about this account."),
-        "StreamTypes": query(
-            "types",
-            {"type": "string", "examples": ["payment.completed,payment.failed"]},
-            "Only these event types, comma-separated.",
-        ),
-        "StreamToken": query(
-            "token", {"type": "string"}, "The bearer token, for clients that cannot set headers (browsers)."
-        ),
-    }
-
-
-def headers() -> dict:
-    return {
-        "X-Request-Id": {
-            "description": "The request's id: the client's X-Request-Id when valid, else a new one.",
-            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
-        },
-        "Idempotent-Replayed": {
-            "description": "Present on a replayed POST: this is the resource the first request created.",
-            "schema": {"type": "string", "const": "true"},
-        },
-        "Preference-Applied": {
-            "description": "The `wait=N` actually applied, when the request asked to wait.",
-            "schema": {"type": "string", "examples": ["wait=10"]},
-        },
-        "WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}},
-        "Retry-After": {
-            "description": "Whole seconds to wait before trying again.",
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        },
     }

@@ -14,8 +14,11 @@ from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
+from .links import add_links
+from .parameters import headers, parameters
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
+from .requests import request_schemas
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
@@ -381,6 +384,21 @@ TAGS = [
 ]
 
 
+def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """(path, method) -> the names of the query parameters that operation
+    documents: all that it takes (the app refuses any other)."""
+    document = openapi_document()
+    components = document["components"]["parameters"]
+    taken = {}
+    for path, item in document["paths"].items():
+        for method, described in item.items():
+            parameters = [
+                components[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in described["parameters"]
+            ]
+            taken[(path, method)] = frozenset(p["name"] for p in parameters if p["in"] == "query")
+    return taken
+
+
 @functools.cache
 def openapi_document() -> dict:
     """The whole document, built once per process (it never changes while
@@ -388,6 +406,8 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for path, method, body in _operations():
         paths.setdefault(path, {})[method] = body
+    schemas = {**components.schemas(), **request_schemas(), **rate_schemas(), **payment_schemas()}
+    add_links(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Payment Gateway API", "version": "v1", "description": DESCRIPTION},
@@ -395,9 +415,9 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas()},
-            "parameters": {**components.parameters(), **rate_parameters()},
-            "headers": components.headers(),
+            "schemas": schemas,
+            "parameters": {**parameters(), **rate_parameters()},
+            "headers": headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -7,7 +7,7 @@ from models.groups import MAX_ATOMIC_PAYMENTS, MAX_PAYMENTS
 from web.protocol import MAX_GROUP_BODY_BYTES
 
 from .builders import operation, payment_accepted, success
-from .components import DESCRIPTION, TERMS, TIME, closed, nullable, ref, text
+from .components import CODE, DESCRIPTION, TERMS, TIME, account_ref, closed, nullable, ref, request, text
 
 HOLD_ERRORS = ("not_found", "validation_error", "invalid_state")
 
@@ -166,21 +166,21 @@ def _ended(description: str) -> dict:
 
 def payment_schemas() -> dict:
     group_payment = {
-        "from_account": text("Paying account id."),
-        "to_account": text("Receiving account id."),
+        "from_account": account_ref("Paying account id."),
+        "to_account": account_ref("Receiving account id.", "alice456"),
         "amount": ref("AmountInput"),
-        "currency": nullable(text("Omit when the sender holds exactly one active balance.")),
-        "to_currency": nullable(text("The receiver's currency, for an exchange.")),
+        "currency": {**CODE, "description": "Omit when the sender holds exactly one active balance."},
+        "to_currency": {**CODE, "description": "The receiver's currency, for an exchange."},
         "description": DESCRIPTION,
         "reference": TERMS["reference"],
     }
     return {
-        "HoldCapture": closed(
+        "HoldCapture": request(
             {"amount": {**ref("AmountInput"), "description": "How much to capture; all of the hold when omitted."}},
             optional=("amount",),
         ),
         "HoldVoid": closed({}, description="An empty object, or no body."),
-        "NewReversal": closed(
+        "NewReversal": request(
             {
                 "amount": {
                     **ref("AmountInput"),
@@ -191,7 +191,7 @@ def payment_schemas() -> dict:
             },
             optional=("amount", "description", "reference"),
         ),
-        "NewPaymentGroup": closed(
+        "NewPaymentGroup": request(
             {
                 "atomic": {
                     "type": "boolean",
@@ -201,7 +201,7 @@ def payment_schemas() -> dict:
                     "type": "array",
                     "minItems": 1,
                     "maxItems": MAX_PAYMENTS,
-                    "items": closed(group_payment, optional=("currency", "to_currency", "description", "reference")),
+                    "items": request(group_payment, optional=("currency", "to_currency", "description", "reference")),
                 },
                 "settle_by": {**TIME, "description": "Payments still pending then fail `deadline_exceeded`."},
             },

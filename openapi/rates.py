@@ -6,7 +6,8 @@ from models.currency import CODE_PATTERN
 from models.rates import MAX_RATE_DECIMALS, MAX_RATE_DIGITS
 
 from .builders import operation, success
-from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, query, text
+from .components import CURRENCY_CODE, TIME, closed, nullable, page_of, request, text
+from .parameters import query
 
 PAIR = "/api/v1/rates/{base}/{quote}"
 RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
@@ -77,7 +78,9 @@ def rate_operations() -> list[tuple[str, str, dict]]:
             "A pair's rate history",
             "read",
             {"200": success("Every change of the pair's rate, newest first; `rate` null: removed.", "RateList")},
+            description="A pair whose rate was never set has an empty history; a side that is no currency code is 404.",
             parameters=("RateBasePath", "RateQuotePath", "Limit", "Cursor"),
+            errors=("not_found",),
         ),
     ]
 
@@ -102,7 +105,7 @@ def rate_schemas() -> dict:
             description="An exchange rate for one direction of a pair, or one line of its history.",
         ),
         "RateList": page_of("Rate"),
-        "NewRate": closed(
+        "NewRate": request(
             {
                 "rate": {
                     "type": ["string", "number"],
@@ -127,14 +130,14 @@ def rate_parameters() -> dict:
             "name": "base",
             "in": "path",
             "required": True,
-            "schema": code,
+            "schema": {**code, "examples": ["USD"]},
             "description": "The currency sold.",
         },
         "RateQuotePath": {
             "name": "quote",
             "in": "path",
             "required": True,
-            "schema": code,
+            "schema": {**code, "examples": ["PHP"]},
             "description": "The currency bought.",
         },
     }

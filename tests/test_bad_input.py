@@ -312,6 +312,12 @@ def test_nul_character_in_a_currency_is_refused_not_500(writer, bob, alice):
         assert_error(response, response.status, ("invalid_request", "unknown_currency"))
 
 
+@pytest.mark.parametrize("codes", [["\u0000\u00fb"], ["PHP", "US\u0000D"]])
+def test_nul_character_in_a_list_of_currencies_is_400_naming_the_list(writer, codes):
+    response = writer.post("/api/v1/accounts", {"owner": "Nul", "currencies": codes})
+    assert_error(response, 400, "invalid_request", "currencies")
+
+
 # --- bodies over 64 KiB (413) ----------------------------------------------------------------------------------------
 
 
@@ -626,7 +632,7 @@ def test_duplicate_currency_is_409_currency_exists(admin):
 
 CURRENCY_BAD_SHAPES = [
     ({"code": "TOKA", "name": "Coin", "exponent": "8"}, "exponent"),
-    ({"code": "TOKA", "name": "Coin", "exponent": 8.0}, "exponent"),
+    ({"code": "TOKA", "name": "Coin", "exponent": 8.5}, "exponent"),
     ({"code": "TOKA", "name": "Coin", "exponent": True}, "exponent"),
     ({"code": 1234, "name": "Coin", "exponent": 8}, "code"),
     ({"code": "TOKA", "exponent": 8}, "name"),

@@ -146,6 +146,14 @@ def test_stream_refuses_missing_bad_and_foreign_origin_credentials(gateway, read
         client.close()
 
 
+def test_a_plain_http_request_is_refused_with_a_json_400_and_no_error_logged(gateway, reader, caplog):
+    with caplog.at_level(logging.WARNING):
+        response = reader.get("/api/v1/stream")
+    assert response.status == 400 and response.body["error"]["code"] == "invalid_request", response.raw
+    # A client's mistake, not the server's: a warning in the access log, no traceback.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
 def test_token_in_query_string_authenticates_the_feed(gateway, admin, writer):
     start = head_seq(admin)
     follower = FeedClient(gateway.url, issue_token("read"), after=start, token_in_query=True).start()

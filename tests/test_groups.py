@@ -118,6 +118,18 @@ def test_a_group_of_the_wrong_size_is_refused(writer, admin, atomic, count, fiel
     assert_error(send_group(writer, atomic, payments), 422, "validation_error", field)
 
 
+@pytest.mark.parametrize("payment", [None, "x", 1, ["PHP"]])
+def test_a_group_payment_that_is_not_an_object_is_400_naming_it(writer, payment):
+    response = writer.post("/api/v1/payment-groups", {"atomic": False, "payments": [payment]})
+    assert_error(response, 400, "invalid_request", "payments[0].body")
+
+
+@pytest.mark.parametrize("payments", [{}, "all", 3])
+def test_a_group_whose_payments_are_not_a_list_is_400_naming_them(writer, payments):
+    response = writer.post("/api/v1/payment-groups", {"atomic": True, "payments": payments})
+    assert_error(response, 400, "invalid_request", "payments")
+
+
 def test_a_group_with_a_refused_payment_stores_nothing_and_names_it(writer, admin):
     payer = open_account(writer, admin, {"PHP": "10.00"})
     payee = open_account(writer, admin, currencies=["PHP"])

@@ -221,3 +221,31 @@ def test_docs_page_renders_the_document_with_nothing_from_another_host(anonymous
         html += served.raw.decode()
     assert "/api/v1/openapi.json" in html
     assert re.findall(r"https?://[^\s\"'<>)]+", html) == []
+
+
+def test_every_operation_that_takes_an_id_in_its_path_is_linked_from_an_answer_that_hands_it_out(document):
+    linked = {
+        name
+        for item in document["paths"].values()
+        for operation in item.values()
+        for response in operation["responses"].values()
+        for name in response.get("links", {})
+    }
+    taking_ids = {
+        operation["operationId"]
+        for path, item in document["paths"].items()
+        for operation in item.values()
+        if "{" in path
+    }
+    assert taking_ids - linked == set(), "no answer links to these"
+
+
+def test_a_link_fills_the_path_of_its_operation_from_the_answer_it_comes_with(writer, admin, document):
+    account = open_account(writer, admin, currencies=["PHP"])
+    answer = writer.get(f"/api/v1/accounts/{account}").body
+    links = document["paths"]["/api/v1/accounts/{account_id}"]["get"]["responses"]["200"]["links"]
+    entries = links["listBalanceEntries"]["parameters"]["balance_id"].removeprefix("$response.body#")
+    balance = answer
+    for part in entries.strip("/").split("/"):
+        balance = balance[int(part)] if isinstance(balance, list) else balance[part]
+    assert writer.get(f"/api/v1/balances/{balance}/entries").status == 200

@@ -9,6 +9,7 @@ import pytest
 from tests.support.currencies import delete_rate, new_currency, put_rate
 from tests.support.events import events_after, head_seq
 from tests.support.openapi import assert_matches_documentation
+from tests.support.refusals import assert_error
 from tests.support.waiting import wait_until
 
 
@@ -151,6 +152,19 @@ def test_rates_in_force_are_listed_by_pair_with_filters_and_pages(admin, reader,
     assert second["next_cursor"] is None
     by_quote = reader.get("/api/v1/rates", params={"quote": quotes[2]}).body["data"]
     assert [(r["base"], r["rate"]) for r in by_quote] == [(base, "3")]
+
+
+@pytest.mark.parametrize("param", ["base", "quote"])
+@pytest.mark.parametrize("value", ["php", "P", "\u00c9UR", ""])
+def test_a_rates_filter_that_is_no_currency_code_is_400_naming_it(reader, param, value):
+    response = reader.get("/api/v1/rates", params={param: value})
+    assert_error(response, 400, "invalid_request", param)
+
+
+@pytest.mark.parametrize(("base", "quote"), [("php", "USD"), ("PHP", "U"), ("PH%C3%89", "USD")])
+def test_the_rate_and_history_of_a_pair_that_is_no_pair_of_codes_are_404(reader, base, quote):
+    assert_error(reader.get(f"/api/v1/rates/{base}/{quote}"), 404, "not_found")
+    assert_error(reader.get(f"/api/v1/rates/{base}/{quote}/history"), 404, "not_found")
 
 
 def test_the_dashboard_sets_rates_through_the_same_rule(admin, reader, pair):

@@ -13,14 +13,13 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from babel import Locale
 from jinja2 import Environment
 from markupsafe import Markup
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError
 
 from models.auth import Operator
 from models.errors import ApiError
@@ -28,7 +27,7 @@ from models.retry import OutcomeUnknown, retried_transaction, transaction_at_mos
 from web.inflight import Counted
 from web.routing import ReadRouting
 
-from ..base import mark_scope
+from ..base import NamesAllowedMethods, RefusalsAreNotFaults, mark_scope
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
@@ -93,7 +92,7 @@ def admin_only(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Co
     return mark_scope(guarded, "admin")
 
 
-class PageHandler(Counted, ReadRouting, RequestHandler):
+class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults):
     operator: Operator | None = None
     feed_after = 0
 
@@ -246,13 +245,6 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         self.set_status(status)
         self.set_header("Server-Timing", f"page;dur={1000 * self.request.request_time():.1f}")
         self.finish(html)
-
-    def log_exception(
-        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if isinstance(value, ApiError):
-            return
-        super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs["exc_info"][1] if "exc_info" in kwargs else None

@@ -1,0 +1,205 @@
+"""How the API is fuzzed against its own OpenAPI document (tests/test_fuzz.py):
+the Schemathesis run, and the one list of refusals it must accept.
+
+Schemathesis runs every check it has, in every phase (examples, coverage,
+fuzzing, stateful), from the document the server serves. Its
+`positive_data_acceptance` check says that a request valid by the schema
+must not be refused; a few refusals are right all the same, because they
+depend on data the schema cannot describe. They are listed below, each with
+its reason, and the check is run in a form that lets exactly those through
+(`positive_data_acceptance_but_data_rules`). Keep the list short: a refusal
+that a pattern, a length or an enum could express belongs in the document.
+
+This module is also the run's hooks module (SCHEMATHESIS_HOOKS), which is
+how Schemathesis learns the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from tests.support.client import Api
+from tests.support.ledger import open_account
+
+ROOT = Path(__file__).resolve().parents[2]
+# Requests per operation in each stateless phase (examples, coverage, fuzzing).
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+# Fixed, so that a run that passed once passes again; FUZZ_SEED explores anew.
+SEED = int(os.environ.get("FUZZ_SEED", "21"))
+RESPONSE_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class DataRule:
+    """Refusals (`status` with one of `codes`) of schema-valid requests to
+    `operations` that the API is right to make, and why."""
+
+    operations: tuple[str, ...]
+    status: int
+    codes: tuple[str, ...]
+    reason: str
+
+
+PAGES = tuple(
+    f"GET /api/v1/{path}"
+    for path in (
+        "accounts",
+        "accounts/{account_id}/payments",
+        "balances/{balance_id}/entries",
+        "currencies",
+        "events",
+        "payments",
+        "rates",
+        "rates/{base}/{quote}/history",
+    )
+)
+PAYMENT_INTAKE = tuple(f"POST /api/v1/{path}" for path in ("payments", "deposits", "withdrawals", "payment-groups"))
+PAYMENT_REFUSALS = (
+    "validation_error",
+    "unknown_currency",
+    "currency_required",
+    "currency_mismatch",
+    "account_inactive",
+    "balance_inactive",
+    "same_balance",
+    "rate_unavailable",
+)
+
+DATA_RULES = (
+    DataRule(
+        PAGES,
+        400,
+        ("invalid_cursor",),
+        "A cursor is opaque: only a `next_cursor` the API gave out is one, and no schema tells those from other"
+        " strings of their alphabet.",
+    ),
+    DataRule(
+        PAYMENT_INTAKE,
+        422,
+        PAYMENT_REFUSALS,
+        "A payment names accounts and currencies that must exist, be active and hold the balances it moves (and a"
+        " rate for an exchange); its amount may have no more decimals than its currency, and `settle_by` must be"
+        " in the future: facts about the ledger and the clock, not the request's shape.",
+    ),
+    DataRule(
+        ("POST /api/v1/accounts", "POST /api/v1/accounts/{account_id}/balances", "PUT /api/v1/rates/{base}/{quote}"),
+        422,
+        ("unknown_currency", "validation_error"),
+        "The currencies named must exist and be active (and a rate's two differ, its value fit the quote's decimals).",
+    ),
+    DataRule(
+        ("PATCH /api/v1/balances/{balance_id}",),
+        422,
+        ("validation_error",),
+        "A floor may not be above what the balance has available now, nor a cap below the floor; the amounts'"
+        " decimals depend on the balance's currency.",
+    ),
+    DataRule(
+        ("POST /api/v1/payments/{payment_id}/reverse", "POST /api/v1/payments/{payment_id}/capture"),
+        422,
+        (
+            "not_reversible",
+            "amount_exceeds_remaining",
+            "amount_exceeds_hold",
+            "validation_error",
+            "account_inactive",
+            "balance_inactive",
+            "limit_exceeded",
+        ),
+        "What may be reversed or captured, and how much, depends on the payment's kind and what was already"
+        " taken back or held.",
+    ),
+)
+
+
+def _error_code(response) -> str | None:
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@schemathesis.check
+def positive_data_acceptance_but_data_rules(ctx, response, case):
+    """Schemathesis's `positive_data_acceptance`, letting through only the
+    refusals DATA_RULES names for the operation."""
+    for rule in DATA_RULES:
+        if (
+            case.operation.label in rule.operations
+            and response.status_code == rule.status
+            and _error_code(response) in rule.codes
+        ):
+            return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
+    """Ids for the path parameters whose resources take several calls to
+    make: a completed transfer to reverse, authorized holds to capture or
+    void, a payment group. Half the requests the run makes to those
+    operations name one, so every phase meets their rules, not only 404."""
+    payer = open_account(admin, admin, {"PHP": "1000.00"})
+    payee = open_account(admin, admin, currencies=["PHP"])
+    transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
+    made = [admin.post("/api/v1/payments", {**transfer, "amount": "10.00"}, wait=30)]
+    made += [
+        admin.post("/api/v1/payments", {**transfer, "amount": "5.00", "capture": "manual"}, wait=30) for _ in range(4)
+    ]
+    group = admin.post(
+        "/api/v1/payment-groups", {"atomic": True, "payments": [{**transfer, "amount": "1.00"}] * 2}, wait=30
+    )
+    for response in [*made, group]:
+        assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
+    return {"payment_id": [response.body["id"] for response in made], "group_id": [group.body["id"]]}
+
+
+def _config(known_ids: dict[str, list[str]]) -> str:
+    """The run's schemathesis.toml: the known ids as dictionaries of their
+    path parameters, and a run that fails when an operation only ever
+    answered 404 (its rules were never reached)."""
+    lines = []
+    for name, values in known_ids.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
+    lines.append("[parameters]")
+    lines += [f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}' for name in known_ids]
+    lines += ["[warnings]", 'fail-on = ["missing_test_data"]']
+    return "\n".join(lines) + "\n"
+
+
+def run_schemathesis(
+    base_url: str, token: str, known_ids: dict[str, list[str]], workdir: Path
+) -> subprocess.CompletedProcess:
+    """The whole Schemathesis run against `base_url`, as a command a person
+    could type (its output shows each failure with a curl line to replay),
+    in `workdir` (where it keeps its configuration and cache)."""
+    config = workdir / "schemathesis.toml"
+    config.write_text(_config(known_ids))
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        *("--config-file", str(config)),
+        "run",
+        f"{base_url}/api/v1/openapi.json",
+        *("--header", f"Authorization: Bearer {token}"),
+        *("--phases", "examples,coverage,fuzzing,stateful"),
+        *("--checks", "all"),
+        *("--exclude-checks", "positive_data_acceptance"),
+        *("--max-examples", str(EXAMPLES_PER_OPERATION)),
+        *("--seed", str(SEED)),
+        *("--max-response-time", str(RESPONSE_SECONDS)),
+        # The WebSocket feed is no HTTP operation (tests/test_feed.py tests it).
+        *("--exclude-path", "/api/v1/stream"),
+        *("--workers", "1"),
+        "--suppress-health-check",
+        "all",
+        "--no-color",
+    ]
+    env = dict(os.environ, SCHEMATHESIS_HOOKS=__name__, PYTHONPATH=str(ROOT))
+    return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
