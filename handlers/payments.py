@@ -11,6 +11,7 @@ from models.holds import capture_hold, void_hold
 from models.intake import Accepted, RequestSettlement, submit_deposit, submit_transfer, submit_withdrawal
 from models.ledger import PENDING, REVERSIBLE_KINDS, Payment
 from models.pagination import parse_limit
+from models.payment_edits import update_payment
 from models.queries import list_payments, payment_entries
 from models.reversals import reversal_ids, submit_reversal
 from models.serialize import payment_json
@@ -156,6 +157,12 @@ class PaymentVoidHandler(HoldHandler):
 class PaymentHandler(APIHandler):
     @scope("read")
     async def get(self, payment_id: str) -> None:
+        self.send(await self.run_db(lambda: payment_detail(payment_id)))
+
+    @scope("admin")
+    async def patch(self, payment_id: str) -> None:
+        body = self.json_body()
+        await self.run_transaction(lambda: update_payment(payment_id, body))
         self.send(await self.run_db(lambda: payment_detail(payment_id)))
 
 

@@ -46,6 +46,7 @@ EVENT_TYPES = (
     "balance.created",
     "balance.updated",
     "payment.created",
+    "payment.updated",
     "payment.authorized",
     "payment.completed",
     "payment.failed",

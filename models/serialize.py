@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .currency import exponent_of
+from .metadata import metadata_of
 from .money import format_amount
 from .peewee_internals import row_values
 
@@ -76,6 +77,8 @@ def account_json(account: Account, balances: Iterable[Balance] | None = None, wi
         "owner": account.owner,
         "email": account.email,
         "active": account.active,
+        "reference": account.reference,
+        "metadata": metadata_of(account.metadata),
         "created_at": iso(account.created_at),
     }
     if balances is None and with_balances:
@@ -111,6 +114,7 @@ def payment_json(
         "rate": row.get("rate"),
         "description": row.get("description"),
         "reference": row.get("reference"),
+        "metadata": metadata_of(row.get("metadata")),
         "capture": row.get("capture") or "automatic",
         "authorized_amount": money(row.get("authorized_amount"), currency),
         "captured_amount": money(row.get("captured_amount"), currency),

@@ -19,6 +19,7 @@ _TYPE_NAMES = {
     int: "an integer",
     AMOUNT: "a decimal string",
     CODES: "a list of strings",
+    dict: "an object",
 }
 
 

@@ -7,11 +7,19 @@ the document cannot drift from the code on those.
 
 from __future__ import annotations
 
-from models.account import ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, OWNER_MAX_LENGTH, OWNER_PATTERN
+from models.account import (
+    ACCOUNT_ID_PATTERN,
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    OWNER_MAX_LENGTH,
+    OWNER_PATTERN,
+)
+from models.account import REFERENCE_MAX_LENGTH as ACCOUNT_REFERENCE_MAX_LENGTH
 from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_MAX_LENGTH, NAME_PATTERN
 from models.event import EVENT_TYPES
 from models.idempotency import MAX_KEY_LENGTH
 from models.ledger import CAPTURES, DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, REFERENCE_MAX_LENGTH, STATUSES
+from models.metadata import KEY_MAX_LENGTH, KEY_PATTERN, MAX_KEYS, VALUE_MAX_LENGTH
 from models.money import MAX_MAJOR_UNITS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from models.terms import HOLD_EXPIRES_IN_DEFAULT, HOLD_EXPIRES_IN_MAX
@@ -128,6 +136,12 @@ TERMS = {
     },
     "reference": text("Your own id for the payment, shown back as given.", minLength=1, maxLength=REFERENCE_MAX_LENGTH),
 }
+ACCOUNT_REFERENCE = text(
+    "Your own id for the account, shown back as given.", minLength=1, maxLength=ACCOUNT_REFERENCE_MAX_LENGTH
+)
+METADATA = {
+    "$ref": "#/components/schemas/Metadata",
+}
 OWNER = text("Display name; not only spaces.", minLength=1, maxLength=OWNER_MAX_LENGTH, pattern=OWNER_PATTERN.pattern)
 DESCRIPTION = nullable(text("Free text.", maxLength=DESCRIPTION_MAX_LENGTH))
 
@@ -142,8 +156,37 @@ AMOUNT = ref("Amount")
 CURRENCY_CODE = text("Currency code.", examples=["PHP"])
 
 
+def metadata_schemas() -> dict:
+    keys = {"pattern": KEY_PATTERN.pattern, "maxLength": KEY_MAX_LENGTH}
+    return {
+        "Metadata": {
+            "type": "object",
+            "maxProperties": MAX_KEYS,
+            "propertyNames": keys,
+            "additionalProperties": {"type": "string", "maxLength": VALUE_MAX_LENGTH},
+            "description": (
+                f"Your own data: at most {MAX_KEYS} keys of 1 to {KEY_MAX_LENGTH} characters of `A-Z a-z 0-9 _ . -`, "
+                f"each a string of at most {VALUE_MAX_LENGTH} characters. Lists filter by it: "
+                "`metadata[key]=value`. Anything else is 422 `validation_error` naming `metadata` or `metadata.<key>`."
+            ),
+            "examples": [{"order_id": "A-1042"}],
+        },
+        "MetadataChange": {
+            "type": "object",
+            "propertyNames": keys,
+            "additionalProperties": {"type": ["string", "null"], "maxLength": VALUE_MAX_LENGTH},
+            "description": (
+                "Merged into what the object holds: each key given a string is set, each given null removed, the "
+                f"others kept; the result holds at most {MAX_KEYS} keys."
+            ),
+            "examples": [{"order_id": "A-1043", "note": None}],
+        },
+    }
+
+
 def schemas() -> dict:
     return {
+        **metadata_schemas(),
         "Amount": text(
             "Exact decimal with exactly the currency's `exponent` decimals. Only `@system` balances go negative.",
             pattern=AMOUNT_PATTERN,
@@ -231,6 +274,8 @@ def schemas() -> dict:
                 "owner": text("Display name of the owner."),
                 "email": nullable(text("Contact email.", pattern=EMAIL_PATTERN.pattern)),
                 "active": {"type": "boolean"},
+                "reference": nullable(text("Your own id for the account.")),
+                "metadata": METADATA,
                 "created_at": TIME,
                 "balances": {"type": "array", "items": ref("Balance"), "description": "Ordered by currency code."},
             }
@@ -282,6 +327,7 @@ def schemas() -> dict:
                 ),
                 "description": nullable(text("Free text given at intake.")),
                 "reference": nullable(text("The caller's own id for the payment, as given.")),
+                "metadata": METADATA,
                 "capture": {
                     "type": "string",
                     "enum": list(CAPTURES),
@@ -443,18 +489,22 @@ def _request_schemas() -> dict:
                         "description": "Open a zero balance in each of these active currencies.",
                     }
                 ),
+                "reference": nullable(ACCOUNT_REFERENCE),
+                "metadata": nullable(METADATA),
             },
-            optional=("id", "email", "currencies"),
+            optional=("id", "email", "currencies", "reference", "metadata"),
         ),
         "AccountChange": closed(
             {
                 "owner": OWNER,
                 "email": nullable(email("Contact email; null clears it.")),
+                "reference": nullable({**ACCOUNT_REFERENCE, "description": "Your own id; null clears it."}),
+                "metadata": nullable(ref("MetadataChange")),
                 "active": nullable(
                     {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."}
                 ),
             },
-            optional=("owner", "email", "active"),
+            optional=("owner", "email", "reference", "metadata", "active"),
         ),
         "NewBalance": closed({"currency": CURRENCY_CODE}),
         "BalanceChange": closed(
@@ -494,8 +544,10 @@ def _request_schemas() -> dict:
                     )
                 ),
                 "description": description,
+                "metadata": nullable(METADATA),
+                **TERMS,
             },
-            optional=("currency", "to_currency", "description"),
+            optional=("currency", "to_currency", "description", "metadata", *TERMS),
         ),
         "NewCashPayment": closed(
             {
@@ -503,8 +555,18 @@ def _request_schemas() -> dict:
                 "currency": CURRENCY_CODE,
                 "amount": ref("AmountInput"),
                 "description": description,
+                "metadata": nullable(METADATA),
+                **TERMS,
             },
-            optional=("description",),
+            optional=("description", "metadata", *TERMS),
+        ),
+        "PaymentChange": closed(
+            {
+                "description": description,
+                "metadata": nullable(ref("MetadataChange")),
+            },
+            optional=("description", "metadata"),
+            description="Only a payment's description and metadata may change; at least one of them.",
         ),
         "NewCurrency": closed(
             {
@@ -587,6 +649,24 @@ def parameters() -> dict:
         "EmailFilter": query("email", {"type": "string"}, "Email is exactly this."),
         "HoldsCurrency": query("currency", CURRENCY_CODE, "Holds a balance in this currency."),
         "SearchTerm": query("q", {"type": "string"}, "Id, owner or email contains this text."),
+        "AccountReference": query("reference", {"type": "string"}, "Only the accounts with this `reference`."),
+        "PaymentReference": query("reference", {"type": "string"}, "Only the payments with this `reference`."),
+        "MetadataFilter": {
+            "name": "metadata",
+            "in": "query",
+            "required": False,
+            "style": "deepObject",
+            "explode": True,
+            "schema": {
+                "type": "object",
+                "propertyNames": {"pattern": KEY_PATTERN.pattern},
+                "additionalProperties": {"type": "string"},
+            },
+            "description": (
+                "`metadata[key]=value`: only those whose metadata has this value under this key; several are all "
+                "required. A key outside `[A-Za-z0-9_.-]{1,40}` is 400 `invalid_request`."
+            ),
+        },
         "PaymentAccount": query("account", {"type": "string"}, "Only payments from or to this account."),
         "EventsAfter": query(
             "after",

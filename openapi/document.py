@@ -20,7 +20,16 @@ from .rates import rate_operations, rate_parameters, rate_schemas
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
 
-PAYMENT_FILTERS = ("PaymentStatus", "PaymentKind", "PaymentCurrency", "CreatedAfter", "CreatedBefore", "PaymentOrder")
+PAYMENT_FILTERS = (
+    "PaymentStatus",
+    "PaymentKind",
+    "PaymentCurrency",
+    "CreatedAfter",
+    "CreatedBefore",
+    "PaymentOrder",
+    "PaymentReference",
+    "MetadataFilter",
+)
 
 
 def _operations() -> list[tuple[str, str, dict]]:
@@ -112,6 +121,8 @@ def _operations() -> list[tuple[str, str, dict]]:
                 "EmailFilter",
                 "HoldsCurrency",
                 "SearchTerm",
+                "AccountReference",
+                "MetadataFilter",
                 "Limit",
                 "Cursor",
             ),
@@ -147,7 +158,10 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Change an account",
             "admin",
             {"200": success("The account as changed.", "Account")},
-            description="Changes the owner, email or active state; fields left out stay as they are.",
+            description=(
+                "Changes the owner, email, reference, metadata or active state; fields left out stay as they are. "
+                "`metadata` is merged: a key given null is removed."
+            ),
             parameters=("AccountId",),
             body="AccountChange",
             errors=("not_found", "validation_error", "system_account"),
@@ -259,6 +273,22 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The payment with its entries.", "PaymentWithEntries")},
             parameters=("PaymentId",),
             errors=("not_found",),
+        ),
+        operation(
+            "patch",
+            "/api/v1/payments/{payment_id}",
+            "updatePayment",
+            "Payments",
+            "Change a payment's description or metadata",
+            "admin",
+            {"200": success("The payment as changed, with its entries.", "PaymentWithEntries")},
+            description=(
+                "Only `description` and `metadata` may change, whatever the payment's status; `metadata` is "
+                "merged (a key given null is removed). A change records a `payment.updated` event."
+            ),
+            parameters=("PaymentId",),
+            body="PaymentChange",
+            errors=("not_found", "validation_error"),
         ),
         *payment_operations(),
         operation(
