@@ -17,6 +17,7 @@ API_LINKS = {
     "withdrawals": "/api/v1/withdrawals",
     "currencies": "/api/v1/currencies",
     "events": "/api/v1/events",
+    "search": "/api/v1/search",
     "audit": "/api/v1/audit",
 }
 

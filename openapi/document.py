@@ -14,6 +14,7 @@ from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
+from .operations_desk import desk_operations, desk_parameters, desk_schemas
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
 
@@ -321,6 +322,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             errors=PAYMENT_REFUSALS,
         ),
         *rate_operations(),
+        *desk_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -405,6 +407,7 @@ TAGS = [
     ("Payment groups", "Payments sent together: all or nothing, or each on its own."),
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
+    ("Search", "Payments and accounts found by id, reference, email or words."),
     ("Events", "The append-only log of every committed change."),
     ("Audit", "The ledger's invariants, checked on demand."),
     ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),
@@ -425,8 +428,8 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas()},
-            "parameters": {**components.parameters(), **rate_parameters()},
+            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas(), **desk_schemas()},
+            "parameters": {**components.parameters(), **rate_parameters(), **desk_parameters()},
             "headers": components.headers(),
             "securitySchemes": {
                 "bearer": {

@@ -58,6 +58,8 @@ def pages(writer, admin) -> list[str]:
         "/rates",
         "/tokens",
         "/audit",
+        f"/search?q={account}",
+        "/search?q=nothing-matches-this",
         "/docs",
     ]
 

@@ -97,6 +97,7 @@ PAGES = {
     "rates": "/rates",
     "tokens": "/tokens",
     "audit": "/audit",
+    "search": "/search?q=Maria",
 }
 
 

@@ -4,7 +4,7 @@ an HTML 404, so it comes last."""
 
 from __future__ import annotations
 
-from . import accounts, audit, auth, overview, payments, reference, tokens
+from . import accounts, audit, auth, overview, payments, reference, search, tokens
 from .base import PageNotFoundHandler
 
 default_handlers = [
@@ -15,5 +15,6 @@ default_handlers = [
     *reference.default_handlers,
     *tokens.default_handlers,
     *audit.default_handlers,
+    *search.default_handlers,
     (r"(?!/api(?:/|$)).*", PageNotFoundHandler),
 ]

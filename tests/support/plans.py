@@ -29,3 +29,15 @@ def assert_read_in_order_from(query, index: str) -> None:
     plan = plan_of(query)
     assert index in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def assert_searched_through_an_index(query) -> None:
+    """The query finds its rows by searching an index with its condition,
+    never by reading a whole table or index."""
+    from models.connection import is_sqlite
+
+    plan = plan_of(query)
+    if is_sqlite():
+        assert "SCAN t1" not in plan, plan
+    else:
+        assert "Index Cond" in plan or "Recheck Cond" in plan, plan
