@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 
+from models.exports import PAYMENT_COLUMNS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
-from .operations_desk import desk_operations, desk_parameters, desk_schemas
+from .operations_desk import desk_operations, desk_parameters, desk_schemas, with_csv
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
 
@@ -196,11 +197,11 @@ def _operations() -> list[tuple[str, str, dict]]:
             "/api/v1/balances/{balance_id}",
             "getBalance",
             "Balances",
-            "Get a balance",
+            "Get a balance, now or at a moment",
             "read",
-            {"200": success("The balance.", "Balance")},
-            parameters=("BalanceId",),
-            errors=("not_found",),
+            {"200": success("The balance; with `as_of`, its amount then.", "BalanceNowOrThen")},
+            parameters=("BalanceId", "AsOf"),
+            errors=("not_found", "invalid_request"),
         ),
         operation(
             "patch",
@@ -238,8 +239,25 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Payments",
             "List payments",
             "read",
-            {"200": success("Payments newest first unless `order=asc`, without entries.", "PaymentList")},
-            parameters=(*PAYMENT_FILTERS[:3], "PaymentAccount", *PAYMENT_FILTERS[3:], "Limit", "Cursor"),
+            {
+                "200": with_csv(
+                    success("Payments newest first unless `order=asc`, without entries.", "PaymentList"),
+                    PAYMENT_COLUMNS,
+                    "Every payment the filters match, in the list's order (no paging)",
+                )
+            },
+            description=(
+                "With `format=csv` or `Accept: text/csv`, every payment the filters match streams as CSV, in "
+                "bounded memory however many there are."
+            ),
+            parameters=(
+                *PAYMENT_FILTERS[:3],
+                "PaymentAccount",
+                *PAYMENT_FILTERS[3:],
+                "ExportFormat",
+                "Limit",
+                "Cursor",
+            ),
         ),
         operation(
             "post",

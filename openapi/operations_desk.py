@@ -4,9 +4,21 @@ balances in time and statements, and the activity log."""
 from __future__ import annotations
 
 from models.search import DEFAULT_LIMIT, ID_PREFIX_MIN, MAX_LIMIT, QUERY_MAX_LENGTH
+from models.statements import STATEMENT_COLUMNS
 
 from .builders import operation, success
-from .components import closed, query, ref, text
+from .components import AMOUNT, CURRENCY_CODE, TIME, closed, nullable, query, ref, text
+
+
+def with_csv(response: dict, columns: tuple[str, ...], what: str) -> dict:
+    """A 200 response that may also be CSV (`format=csv` or `Accept: text/csv`)."""
+    csv = {
+        "schema": {
+            "type": "string",
+            "description": f"{what}, streamed; a header line, then one line a row: {', '.join(columns)}.",
+        }
+    }
+    return {**response, "content": {**response["content"], "text/csv": csv}}
 
 
 def desk_operations() -> list[tuple[str, str, dict]]:
@@ -28,11 +40,62 @@ def desk_operations() -> list[tuple[str, str, dict]]:
             parameters=("SearchText", "SearchLimit"),
             errors=("invalid_request",),
         ),
+        operation(
+            "get",
+            "/api/v1/balances/{balance_id}/statement",
+            "getBalanceStatement",
+            "Balances",
+            "A balance's statement for a period",
+            "read",
+            {
+                "200": with_csv(
+                    success("The period's figures and a page of its entries, oldest first.", "Statement"),
+                    STATEMENT_COLUMNS,
+                    "Every entry of the period (no paging)",
+                )
+            },
+            description=(
+                "`opening` is what the balance held at `from` (before its entries at that instant), `closing` at "
+                "`to`; `total_in` and `total_out` sum the entries of [from, to), so closing = opening + total_in - "
+                "total_out. With `format=csv` or `Accept: text/csv`, every entry of the period streams as CSV, in "
+                "bounded memory however many there are. Without `to`, the period ends now: pass `to` for pages "
+                "that do not move."
+            ),
+            parameters=("BalanceId", "StatementFrom", "StatementTo", "ExportFormat", "Limit", "Cursor"),
+            errors=("not_found", "invalid_request"),
+        ),
     ]
 
 
 def desk_schemas() -> dict:
     return {
+        "BalanceNowOrThen": {"oneOf": [ref("Balance"), ref("BalanceAt")]},
+        "BalanceAt": closed(
+            {
+                "id": text("Balance id."),
+                "account": text("Owning account id."),
+                "currency": CURRENCY_CODE,
+                "as_of": TIME,
+                "amount": {**AMOUNT, "description": "What the balance held then: after every entry up to `as_of`."},
+            },
+            description="A balance at a moment (`?as_of=`).",
+        ),
+        "Statement": closed(
+            {
+                "balance": text("Balance id."),
+                "account": text("Owning account id."),
+                "currency": CURRENCY_CODE,
+                "from": nullable({**TIME, "description": "Start of the period; null: from the first entry."}),
+                "to": {**TIME, "description": "End of the period (not included)."},
+                "opening": AMOUNT,
+                "closing": AMOUNT,
+                "total_in": {**AMOUNT, "description": "The sum of the period's incoming entries."},
+                "total_out": {**AMOUNT, "description": "The sum of the period's outgoing entries."},
+                "data": {"type": "array", "items": ref("Entry"), "description": "A page of the period's entries."},
+                "next_cursor": nullable(text("Pass as `cursor` for the next page; null on the last.")),
+            },
+            description="A balance's statement for [from, to).",
+        ),
         "SearchResults": closed(
             {
                 "query": text("The text searched for, trimmed."),
@@ -53,6 +116,18 @@ def desk_parameters() -> dict:
             ),
             "required": True,
         },
+        "AsOf": query(
+            "as_of",
+            TIME,
+            "The balance's amount at this ISO 8601 time (UTC if no offset) instead of now; else 400.",
+        ),
+        "StatementFrom": query("from", TIME, "Start of the period, included (ISO 8601); default: the first entry."),
+        "StatementTo": query("to", TIME, "End of the period, not included (ISO 8601); default: now."),
+        "ExportFormat": query(
+            "format",
+            {"type": "string", "enum": ["json", "csv"], "default": "json"},
+            "`csv`: the whole of it as streamed CSV (so does `Accept: text/csv` without `format`).",
+        ),
         "SearchLimit": query(
             "limit",
             {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},

@@ -59,6 +59,7 @@ def pages(writer, admin) -> list[str]:
         "/tokens",
         "/audit",
         f"/search?q={account}",
+        f"/balances/{paid.body['from_balance']}/statement",
         "/search?q=nothing-matches-this",
         "/docs",
     ]

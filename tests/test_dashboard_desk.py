@@ -3,6 +3,8 @@ width: the search box in the header, CSV exports and the activity log."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 
 import pytest
@@ -37,3 +39,33 @@ def test_the_header_search_box_finds_a_payment_by_its_description_and_an_account
     page.get_by_label("Search payments and accounts").first.press("Enter")
     expect(page.get_by_text("No payment matches.")).to_be_visible()
     expect(page.get_by_text("No account matches.")).to_be_visible()
+
+
+def download(page, click) -> str:
+    """The text of the file that clicking `click` downloads."""
+    with page.expect_download() as started:
+        click()
+    return open(started.value.path(), encoding="utf-8").read()
+
+
+@WIDTHS
+def test_an_operator_exports_a_filtered_payment_list_and_a_statement_as_csv(browser, gateway, writer, admin, viewport):
+    sender = open_account(writer, admin, {"PHP": "9.00"})
+    receiver = open_account(writer, admin, currencies=["PHP"])
+    paid = [pay(writer, {"from_account": sender, "to_account": receiver, "amount": f"{n}.00"}).body for n in (1, 2)]
+    page = open_page(browser, gateway, viewport=viewport)
+    page.context.set_default_timeout(20_000)
+    log_in(page, new_operator("viewer"))
+    page.goto(f"/payments?account={receiver}")
+    text = download(page, lambda: page.get_by_role("link", name="Export CSV").click())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["id"] for r in rows] == [paid[1]["id"], paid[0]["id"]]
+
+    page.goto(f"/accounts/{receiver}")
+    page.get_by_role("link", name="Statement of the PHP balance").click()
+    expect(page.locator('[data-figure="closing"]')).to_contain_text("3.00")
+    expect(page.locator('[data-figure="total_in"]')).to_contain_text("3.00")
+    expect(page.locator("tr[data-entry-id]")).to_have_count(2)
+    text = download(page, lambda: page.get_by_role("link", name="Export CSV").click())
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert [r["amount"] for r in lines] == ["1.00", "2.00"] and lines[-1]["balance_after"] == "3.00"

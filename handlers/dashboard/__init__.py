@@ -4,12 +4,13 @@ an HTML 404, so it comes last."""
 
 from __future__ import annotations
 
-from . import accounts, audit, auth, overview, payments, reference, search, tokens
+from . import accounts, audit, auth, overview, payments, reference, search, statements, tokens
 from .base import PageNotFoundHandler
 
 default_handlers = [
     *auth.default_handlers,
     *overview.default_handlers,
+    *statements.default_handlers,
     *accounts.default_handlers,
     *payments.default_handlers,
     *reference.default_handlers,

@@ -218,6 +218,13 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         query = urlencode(args, doseq=True)
         return self.request.path + ("?" + query if query else "")
 
+    def export_url(self, path: str) -> str:
+        """`path` with this page's query arguments but its cursor: the same
+        filters, for an export of everything they match."""
+        kept = {name: self.get_query_arguments(name) for name in self.request.query_arguments}
+        kept = {name: values for name, values in kept.items() if name not in ("cursor", "fragment")}
+        return path + ("?" + urlencode(kept, doseq=True) if kept else "")
+
     def money(self, amount: str | None, currency: str | None) -> str:
         return format_money(amount, currency, self.money_locale)
 

@@ -221,6 +221,23 @@ class PaymentFilterForm(Form):
         return args
 
 
+class StatementForm(Form):
+    """A statement's period, in whole days: from the start of one to the end
+    of another (both optional: from the first entry, until now)."""
+
+    start = DateField("From", OPTIONAL)
+    end = DateField("Until", OPTIONAL)
+
+    def args(self) -> dict[str, str]:
+        """The period as the statement's `from` and `to` take it."""
+        args = {}
+        if self.start.data:
+            args["from"] = self.start.data.isoformat()
+        if self.end.data:
+            args["to"] = (self.end.data + timedelta(days=1)).isoformat()
+        return args
+
+
 class ReverseForm(Form):
     amount = StringField("Amount", OPTIONAL, render_kw={**AMOUNT, "placeholder": "All that is left"})
     description = StringField("Reason", OPTIONAL, render_kw={"placeholder": "Optional"})
