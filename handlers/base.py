@@ -22,6 +22,7 @@ from peewee import InterfaceError, OperationalError
 from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from models.actors import SYSTEM, Acting, Actor, acting_as
 from models.auth import ApiToken, scope_allows
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
@@ -34,6 +35,7 @@ from web.routing import ReadRouting
 if TYPE_CHECKING:
     from web.hub import EventHub
 
+    from .dashboard.base import PageHandler
     from .stream import StreamHandler
 
 log = logging.getLogger(__name__)
@@ -234,7 +236,18 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         return await self.executor_run(functools.partial(transaction_at_most_once, work))
 
     async def executor_run(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        """Run `work` on a database thread, as this request's actor."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(run_acting, self.acting, work)
+        )
+
+    @property
+    def acting(self) -> Acting:
+        """Who this request acts as: its token (once authenticated), from
+        the client's address, with its request id."""
+        token = self.token
+        actor = SYSTEM if token is None else Actor("token", token.id, token.name)
+        return Acting(actor, self.request.remote_ip, self.request_id)
 
     async def authenticate(self, needed: str) -> None:
         secret = bearer_secret(self.request)
@@ -302,7 +315,13 @@ class APIHandler(Counted, ReadRouting, RequestHandler):
         write_json_error(self, status_code, kwargs.get("exc_info"))
 
 
-def tag_request(handler: APIHandler | StreamHandler) -> None:
+def run_acting(acting: Acting, work: Callable[[], T]) -> T:
+    """`work()` with its changes recorded as `acting`'s (`models.actors`)."""
+    with acting_as(acting):
+        return work()
+
+
+def tag_request(handler: APIHandler | StreamHandler | PageHandler) -> None:
     """Give the response the request's `X-Request-Id`: the client's own if it
     sent a sensible one, else a new one. (Runs again when an error clears the
     headers: the id stays the same.)"""

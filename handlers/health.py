@@ -18,6 +18,7 @@ API_LINKS = {
     "currencies": "/api/v1/currencies",
     "events": "/api/v1/events",
     "search": "/api/v1/search",
+    "activity": "/api/v1/activity",
     "audit": "/api/v1/audit",
 }
 

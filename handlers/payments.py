@@ -54,7 +54,7 @@ class PaymentIntakeHandler(APIHandler):
         without an Idempotency-Key, a payment of `kind` goes through the
         intake batcher."""
         if kind is not None and "Idempotency-Key" not in self.request.headers:
-            accepted = await self.settings["intake_batcher"].submit(kind, self.json_body())
+            accepted = await self.settings["intake_batcher"].submit(kind, self.json_body(), self.acting)
             created = Created(accepted.id, accepted)
         else:
             created = await self.create(lambda body: submit(body, self.request_settlement), id_of=lambda a: a.id)

@@ -93,6 +93,8 @@ class Payment(BaseModel):
     reference = CharField(max_length=REFERENCE_MAX_LENGTH, null=True)
     # JSON text; each key once more in PaymentMetadata, which lists filter by.
     metadata = TextField(null=True)
+    # Who sent it (`models.actors`, JSON text; null: the system).
+    created_by = TextField(null=True)
     # A reversal names what it reverses (indexed where set, migration 0007);
     # the reversed payment names its newest reversal that has not failed and
     # keeps the sum of those (in the units a reversal counts in: an

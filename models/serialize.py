@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .actors import actor_json
 from .currency import exponent_of
 from .metadata import metadata_of
 from .money import format_amount
@@ -115,6 +116,7 @@ def payment_json(
         "description": row.get("description"),
         "reference": row.get("reference"),
         "metadata": metadata_of(row.get("metadata")),
+        "created_by": actor_json(row.get("created_by")),
         "capture": row.get("capture") or "automatic",
         "authorized_amount": money(row.get("authorized_amount"), currency),
         "captured_amount": money(row.get("captured_amount"), currency),

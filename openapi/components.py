@@ -328,6 +328,7 @@ def schemas() -> dict:
                 "description": nullable(text("Free text given at intake.")),
                 "reference": nullable(text("The caller's own id for the payment, as given.")),
                 "metadata": METADATA,
+                "created_by": ref("Actor"),
                 "capture": {
                     "type": "string",
                     "enum": list(CAPTURES),
@@ -399,6 +400,7 @@ def schemas() -> dict:
                 "seq": {"type": "integer", "description": "Unique and increasing."},
                 "type": {"type": "string", "enum": list(EVENT_TYPES)},
                 "created_at": TIME,
+                "actor": ref("Actor"),
                 "data": {"type": "object", "description": "The changed resource as it was after the change."},
             },
             description="An append-only record of a committed change.",

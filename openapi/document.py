@@ -426,6 +426,7 @@ TAGS = [
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Search", "Payments and accounts found by id, reference, email or words."),
+    ("Activity", "Who did what: every change and every access, with its actor."),
     ("Events", "The append-only log of every committed change."),
     ("Audit", "The ledger's invariants, checked on demand."),
     ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),

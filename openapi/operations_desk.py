@@ -3,11 +3,14 @@ balances in time and statements, and the activity log."""
 
 from __future__ import annotations
 
+from models.access import ACCESS_ACTIONS
+from models.actors import ACTOR_PATTERN
+from models.event import EVENT_TYPES
 from models.search import DEFAULT_LIMIT, ID_PREFIX_MIN, MAX_LIMIT, QUERY_MAX_LENGTH
 from models.statements import STATEMENT_COLUMNS
 
 from .builders import operation, success
-from .components import AMOUNT, CURRENCY_CODE, TIME, closed, nullable, query, ref, text
+from .components import AMOUNT, CURRENCY_CODE, TIME, closed, nullable, page_of, query, ref, text
 
 
 def with_csv(response: dict, columns: tuple[str, ...], what: str) -> dict:
@@ -64,11 +67,56 @@ def desk_operations() -> list[tuple[str, str, dict]]:
             parameters=("BalanceId", "StatementFrom", "StatementTo", "ExportFormat", "Limit", "Cursor"),
             errors=("not_found", "invalid_request"),
         ),
+        operation(
+            "get",
+            "/api/v1/activity",
+            "listActivity",
+            "Activity",
+            "Who did what",
+            "admin",
+            {"200": success("Changes and accesses, newest first.", "ActivityList")},
+            description=(
+                "Every change (each event, with who made it) and every access (operators' log-ins, refused ones "
+                "too, and log-outs; tokens issued and revoked; operators added and changed), newest first, with "
+                "the actor, the time, the client's address and the request's id. Append-only: nothing in the API "
+                "or the dashboard changes or deletes a line. Changes nobody asked for (settlement, the clock) are "
+                "the system's."
+            ),
+            parameters=("ActivityActor", "ActivityType", "CreatedAfter", "CreatedBefore", "Limit", "Cursor"),
+            errors=("invalid_request", "invalid_cursor"),
+        ),
     ]
+
+
+ACTOR = {
+    "oneOf": [
+        closed({"type": {"const": "token"}, "id": {"type": "integer"}, "name": {"type": "string"}}),
+        closed({"type": {"const": "operator"}, "id": {"type": "integer"}, "email": {"type": "string"}}),
+        closed({"type": {"const": "system"}}),
+        closed({"type": {"const": "anonymous"}}),
+    ],
+    "description": "Who: an API token, a dashboard operator, the system itself, or someone not logged in.",
+}
 
 
 def desk_schemas() -> dict:
     return {
+        "Actor": ACTOR,
+        "ActivityLine": closed(
+            {
+                "id": text("`event:<n>` or `access:<n>`."),
+                "source": {"type": "string", "enum": ["change", "access"]},
+                "type": {"type": "string", "enum": [*EVENT_TYPES, *ACCESS_ACTIONS]},
+                "subject": nullable(text("What it was about: an id, an email, a token's name.")),
+                "seq": nullable({"type": "integer", "description": "A change's event `seq`, once numbered."}),
+                "actor": ref("Actor"),
+                "created_at": TIME,
+                "client_ip": nullable(text("The client's address.")),
+                "request_id": nullable(text("The request's X-Request-Id.")),
+            },
+            description="One line of the activity log.",
+        ),
+        "ActivityList": page_of("ActivityLine"),
         "BalanceNowOrThen": {"oneOf": [ref("Balance"), ref("BalanceAt")]},
         "BalanceAt": closed(
             {
@@ -116,6 +164,16 @@ def desk_parameters() -> dict:
             ),
             "required": True,
         },
+        "ActivityActor": query(
+            "actor",
+            {"type": "string", "pattern": ACTOR_PATTERN.pattern, "examples": ["operator:3", "token:12"]},
+            "Only this actor's lines: `token:<id>`, `operator:<id>`, `system` or `anonymous`.",
+        ),
+        "ActivityType": query(
+            "type",
+            {"type": "string", "enum": [*EVENT_TYPES, *ACCESS_ACTIONS]},
+            "Only lines of this event type or access action.",
+        ),
         "AsOf": query(
             "as_of",
             TIME,

@@ -58,6 +58,7 @@ def pages(writer, admin) -> list[str]:
         "/rates",
         "/tokens",
         "/audit",
+        "/activity",
         f"/search?q={account}",
         f"/balances/{paid.body['from_balance']}/statement",
         "/search?q=nothing-matches-this",

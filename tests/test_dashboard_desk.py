@@ -69,3 +69,27 @@ def test_an_operator_exports_a_filtered_payment_list_and_a_statement_as_csv(brow
     text = download(page, lambda: page.get_by_role("link", name="Export CSV").click())
     lines = list(csv.DictReader(io.StringIO(text)))
     assert [r["amount"] for r in lines] == ["1.00", "2.00"] and lines[-1]["balance_after"] == "3.00"
+
+
+@WIDTHS
+def test_an_admin_sees_who_did_what_in_the_activity_log_and_a_viewer_may_not(browser, gateway, viewport):
+    email = new_operator("admin")
+    page = open_page(browser, gateway, viewport=viewport)
+    log_in(page, email)
+    name = "ci-" + uuid.uuid4().hex[:8]
+    page.goto("/tokens")
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create token").click()
+    page.goto("/activity")
+    page.get_by_label("What").select_option("token.created")
+    page.get_by_role("button", name="Filter").click()
+    row = page.locator('tr[data-type="token.created"]', has_text=name)
+    expect(row).to_be_visible()
+    expect(row).to_contain_text(email)
+    page.get_by_label("What").select_option("operator.logged_in")
+    page.get_by_label("Actor").fill("nobody")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("Actor: must be system")).to_be_visible()
+    viewer = open_page(browser, gateway, viewport=viewport)
+    log_in(viewer, new_operator("viewer"))
+    assert viewer.goto("/activity").status == 403

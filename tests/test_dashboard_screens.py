@@ -100,6 +100,7 @@ PAGES = {
     "audit": "/audit",
     "search": "/search?q=Maria",
     "statement": "/balances/{balance}/statement",
+    "activity": "/activity",
 }
 
 

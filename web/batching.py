@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
+from models.actors import NOBODY, Acting
 from models.errors import ApiError
 from models.intake import Accepted, RequestSettlement, accept_payments
 from models.retry import OutcomeUnknown, retried_without_transaction
@@ -44,13 +45,14 @@ class IntakeBatcher:
     def __init__(self, executor: Executor, request_settlement: RequestSettlement) -> None:
         self._executor = executor
         self._request_settlement = request_settlement
-        self._waiting: deque[tuple[str, object, asyncio.Future]] = deque()
+        self._waiting: deque[tuple[str, object, Acting, asyncio.Future]] = deque()
         self._draining = 0
 
-    async def submit(self, kind: str, body: object) -> Accepted:
-        """The payment accepted for this request; raises its ApiError if refused."""
+    async def submit(self, kind: str, body: object, acting: Acting = NOBODY) -> Accepted:
+        """The payment `acting` asks for with this request; raises its
+        ApiError if refused."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((kind, body, future))
+        self._waiting.append((kind, body, acting, future))
         if self._draining == 0 or (self._draining < MAX_IN_FLIGHT and len(self._waiting) >= SECOND_BATCH_AT):
             self._draining += 1
             asyncio.get_running_loop().create_task(self._drain())
@@ -61,12 +63,13 @@ class IntakeBatcher:
         try:
             while self._waiting:
                 batch = [self._waiting.popleft() for _ in range(min(MAX_BATCH, len(self._waiting)))]
-                requests = [(kind, body) for kind, body, _ in batch]
+                requests = [(kind, body) for kind, body, _, _ in batch]
+                actings = [acting for _, _, acting, _ in batch]
                 try:
-                    outcomes = await loop.run_in_executor(self._executor, self._accept, requests)
+                    outcomes = await loop.run_in_executor(self._executor, self._accept, requests, actings)
                 except Exception as problem:
                     outcomes = [problem] * len(batch)
-                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if isinstance(outcome, BaseException):
@@ -76,9 +79,9 @@ class IntakeBatcher:
         finally:
             self._draining -= 1
 
-    def _accept(self, requests: list[tuple[str, object]]) -> Sequence[Accepted | BaseException]:
+    def _accept(self, requests: list[tuple[str, object]], actings: list[Acting]) -> Sequence[Accepted | BaseException]:
         try:
-            return retried_without_transaction(lambda: accept_payments(requests, self._request_settlement))
+            return retried_without_transaction(lambda: accept_payments(requests, self._request_settlement, actings))
         except (ApiError, OutcomeUnknown):
             # Refused, or perhaps stored: either way, not to be tried again.
             raise
@@ -87,10 +90,10 @@ class IntakeBatcher:
                 raise
             log.exception("a batch of %d payments failed; accepting them one by one", len(requests))
         outcomes: list[Accepted | BaseException] = []
-        for request in requests:
+        for request, acting in zip(requests, actings, strict=True):
             try:
                 outcomes += retried_without_transaction(
-                    functools.partial(accept_payments, [request], self._request_settlement)
+                    functools.partial(accept_payments, [request], self._request_settlement, [acting])
                 )
             except Exception as problem:
                 outcomes.append(problem)

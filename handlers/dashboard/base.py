@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -22,13 +22,14 @@ from jinja2 import Environment
 from markupsafe import Markup
 from tornado.web import HTTPError, RequestHandler
 
+from models.actors import SYSTEM, Acting, Actor
 from models.auth import Operator
 from models.errors import ApiError
 from models.retry import OutcomeUnknown, retried_transaction, transaction_at_most_once
 from web.inflight import Counted
 from web.routing import ReadRouting
 
-from ..base import mark_scope
+from ..base import mark_scope, run_acting, tag_request
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
@@ -57,6 +58,7 @@ NAVIGATION = (
     ("/currencies", "Currencies"),
     ("/rates", "Rates"),
     ("/tokens", "API tokens"),
+    ("/activity", "Activity"),
     ("/audit", "Audit"),
 )
 
@@ -96,6 +98,8 @@ def admin_only(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Co
 class PageHandler(Counted, ReadRouting, RequestHandler):
     operator: Operator | None = None
     feed_after = 0
+    if TYPE_CHECKING:
+        request_id: str  # set by `tag_request`
 
     @property
     def jinja(self) -> Environment:
@@ -123,6 +127,7 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         self.set_header("Cache-Control", "no-store")
         if self.request.protocol == "https":
             self.set_header("Strict-Transport-Security", "max-age=31536000")
+        tag_request(self)
 
     def set_cookie(  # type: ignore[override]  # past `value` by keyword only, as Tornado itself calls it
         self, name: str, value: str | bytes, **kwargs: Any
@@ -139,7 +144,9 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         self.feed_after = self.settings["hub"].head
         operator_id = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
         if operator_id is not None:
-            self.operator = await self.run_db(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+            operator = await self.run_db(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+            # A disabled operator's sessions end at once, on every web process.
+            self.operator = operator if operator is not None and operator.active else None
         await self.mark_writes()
 
     def read_client(self) -> str | None:
@@ -166,7 +173,17 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
         return await self._off_loop(functools.partial(transaction_at_most_once, work))
 
     async def _off_loop(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], work)
+        """Run `work` on a database thread, as this page's operator."""
+        run = functools.partial(run_acting, self.acting, work)
+        return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], run)
+
+    @property
+    def acting(self) -> Acting:
+        """Who this page acts as: its operator, from the client's address,
+        with the request's id."""
+        operator = self.operator
+        actor = SYSTEM if operator is None else Actor("operator", operator.id, operator.email)
+        return Acting(actor, self.request.remote_ip, self.request_id)
 
     def send_to_login(self) -> None:
         """To the login page (the app's `login_url`), and back here after."""

@@ -31,8 +31,10 @@ from wtforms.fields import (
 )
 from wtforms.validators import InputRequired, Optional
 
+from models.access import ACCESS_ACTIONS
 from models.auth import SCOPES
 from models.errors import ApiError
+from models.event import EVENT_TYPES
 from models.ledger import KINDS, STATUSES
 
 
@@ -214,6 +216,29 @@ class PaymentFilterForm(Form):
         """The filters as `list_payments` takes them; "until" a day means up
         to the end of that day."""
         args = {name: self.data[name] for name in ("status", "kind", "account", "currency") if self.data[name]}
+        if self.created_after.data:
+            args["created_after"] = self.created_after.data.isoformat()
+        if self.created_before.data:
+            args["created_before"] = (self.created_before.data + timedelta(days=1)).isoformat()
+        return args
+
+
+class ActivityFilterForm(Form):
+    actor = SearchField(
+        "Actor", OPTIONAL, render_kw={"placeholder": "operator:3, token:12, system", "spellcheck": "false"}
+    )
+    type = SelectField(
+        "What",
+        OPTIONAL,
+        choices=[SelectChoice("", "Anything")] + [SelectChoice(t, t) for t in (*ACCESS_ACTIONS, *EVENT_TYPES)],
+    )
+    created_after = DateField("From", OPTIONAL)
+    created_before = DateField("Until", OPTIONAL)
+
+    def args(self) -> dict[str, str]:
+        """The filters as `list_activity` takes them; "until" a day means up
+        to the end of that day."""
+        args = {name: self.data[name].strip() for name in ("actor", "type") if self.data[name]}
         if self.created_after.data:
             args["created_after"] = self.created_after.data.isoformat()
         if self.created_before.data:
