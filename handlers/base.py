@@ -26,7 +26,14 @@ from models.actors import SYSTEM, Acting, Actor, acting_as
 from models.auth import ApiToken, scope_allows
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
-from models.retry import OutcomeUnknown, is_connection_lost, read_only, retried_transaction, transaction_at_most_once
+from models.retry import (
+    OutcomeUnknown,
+    is_connection_lost,
+    read_only,
+    retried_transaction,
+    retried_without_transaction,
+    transaction_at_most_once,
+)
 from models.serialize import compact_json
 from web.inflight import Counted
 from web.protocol import MAX_BODY_BYTES, REQUEST_ID
@@ -130,6 +137,7 @@ def authorize_token(secret: str | None, needed: str) -> ApiToken:
         raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     if not scope_allows(token.scope, needed):
         raise ApiError(403, "forbidden", f"this needs a token with the {needed} scope")
+    retried_without_transaction(token.note_use)
     return token
 
 

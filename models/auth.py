@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -27,6 +28,7 @@ _hasher = PasswordHasher()
 # Tokens this process has checked lately: digest -> (token, valid until).
 # Saves a database read on every request; only live tokens are kept.
 TOKEN_CACHE_SECONDS = 5.0
+USE_NOTED_EVERY = timedelta(minutes=1)
 _live_tokens: dict[str, tuple[ApiToken, float]] = {}
 
 
@@ -114,6 +116,16 @@ class ApiToken(BaseModel):
             query = query.where(cls.id < key[0])
         return page(list(query.order_by(cls.id.desc()).limit(limit + 1)), limit, lambda t: [t.id])
 
+    def note_use(self) -> None:
+        """Remember that the token was used now, at most once a minute (a
+        write per request would cost more than the request)."""
+        now = utcnow()
+        if self.last_used_at is not None and now - self.last_used_at < USE_NOTED_EVERY:
+            return
+        self.last_used_at = now
+        stale = ApiToken.last_used_at.is_null() | (ApiToken.last_used_at < now - USE_NOTED_EVERY)
+        ApiToken.update(last_used_at=now).where((ApiToken.id == self.id) & stale).execute()
+
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = utcnow()
@@ -186,6 +198,11 @@ def record_log_in(email: str, operator: Operator | None, acting: Acting) -> None
 
 def record_log_out(operator: Operator, acting: Acting) -> None:
     record_access("operator.logged_out", operator.email, acting._replace(actor=operator.actor))
+
+
+def hash_password(password: str) -> str:
+    """A password's Argon2id hash, as operators' are stored."""
+    return _hasher.hash(password)
 
 
 def _check(password_hash: str, password: str) -> bool:

@@ -211,6 +211,7 @@ def token_json(token: ApiToken) -> dict:
         "hint": token.hint,
         "created_at": iso(token.created_at),
         "revoked_at": iso(token.revoked_at),
+        "last_used_at": iso(token.last_used_at),
     }
 
 

@@ -59,6 +59,8 @@ def pages(writer, admin) -> list[str]:
         "/tokens",
         "/audit",
         "/activity",
+        "/operators",
+        "/password",
         f"/search?q={account}",
         f"/balances/{paid.body['from_balance']}/statement",
         "/search?q=nothing-matches-this",

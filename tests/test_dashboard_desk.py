@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.support.browser import DESKTOP, PHONE, log_in, open_page
 from tests.support.ledger import open_account, pay
-from tests.support.pages import new_operator
+from tests.support.pages import PASSWORD, new_operator
 
 pytestmark = pytest.mark.browser
 WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -93,3 +94,41 @@ def test_an_admin_sees_who_did_what_in_the_activity_log_and_a_viewer_may_not(bro
     viewer = open_page(browser, gateway, viewport=viewport)
     log_in(viewer, new_operator("viewer"))
     assert viewer.goto("/activity").status == 403
+
+
+@WIDTHS
+def test_an_admin_manages_operators_and_a_disabled_one_is_logged_out(browser, gateway, viewport):
+    page = open_page(browser, gateway, viewport=viewport)
+    log_in(page, new_operator("admin"))
+    email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto("/operators")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill("a long passphrase")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Add operator").click()
+    row = page.locator(f'tr[data-operator="{email}"]')
+    expect(row).to_contain_text("never")
+    other = open_page(browser, gateway, viewport=viewport)
+    log_in(other, email, "a long passphrase")
+    page.reload()
+    expect(row).not_to_contain_text("never")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name=f"Disable {email}").click()
+    expect(page.locator(".notice")).to_contain_text("is disabled")
+    other.goto("/payments")
+    expect(other).to_have_url(re.compile(r"/login\?next=%2Fpayments$"))
+
+
+@WIDTHS
+def test_an_operator_changes_their_own_password(browser, gateway, viewport):
+    email = new_operator("viewer")
+    page = open_page(browser, gateway, viewport=viewport)
+    log_in(page, email)
+    page.goto("/password")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("my own new words")
+    page.get_by_label("New password again").fill("my own new words")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".notice")).to_contain_text("Your password is changed")
+    again = open_page(browser, gateway, viewport=viewport)
+    log_in(again, email, "my own new words")

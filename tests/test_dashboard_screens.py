@@ -101,6 +101,7 @@ PAGES = {
     "search": "/search?q=Maria",
     "statement": "/balances/{balance}/statement",
     "activity": "/activity",
+    "operators": "/operators",
 }
 
 

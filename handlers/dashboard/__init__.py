@@ -4,7 +4,7 @@ an HTML 404, so it comes last."""
 
 from __future__ import annotations
 
-from . import accounts, activity, audit, auth, overview, payments, reference, search, statements, tokens
+from . import accounts, activity, audit, auth, operators, overview, payments, reference, search, statements, tokens
 from .base import PageNotFoundHandler
 
 default_handlers = [
@@ -17,6 +17,7 @@ default_handlers = [
     *tokens.default_handlers,
     *audit.default_handlers,
     *activity.default_handlers,
+    *operators.default_handlers,
     *search.default_handlers,
     (r"(?!/api(?:/|$)).*", PageNotFoundHandler),
 ]

@@ -58,8 +58,12 @@ NAVIGATION = (
     ("/currencies", "Currencies"),
     ("/rates", "Rates"),
     ("/tokens", "API tokens"),
-    ("/activity", "Activity"),
     ("/audit", "Audit"),
+)
+# Pages only admins may open, listed for them only.
+ADMIN_NAVIGATION = (
+    ("/operators", "Operators"),
+    ("/activity", "Activity"),
 )
 
 
@@ -253,7 +257,7 @@ class PageHandler(Counted, ReadRouting, RequestHandler):
             "operator": self.operator,
             "is_admin": self.is_admin,
             "path": self.request.path,
-            "navigation": NAVIGATION,
+            "navigation": NAVIGATION + (ADMIN_NAVIGATION if self.is_admin else ()),
             "notice": self._take_notice(),
             "xsrf_form": lambda: Markup(self.xsrf_form_html()),
             "money": self.money,

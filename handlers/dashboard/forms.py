@@ -246,6 +246,28 @@ class ActivityFilterForm(Form):
         return args
 
 
+class OperatorForm(Form):
+    email = EmailField("Email", REQUIRED, render_kw={"autocomplete": "off"})
+    password = PasswordField(
+        "Password", REQUIRED, description="At least 8 characters.", render_kw={"autocomplete": "new-password"}
+    )
+    role = SelectField(
+        "Role", REQUIRED, choices=[SelectChoice("viewer", "Viewer"), SelectChoice("admin", "Admin")], default="viewer"
+    )
+
+
+class PasswordResetForm(Form):
+    password = PasswordField("New password", REQUIRED, render_kw={"autocomplete": "new-password"})
+
+
+class OwnPasswordForm(Form):
+    current_password = PasswordField("Current password", REQUIRED, render_kw={"autocomplete": "current-password"})
+    password = PasswordField(
+        "New password", REQUIRED, description="At least 8 characters.", render_kw={"autocomplete": "new-password"}
+    )
+    confirm = PasswordField("New password again", REQUIRED, render_kw={"autocomplete": "new-password"})
+
+
 class StatementForm(Form):
     """A statement's period, in whole days: from the start of one to the end
     of another (both optional: from the first entry, until now)."""
