@@ -82,6 +82,14 @@ def test_a_role_changes_and_a_disabled_operators_sessions_end_at_once_on_every_w
     for session in (here, there):
         page = session.get("/payments")
         assert page.status == 302 and (page.location or "").startswith("/login"), page.status
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+        "Origin": gateway.url,
+    }
+    assert there.get("/api/v1/stream", headers=upgrade).status == 401
     refused = Session(gateway.url).login(email, PASSWORD)
     assert refused.status == 422 and "Wrong email or password" in refused.text
     assert admin.post(f"/operators/{target.id}/state", {"active": "true"}).status == 303
