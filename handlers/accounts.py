@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from models.account import Account, Balance, add_balance, create_account, update_account, update_balance
+from models.connection import utcnow
 from models.errors import not_found
+from models.exports import statement_lines
 from models.pagination import parse_limit
-from models.queries import account_with_balances, balance_entries, list_accounts, list_payments
-from models.serialize import account_json, account_payment_json, balance_json, entry_json
+from models.queries import account_with_balances, balance_entries, list_accounts, list_payments, parse_time
+from models.serialize import account_json, account_payment_json, balance_json, entry_json, iso, money
+from models.statements import (
+    STATEMENT_COLUMNS,
+    Period,
+    amount_at,
+    check_period,
+    statement_entries,
+    statement_summary,
+)
 
 from .base import APIHandler, scope
+from .exports import stream_csv, wants_csv
+
+# The query parameters of each GET here, besides those of the lists.
+BALANCE_PARAMETERS = ("as_of",)
+STATEMENT_PARAMETERS = ("from", "to", "limit", "cursor", "format")
 
 
 def _account(account_id: str) -> Account:
@@ -88,10 +105,25 @@ class AccountBalancesHandler(APIHandler):
         self.send(body, 200 if created.replayed else 201, created.replayed)
 
 
+def balance_at(balance: Balance, moment: datetime) -> dict:
+    """What the balance held at `moment`."""
+    return {
+        "id": balance.id,
+        "account": balance.account_id,
+        "currency": balance.currency_id,
+        "as_of": iso(moment),
+        "amount": money(amount_at(balance.id, moment), balance.currency_id),
+    }
+
+
 class BalanceHandler(APIHandler):
     @scope("read")
     async def get(self, balance_id: str) -> None:
-        self.send(await self.run_db(lambda: balance_json(_balance(balance_id))))
+        as_of = parse_time("as_of", self.query_args().get("as_of"))
+        if as_of is None:
+            self.send(await self.run_db(lambda: balance_json(_balance(balance_id))))
+        else:
+            self.send(await self.run_db(lambda: balance_at(_balance(balance_id), as_of)))
 
     @scope("admin")
     async def patch(self, balance_id: str) -> None:
@@ -111,6 +143,40 @@ class BalanceEntriesHandler(APIHandler):
         self.send(await self.run_db(work))
 
 
+def statement_json(balance: Balance, period: Period, limit: int, cursor: str | None) -> dict:
+    summary = statement_summary(balance, period)
+    rows, next_cursor = statement_entries(balance, period, limit, cursor)
+    code = balance.currency_id
+    return {
+        "balance": balance.id,
+        "account": balance.account_id,
+        "currency": code,
+        "from": iso(period.start),
+        "to": iso(period.end),
+        **{name: money(value, code) for name, value in summary.items()},
+        "data": [entry_json(e) for e in rows],
+        "next_cursor": next_cursor,
+    }
+
+
+class BalanceStatementHandler(APIHandler):
+    """Opening, closing, money in and out, and the entries of [from, to):
+    paged JSON, or the whole of it as streamed CSV."""
+
+    @scope("read")
+    async def get(self, balance_id: str) -> None:
+        args = self.query_args()
+        limit = parse_limit(args.get("limit"))
+        as_csv = wants_csv(args, self.request.headers.get("Accept"))
+        period = check_period(parse_time("from", args.get("from")), parse_time("to", args.get("to")) or utcnow())
+        balance = await self.run_db(lambda: _balance(balance_id))
+        if not as_csv:
+            self.send(await self.run_db(lambda: statement_json(balance, period, limit, args.get("cursor"))))
+            return
+        filename = f"statement-{balance.account_id}-{balance.currency_id}.csv"
+        await stream_csv(self, filename, STATEMENT_COLUMNS, lambda after: statement_lines(balance, period, after))
+
+
 ACCOUNT_ID = r"([^/]+)"
 
 default_handlers = [
@@ -120,4 +186,5 @@ default_handlers = [
     (rf"/api/v1/accounts/{ACCOUNT_ID}/balances", AccountBalancesHandler),
     (r"/api/v1/balances/([^/]+)", BalanceHandler),
     (r"/api/v1/balances/([^/]+)/entries", BalanceEntriesHandler),
+    (r"/api/v1/balances/([^/]+)/statement", BalanceStatementHandler),
 ]

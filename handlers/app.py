@@ -22,14 +22,27 @@ from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
 
-from . import accounts, dashboard, docs, groups, health, metrics, payments, rates, reference, stream
+from . import accounts, activity, dashboard, docs, groups, health, metrics, payments, rates, reference, search, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .dashboard.formatting import make_environment
 
 # A request is matched against each route in turn: payments first (intake
 # is the busiest), and the dashboard last, as its final route answers every
 # other page path.
-ROUTE_MODULES = (payments, accounts, groups, rates, reference, health, metrics, docs, stream, dashboard)
+ROUTE_MODULES = (
+    payments,
+    accounts,
+    groups,
+    rates,
+    reference,
+    search,
+    activity,
+    health,
+    metrics,
+    docs,
+    stream,
+    dashboard,
+)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 

@@ -22,10 +22,18 @@ from peewee import InterfaceError, OperationalError
 from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from models.actors import SYSTEM, Acting, Actor, acting_as
 from models.auth import ApiToken, scope_allows
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
-from models.retry import OutcomeUnknown, is_connection_lost, read_only, retried_transaction, transaction_at_most_once
+from models.retry import (
+    OutcomeUnknown,
+    is_connection_lost,
+    read_only,
+    retried_transaction,
+    retried_without_transaction,
+    transaction_at_most_once,
+)
 from models.serialize import compact_json
 from web.inflight import Counted
 from web.protocol import MAX_BODY_BYTES, REQUEST_ID
@@ -34,6 +42,7 @@ from web.routing import ReadRouting
 if TYPE_CHECKING:
     from web.hub import EventHub
 
+    from .dashboard.base import PageHandler
     from .stream import StreamHandler
 
 log = logging.getLogger(__name__)
@@ -128,6 +137,7 @@ def authorize_token(secret: str | None, needed: str) -> ApiToken:
         raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     if not scope_allows(token.scope, needed):
         raise ApiError(403, "forbidden", f"this needs a token with the {needed} scope")
+    retried_without_transaction(token.note_use)
     return token
 
 
@@ -176,7 +186,9 @@ def check_query(handler: RequestHandler) -> None:
     if accepted is None:
         return  # a method this handler does not have: 405 follows
     problems = {
-        name: "is not a parameter of this operation" for name in handler.request.query_arguments if name not in accepted
+        name: "is not a parameter of this operation"
+        for name in handler.request.query_arguments
+        if name not in accepted and name[: name.find("[") + 1 or len(name)] not in accepted
     }
     for name, values in handler.request.query_arguments.items():
         if name not in problems and any(b"\x00" in value for value in values):
@@ -289,7 +301,18 @@ class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults
         return await self.executor_run(functools.partial(transaction_at_most_once, work))
 
     async def executor_run(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        """Run `work` on a database thread, as this request's actor."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(run_acting, self.acting, work)
+        )
+
+    @property
+    def acting(self) -> Acting:
+        """Who this request acts as: its token (once authenticated), from
+        the client's address, with its request id."""
+        token = self.token
+        actor = SYSTEM if token is None else Actor("token", token.id, token.name)
+        return Acting(actor, self.request.remote_ip, self.request_id)
 
     async def authenticate(self, needed: str) -> None:
         secret = bearer_secret(self.request)
@@ -348,7 +371,13 @@ class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults
         write_json_error(self, status_code, kwargs.get("exc_info"))
 
 
-def tag_request(handler: APIHandler | StreamHandler) -> None:
+def run_acting(acting: Acting, work: Callable[[], T]) -> T:
+    """`work()` with its changes recorded as `acting`'s (`models.actors`)."""
+    with acting_as(acting):
+        return work()
+
+
+def tag_request(handler: APIHandler | StreamHandler | PageHandler) -> None:
     """Give the response the request's `X-Request-Id`: the client's own if it
     sent a sensible one, else a new one. (Runs again when an error clears the
     headers: the id stays the same.)"""

@@ -17,6 +17,8 @@ API_LINKS = {
     "withdrawals": "/api/v1/withdrawals",
     "currencies": "/api/v1/currencies",
     "events": "/api/v1/events",
+    "search": "/api/v1/search",
+    "activity": "/api/v1/activity",
     "audit": "/api/v1/audit",
 }
 

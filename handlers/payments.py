@@ -7,16 +7,22 @@ import asyncio
 from collections.abc import Callable
 
 from models.errors import not_found
+from models.exports import PAYMENT_COLUMNS, payment_lines
 from models.holds import capture_hold, void_hold
 from models.intake import Accepted, RequestSettlement, submit_deposit, submit_transfer, submit_withdrawal
 from models.ledger import AUTHORIZED, PENDING, REVERSIBLE_KINDS, Payment
 from models.pagination import parse_limit
-from models.queries import list_payments, payment_entries
+from models.payment_edits import update_payment
+from models.queries import PAYMENT_LIST_PARAMETERS, list_payments, payment_entries
 from models.reversals import reversal_ids, submit_reversal
 from models.serialize import payment_json
 from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
 
 from .base import APIHandler, Created, scope
+from .exports import stream_csv, wants_csv
+
+# GET /api/v1/payments: the list's filters, paging, and `format`.
+PAYMENTS_PARAMETERS = (*PAYMENT_LIST_PARAMETERS, "limit", "cursor", "format")
 
 Submit = Callable[[object, RequestSettlement], Accepted]
 
@@ -48,7 +54,7 @@ class PaymentIntakeHandler(APIHandler):
         without an Idempotency-Key, a payment of `kind` goes through the
         intake batcher."""
         if kind is not None and "Idempotency-Key" not in self.request.headers:
-            accepted = await self.settings["intake_batcher"].submit(kind, self.json_body())
+            accepted = await self.settings["intake_batcher"].submit(kind, self.json_body(), self.acting)
             created = Created(accepted.id, accepted)
         else:
             created = await self.create(lambda body: submit(body, self.request_settlement), id_of=lambda a: a.id)
@@ -99,6 +105,10 @@ class PaymentsHandler(PaymentIntakeHandler):
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
+        if wants_csv(args, self.request.headers.get("Accept")):
+            # Every payment the filters match, from the first: no page, no cursor.
+            await stream_csv(self, "payments.csv", PAYMENT_COLUMNS, lambda after: payment_lines(args, after))
+            return
 
         def work() -> dict:
             rows, next_cursor = list_payments(args, limit, cursor)
@@ -176,6 +186,12 @@ class PaymentVoidHandler(APIHandler):
 class PaymentHandler(APIHandler):
     @scope("read")
     async def get(self, payment_id: str) -> None:
+        self.send(await self.run_db(lambda: payment_detail(payment_id)))
+
+    @scope("admin")
+    async def patch(self, payment_id: str) -> None:
+        body = self.json_body()
+        await self.run_transaction(lambda: update_payment(payment_id, body))
         self.send(await self.run_db(lambda: payment_detail(payment_id)))
 
 

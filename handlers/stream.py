@@ -49,7 +49,7 @@ SESSION_DAYS = 0.5  # a dashboard session lasts 12 hours, here as on its pages
 
 def _operator(operator_id: bytes) -> Operator:
     operator = read_only(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
-    if operator is None:
+    if operator is None or not operator.active:
         raise ApiError(401, "unauthorized", "session expired: log in again")
     return operator
 

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from peewee import (
     BooleanField,
     CharField,
+    CompositeKey,
     DateTimeField,
     ForeignKeyField,
     IntegrityError,
+    TextField,
 )
 
 from .connection import BaseModel, database, utcnow
@@ -21,6 +23,7 @@ from .errors import ApiError, invalid
 from .event import record_event
 from .funds import SYSTEM_ACCOUNT, available
 from .ids import new_id
+from .metadata import account_metadata_rows, check_metadata, metadata_of, metadata_text
 from .money import AmountError, format_amount, parse_signed_amount
 from .serialize import account_json, balance_json, currency_json
 from .validation import AMOUNT, CODES, check_shape
@@ -32,6 +35,7 @@ OWNER_PATTERN = re.compile(r"\S")
 EMAIL_MAX_LENGTH = 254
 # Printable ASCII, no spaces: the address as mail systems exchange it.
 EMAIL_PATTERN = re.compile(r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$")
+REFERENCE_MAX_LENGTH = 128
 
 
 class Account(BaseModel):
@@ -39,6 +43,9 @@ class Account(BaseModel):
     owner = CharField(max_length=OWNER_MAX_LENGTH)
     email = CharField(max_length=EMAIL_MAX_LENGTH, null=True)
     active = BooleanField(default=True)
+    # The caller's own id for it, and its metadata as JSON text (migration 0009).
+    reference = CharField(max_length=REFERENCE_MAX_LENGTH, null=True)
+    metadata = TextField(null=True)
     created_at = DateTimeField(default=utcnow, index=True)
     updated_at = DateTimeField(default=utcnow)
 
@@ -50,6 +57,18 @@ class Account(BaseModel):
     @property
     def is_system(self) -> bool:
         return self.id == SYSTEM_ACCOUNT
+
+
+class AccountMetadata(BaseModel):
+    """One key of an account's metadata, found by (key, value) in list order."""
+
+    account = ForeignKeyField(Account, column_name="account_id", index=False)
+    key = CharField(max_length=40)
+    value = CharField(max_length=500)
+    account_created_at = DateTimeField()
+
+    class Meta:
+        primary_key = CompositeKey("account", "key")
 
 
 class Balance(BaseModel):
@@ -82,8 +101,12 @@ class Balance(BaseModel):
         return {balance.id: balance for balance in lock_rows(query)}
 
 
-def _account_fields(data: dict, creating: bool) -> dict:
-    """The owner/email/active values of a create or update request, checked."""
+ACCOUNT_FIELDS: dict[str, object] = {"owner": str, "email": str, "reference": str, "metadata": dict}
+
+
+def _account_fields(data: dict, creating: bool, metadata_now: dict[str, str] | None = None) -> dict:
+    """The owner/email/reference/metadata/active values of a create or update
+    request, checked; an update's metadata merged into `metadata_now`."""
     problems, clean = {}, {}
     if data.get("owner") is not None or creating:
         owner = data.get("owner") or ""
@@ -95,6 +118,16 @@ def _account_fields(data: dict, creating: bool) -> dict:
         if email is not None and (len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email)):
             problems["email"] = "must be an email address"
         clean["email"] = email
+    if "reference" in data:
+        reference = data["reference"]
+        if reference is not None and not 1 <= len(reference) <= REFERENCE_MAX_LENGTH:
+            problems["reference"] = f"must be 1 to {REFERENCE_MAX_LENGTH} characters"
+        clean["reference"] = reference
+    if data.get("metadata") is not None:
+        try:
+            clean["metadata"] = metadata_text(check_metadata(data["metadata"], None if creating else metadata_now))
+        except ApiError as refusal:
+            problems.update(refusal.fields or {})
     if data.get("active") is not None:
         clean["active"] = data["active"]
     if creating:
@@ -111,7 +144,7 @@ def _account_fields(data: dict, creating: bool) -> dict:
 def create_account(body: object) -> Account:
     """Open an account, with a zero balance in each currency asked for.
     Call inside a transaction."""
-    data = check_shape(body, {"id": str, "owner": str, "email": str, "currencies": CODES}, required=("owner",))
+    data = check_shape(body, {"id": str, **ACCOUNT_FIELDS, "currencies": CODES}, required=("owner",))
     fields = _account_fields(data, creating=True)
     currencies = [_usable_currency(code) for code in data.get("currencies") or []]
     account_id = data.get("id") or new_id("acc")
@@ -120,6 +153,7 @@ def create_account(body: object) -> Account:
             account = Account.create(id=account_id, **fields)
     except IntegrityError:
         raise ApiError(409, "account_exists", f"account {account_id} already exists") from None
+    _index_metadata(account)
     for currency in currencies:
         Balance.create(id=new_id("bal"), account=account, currency=currency)
     record_event("account.created", account_json(account, with_balances=True))
@@ -127,8 +161,10 @@ def create_account(body: object) -> Account:
 
 
 def update_account(account: Account, body: object) -> Account:
-    """Change an account's owner, email or active state."""
-    fields = _account_fields(check_shape(body, {"owner": str, "email": str, "active": bool}), creating=False)
+    """Change an account's owner, email, reference, metadata (merged: a key
+    given null is removed) or active state."""
+    data = check_shape(body, {**ACCOUNT_FIELDS, "active": bool})
+    fields = _account_fields(data, creating=False, metadata_now=metadata_of(account.metadata))
     if account.is_system:
         raise ApiError(409, "system_account", "the @system account cannot be changed")
     changed = {name: value for name, value in fields.items() if getattr(account, name) != value}
@@ -144,8 +180,18 @@ def update_account(account: Account, body: object) -> Account:
             setattr(account, name, value)
         account.updated_at = utcnow()
         account.save()
+        if "metadata" in changed:
+            AccountMetadata.delete().where(AccountMetadata.account == account.id).execute()
+            _index_metadata(account)
         record_event("account.updated", account_json(account, with_balances=True))
     return account
+
+
+def _index_metadata(account: Account) -> None:
+    """The rows lists find the account by its metadata through."""
+    rows = account_metadata_rows(account.id, account.created_at, metadata_of(account.metadata))
+    if rows:
+        AccountMetadata.insert_many(rows).execute()
 
 
 def add_balance(account: Account, body: object) -> Balance:

@@ -7,11 +7,14 @@ import hashlib
 import hmac
 import secrets
 import time
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from peewee import AutoField, CharField, DateTimeField, IntegrityError
+from peewee import AutoField, BooleanField, CharField, DateTimeField, IntegrityError
 
+from .access import record_access
+from .actors import ANONYMOUS, Acting, Actor
 from .connection import BaseModel, database, utcnow
 from .errors import ApiError, invalid
 from .pagination import SEQ, decode_cursor, page
@@ -25,6 +28,7 @@ _hasher = PasswordHasher()
 # Tokens this process has checked lately: digest -> (token, valid until).
 # Saves a database read on every request; only live tokens are kept.
 TOKEN_CACHE_SECONDS = 5.0
+USE_NOTED_EVERY = timedelta(minutes=1)
 _live_tokens: dict[str, tuple[ApiToken, float]] = {}
 
 
@@ -54,6 +58,7 @@ class ApiToken(BaseModel):
     hint = CharField(max_length=16)
     created_at = DateTimeField(default=utcnow)
     revoked_at = DateTimeField(null=True)
+    last_used_at = DateTimeField(null=True)
 
     @classmethod
     def issue(cls, name: str, scope: str) -> tuple[ApiToken, str]:
@@ -67,7 +72,13 @@ class ApiToken(BaseModel):
             raise invalid(problems)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.create(name=name.strip(), scope=scope, digest=_digest(secret), hint=secret[:8] + "…")
+        record_access("token.created", token.label)
         return token, secret
+
+    @property
+    def label(self) -> str:
+        """How the access log names it."""
+        return f"{self.name} (token {self.id}, {self.scope})"
 
     @classmethod
     def authenticate(cls, secret: str) -> ApiToken | None:
@@ -105,10 +116,21 @@ class ApiToken(BaseModel):
             query = query.where(cls.id < key[0])
         return page(list(query.order_by(cls.id.desc()).limit(limit + 1)), limit, lambda t: [t.id])
 
+    def note_use(self) -> None:
+        """Remember that the token was used now, at most once a minute (a
+        write per request would cost more than the request)."""
+        now = utcnow()
+        if self.last_used_at is not None and now - self.last_used_at < USE_NOTED_EVERY:
+            return
+        self.last_used_at = now
+        stale = ApiToken.last_used_at.is_null() | (ApiToken.last_used_at < now - USE_NOTED_EVERY)
+        ApiToken.update(last_used_at=now).where((ApiToken.id == self.id) & stale).execute()
+
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = utcnow()
             self.save()
+            record_access("token.revoked", self.label)
         # Forget it now and again once committed, in case a request read the
         # row, still live, in between.
         _live_tokens.pop(self.digest, None)
@@ -123,6 +145,9 @@ class Operator(BaseModel):
     password_hash = CharField(max_length=200)
     role = CharField(max_length=8, default="admin")
     created_at = DateTimeField(default=utcnow)
+    # A disabled operator cannot log in, and their sessions end.
+    active = BooleanField(default=True)
+    last_login_at = DateTimeField(null=True)
 
     @classmethod
     def register(cls, email: str, password: str, role: str = "admin") -> Operator:
@@ -137,9 +162,11 @@ class Operator(BaseModel):
             raise invalid(problems)
         try:
             with database.atomic():
-                return cls.create(email=email.lower(), password_hash=_hasher.hash(password), role=role)
+                operator = cls.create(email=email.lower(), password_hash=_hasher.hash(password), role=role)
         except IntegrityError:
             raise ApiError(409, "operator_exists", f"operator {email} already exists") from None
+        record_access("operator.created", f"{operator.email} ({role})")
+        return operator
 
     @classmethod
     def authenticate(cls, email: str, password: str) -> Operator | None:
@@ -153,6 +180,29 @@ class Operator(BaseModel):
 
     def check_password(self, password: str) -> bool:
         return _check(self.password_hash, password)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("operator", self.id, self.email)
+
+
+def record_log_in(email: str, operator: Operator | None, acting: Acting) -> None:
+    """An attempt to log in as `email` from `acting`'s address: `operator`
+    when it succeeded (their last log-in is now), None when it was refused."""
+    if operator is None:
+        record_access("operator.login_refused", email.strip().lower(), acting._replace(actor=ANONYMOUS))
+        return
+    Operator.update(last_login_at=utcnow()).where(Operator.id == operator.id).execute()
+    record_access("operator.logged_in", operator.email, acting._replace(actor=operator.actor))
+
+
+def record_log_out(operator: Operator, acting: Acting) -> None:
+    record_access("operator.logged_out", operator.email, acting._replace(actor=operator.actor))
+
+
+def hash_password(password: str) -> str:
+    """A password's Argon2id hash, as operators' are stored."""
+    return _hasher.hash(password)
 
 
 def _check(password_hash: str, password: str) -> bool:

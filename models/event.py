@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
+from .actors import Acting, actor_json, current
 from .bulk import IMMEDIATE, Rows, Statements
 from .connection import BaseModel, database, is_sqlite, utcnow
 from .dialect import QUEUE_SCANS
@@ -46,6 +47,7 @@ EVENT_TYPES = (
     "balance.created",
     "balance.updated",
     "payment.created",
+    "payment.updated",
     "payment.authorized",
     "payment.completed",
     "payment.failed",
@@ -70,6 +72,12 @@ class Event(BaseModel):
     account_a = CharField(max_length=64, null=True)
     account_b = CharField(max_length=64, null=True)
     data = TextField()
+    # Who made the change (`models.actors`; null: the system), from where,
+    # in which request. Read newest first by time, or by actor (migration 0010).
+    actor = TextField(null=True)
+    actor_key = CharField(max_length=80, null=True)
+    client_ip = CharField(max_length=64, null=True)
+    request_id = CharField(max_length=64, null=True)
 
     @classmethod
     def head(cls) -> int:
@@ -89,16 +97,25 @@ class Frame(NamedTuple):
 
     @classmethod
     def of_row(
-        cls, seq: int, event_type: str, created_at: object, data: str, account_a: str | None, account_b: str | None
+        cls,
+        seq: int,
+        event_type: str,
+        created_at: object,
+        data: str,
+        account_a: str | None,
+        account_b: str | None,
+        actor: str | None,
     ) -> Frame:
         """The frame of a stored event's columns; the stored JSON of its data
-        goes into the text as it is, never parsed and written again."""
+        and actor go into the text as they are, never parsed and written again."""
         stamp = iso(Event.created_at.python_value(created_at))
-        text = f'{{"seq":{seq},"type":"{event_type}","created_at":"{stamp}","data":{data}}}'
+        who = actor or _SYSTEM_TEXT
+        text = f'{{"seq":{seq},"type":"{event_type}","created_at":"{stamp}","actor":{who},"data":{data}}}'
         return cls(seq, event_type, tuple(a for a in (account_a, account_b) if a), text)
 
 
-FRAME_COLUMNS = ("seq", "type", "created_at", "data", "account_a", "account_b")
+_SYSTEM_TEXT = '{"type":"system"}'
+FRAME_COLUMNS = ("seq", "type", "created_at", "data", "account_a", "account_b", "actor")
 
 
 def frames_after(seq: int, limit: int) -> list[Frame]:
@@ -125,14 +142,16 @@ def event_json(event: Event) -> dict:
         "seq": event.seq,
         "type": event.type,
         "created_at": iso(event.created_at),
+        "actor": actor_json(event.actor),
         "data": json.loads(event.data),
     }
 
 
 def record_event(event_type: str, data: dict | Encoded) -> Event:
-    """Append an event inside the caller's transaction. After the commit the
-    relay is woken to number and publish it."""
-    event = Event.create(**_row(event_type, data, utcnow()))
+    """Append an event inside the caller's transaction, by whoever is acting
+    (`models.actors`). After the commit the relay is woken to number and
+    publish it."""
+    event = Event.create(**_row(event_type, data, utcnow(), current()))
     _wake_after_commit()
     return event
 
@@ -142,13 +161,17 @@ def record_events(
     *along: Rows,
     at: datetime | None = None,
     into: Statements = IMMEDIATE,
+    actings: Sequence[Acting] | None = None,
 ) -> None:
     """Append many events in one statement (a batch's), which also inserts
     `along`'s rows, `(model, rows)` each: the changes they describe. `at`:
     the moment they happened, if the batch has one; else now. `into`: the
-    statement batch to send the statement with (`models.bulk`)."""
+    statement batch to send the statement with (`models.bulk`). `actings`:
+    who made each change, when they differ; else whoever is acting now."""
     at = at or utcnow()
-    into.insert_rows(*along, (Event, [_row(event_type, data, at) for event_type, data in events]))
+    who = actings or [current()] * len(events)
+    rows = [_row(event_type, data, at, acting) for (event_type, data), acting in zip(events, who, strict=True)]
+    into.insert_rows(*along, (Event, rows))
     if events:
         _wake_after_commit()
 
@@ -165,7 +188,7 @@ class Encoded(NamedTuple):
         return cls(data, compact_json(data))
 
 
-def _row(event_type: str, data: dict | Encoded, at: datetime) -> dict:
+def _row(event_type: str, data: dict | Encoded, at: datetime, acting: Acting) -> dict:
     assert event_type in EVENT_TYPES, event_type
     data, text = data if isinstance(data, Encoded) else (data, compact_json(data))
     accounts = accounts_of(event_type, data) + (None, None)
@@ -175,6 +198,10 @@ def _row(event_type: str, data: dict | Encoded, at: datetime) -> dict:
         "account_a": accounts[0],
         "account_b": accounts[1] if accounts[1] != accounts[0] else None,
         "created_at": at,
+        "actor": acting.actor.text(),
+        "actor_key": acting.actor.key,
+        "client_ip": acting.client_ip,
+        "request_id": acting.request_id,
     }
 
 

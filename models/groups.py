@@ -24,8 +24,17 @@ from .dialect import lock_rows
 from .errors import ApiError, invalid, not_found
 from .event import Encoded, record_event, record_events
 from .ids import new_id
-from .intake import TRANSFER_FIELDS, Accepted, Lookups, RequestSettlement, check_description, judge_transfer
-from .ledger import COMPLETED, FAILED, PENDING, Payment, PaymentGroup
+from .intake import (
+    TRANSFER_FIELDS,
+    Accepted,
+    Lookups,
+    RequestSettlement,
+    check_description,
+    check_payment_metadata,
+    judge_transfer,
+)
+from .ledger import COMPLETED, FAILED, PENDING, Payment, PaymentGroup, PaymentMetadata
+from .metadata import payment_metadata_rows
 from .peewee_internals import row_values
 from .serialize import group_json
 from .terms import parse_moment
@@ -83,7 +92,8 @@ def submit_group(body: object, request_settlement: RequestSettlement) -> tuple[P
         raise invalid(problems)
     group.save(force_insert=True)
     events: list[tuple[str, dict | Encoded]] = [("payment.created", made.created) for made in accepted]
-    record_events(events, (Payment, [row_values(made.payment) for made in accepted]), at=now)
+    values = [row_values(made.payment) for made in accepted]
+    record_events(events, (Payment, values), (PaymentMetadata, payment_metadata_rows(values)), at=now)
     database.after_commit(request_settlement)
     return group, accepted
 
@@ -92,6 +102,7 @@ def _shape(index: int, item: object) -> dict:
     try:
         data = check_shape(item, GROUP_PAYMENT_FIELDS, required=("from_account", "to_account", "amount"))
         check_description(data)
+        check_payment_metadata(data)
     except ApiError as refusal:
         fields = {f"payments[{index}].{name}": problem for name, problem in (refusal.fields or {}).items()}
         raise ApiError(refusal.status, refusal.code, refusal.message, fields=fields) from None

@@ -13,17 +13,19 @@ works as well inside the caller's (an Idempotency-Key's, the dashboard's).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from .account import SYSTEM_ACCOUNT, Account, Balance
+from .actors import Acting, acting_as, current
 from .connection import database, utcnow
 from .currency import Currency
 from .errors import ApiError, invalid
 from .event import Encoded, record_event, record_events
 from .ids import new_id
-from .ledger import DESCRIPTION_MAX_LENGTH, PENDING, Payment
+from .ledger import DESCRIPTION_MAX_LENGTH, PENDING, Payment, PaymentMetadata
+from .metadata import check_metadata, metadata_text, payment_metadata_rows
 from .money import AmountError, parse_amount
 from .peewee_internals import instance_of_row, row_values
 from .rates import quote_exchange
@@ -63,13 +65,23 @@ TRANSFER_FIELDS = {
     "currency": str,
     "to_currency": str,
     "description": str,
+    "metadata": dict,
     **TERMS_FIELDS,
 }
-CASH_FIELDS = {"account": str, "currency": str, "amount": AMOUNT, "description": str, **TERMS_FIELDS}
+CASH_FIELDS = {
+    "account": str,
+    "currency": str,
+    "amount": AMOUNT,
+    "description": str,
+    "metadata": dict,
+    **TERMS_FIELDS,
+}
 
 
 def accept_payments(
-    requests: list[tuple[str, object]], request_settlement: RequestSettlement
+    requests: list[tuple[str, object]],
+    request_settlement: RequestSettlement,
+    actings: Sequence[Acting] | None = None,
 ) -> list[Accepted | ApiError]:
     """Intake of many transfers, deposits and withdrawals (`(kind, body)`) in
     the caller's transaction: what the API does with the requests that
@@ -77,7 +89,8 @@ def accept_payments(
     meet alone, against the accounts and balances as the transaction finds
     them (intake changes neither); the ones accepted are stored together,
     with their events, and settlement is asked for once. Returns, in order,
-    each request's payment or the ApiError refusing it."""
+    each request's payment or the ApiError refusing it. `actings`: who sent
+    each request, when they differ; else whoever is acting now."""
     shaped: list[dict | ApiError] = []
     for kind, body in requests:
         try:
@@ -87,25 +100,31 @@ def accept_payments(
     lookups = Lookups([data for data in shaped if isinstance(data, dict)])
     # Accepted together, at one moment: the payments' and their events' time.
     now = utcnow()
+    senders = actings or [current()] * len(requests)
     outcomes: list[Accepted | ApiError] = []
-    for (kind, _), data in zip(requests, shaped, strict=True):
+    for (kind, _), data, sender in zip(requests, shaped, senders, strict=True):
         if isinstance(data, ApiError):
             outcomes.append(data)
             continue
         try:
-            outcomes.append(Accepted.of(_RULES[kind](data, lookups, now)))
+            with acting_as(sender):
+                outcomes.append(Accepted.of(_RULES[kind](data, lookups, now)))
         except ApiError as refusal:
             outcomes.append(refusal)
     accepted = [outcome for outcome in outcomes if isinstance(outcome, Accepted)]
     if accepted:
         events: list[tuple[str, dict | Encoded]] = [("payment.created", made.created) for made in accepted]
-        rows = (Payment, [row_values(made.payment) for made in accepted])
+        made_by = [sender for sender, outcome in zip(senders, outcomes, strict=True) if isinstance(outcome, Accepted)]
+        values = [row_values(made.payment) for made in accepted]
+        rows = (Payment, values), (PaymentMetadata, payment_metadata_rows(values))
         if database.in_transaction():
-            record_events(events, rows, at=now)
+            record_events(events, *rows, at=now, actings=made_by)
         else:
             # One statement stores them all or none: one of them tells which.
             try:
-                store_at_most_once(lambda: record_events(events, rows, at=now), lambda: stored(accepted[0].id))
+                store_at_most_once(
+                    lambda: record_events(events, *rows, at=now, actings=made_by), lambda: stored(accepted[0].id)
+                )
             except OutcomeUnknown:
                 request_settlement()  # perhaps stored: if so, settled without waiting for the sweeper
                 raise
@@ -146,6 +165,7 @@ def _shape(kind: str, body: object) -> dict:
     else:
         data = check_shape(body, CASH_FIELDS, required=("account", "currency", "amount"))
     check_description(data)
+    check_payment_metadata(data)
     return data
 
 
@@ -285,6 +305,9 @@ def accept_one(
     for settlement once committed. `data`: the request's checked body."""
     accepted = Accepted.of(new_payment(kind, source, target, amount, utcnow(), data, **extra))
     accepted.payment.save(force_insert=True)
+    metadata_rows = payment_metadata_rows([row_values(accepted.payment)])
+    if metadata_rows:
+        PaymentMetadata.insert_many(metadata_rows).execute()
     record_event("payment.created", accepted.created)
     database.after_commit(request_settlement)
     return accepted
@@ -317,6 +340,8 @@ def new_payment(
             "amount": amount,
             "currency": source.currency_id,
             "description": data.get("description"),
+            "metadata": metadata_text(data.get("metadata")),
+            "created_by": current().actor.text(),
             "created_at": at,
             "reversed_amount": 0,
             "in_atomic_group": False,
@@ -335,6 +360,12 @@ def _cash(data: dict, lookups: Lookups) -> tuple[Customer, Currency, int]:
 def check_description(data: dict) -> None:
     if len(data.get("description") or "") > DESCRIPTION_MAX_LENGTH:
         raise invalid({"description": f"must be at most {DESCRIPTION_MAX_LENGTH} characters"})
+
+
+def check_payment_metadata(data: dict) -> None:
+    """A new payment's metadata follows the rules of `models.metadata`."""
+    if data.get("metadata") is not None:
+        check_metadata(data["metadata"])
 
 
 def read_amount(value: object, exponent: int, field: str = "amount") -> int:

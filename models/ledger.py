@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from peewee import BigAutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import (
+    BigAutoField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
 from .account import Account, Balance
 from .connection import BaseModel, utcnow
@@ -80,7 +89,12 @@ class Payment(BaseModel):
     target_currency = ForeignKeyField(Currency, column_name="target_currency", null=True)
     rate = CharField(max_length=64, null=True)  # exact decimal text
     description = CharField(max_length=DESCRIPTION_MAX_LENGTH, null=True)
+    # Indexed by (reference, id) where set (migration 0009).
     reference = CharField(max_length=REFERENCE_MAX_LENGTH, null=True)
+    # JSON text; each key once more in PaymentMetadata, which lists filter by.
+    metadata = TextField(null=True)
+    # Who sent it (`models.actors`, JSON text; null: the system).
+    created_by = TextField(null=True)
     # A reversal names what it reverses (indexed where set, migration 0007);
     # the reversed payment names its newest reversal that has not failed and
     # keeps the sum of those (in the units a reversal counts in: an
@@ -118,6 +132,17 @@ class Payment(BaseModel):
 
     class Meta:
         indexes = ((("status", "created_at"), False),)
+
+
+class PaymentMetadata(BaseModel):
+    """One key of a payment's metadata, found by (key, value) newest first."""
+
+    payment = ForeignKeyField(Payment, column_name="payment_id", index=False)
+    key = CharField(max_length=40)
+    value = CharField(max_length=500)
+
+    class Meta:
+        primary_key = CompositeKey("payment", "key")
 
 
 class Entry(BaseModel):

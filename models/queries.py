@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from peewee import prefetch
+from peewee import fn, prefetch
 
-from .account import SYSTEM_ACCOUNT, Account, Balance
+from .account import SYSTEM_ACCOUNT, Account, AccountMetadata, Balance
 from .connection import database
 from .currency import CODE_PATTERN, Currency
 from .errors import ApiError, invalid, not_found
 from .event import Event
-from .ledger import KINDS, STATUSES, Entry, Payment
+from .ledger import KINDS, STATUSES, Entry, Payment, PaymentMetadata
+from .metadata import metadata_filters
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
 from .rates import ExchangeRate, RateChange
 
@@ -60,24 +62,65 @@ def parse_choice(name: str, raw: str | None, choices: Sequence[str]) -> str | No
     return raw
 
 
+# The query parameters of each list, besides `limit` and `cursor`; a
+# `metadata[key]=value` parameter (METADATA_FILTER) may be given for any key.
+METADATA_FILTER = "metadata[key]"
+ACCOUNT_LIST_PARAMETERS = ("active", "owner", "email", "currency", "q", "reference", METADATA_FILTER)
+PAYMENT_LIST_PARAMETERS = (
+    "status",
+    "kind",
+    "account",
+    "currency",
+    "created_after",
+    "created_before",
+    "order",
+    "reference",
+    METADATA_FILTER,
+)
+
+
 def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
     """Accounts oldest first, each with its balances (two queries).
 
     `active=true` lists what can send and receive: active accounts with only
-    their active balances. `active=false` lists inactive accounts."""
-    query = Account.select().where(Account.id != SYSTEM_ACCOUNT)
+    their active balances. `active=false` lists inactive accounts. With
+    `metadata[key]=value` the page is read in list order from the metadata
+    index (the first such pair; any other is checked on each row)."""
     balances = Balance.select().order_by(Balance.currency)
+    if parse_bool("active", args.get("active")):
+        balances = balances.where(Balance.active == True)  # noqa: E712
+    accounts = prefetch(accounts_query(args, cursor).limit(limit + 1), balances)
+    return page(accounts, limit, lambda a: [a.created_at.isoformat(), a.id])
+
+
+def accounts_query(args: dict, cursor: str | None) -> Any:
+    """The query of `list_accounts`, in its order, without its limit."""
+    query = Account.select().where(Account.id != SYSTEM_ACCOUNT)
+    order = (Account.created_at, Account.id)
+    pairs = metadata_filters(args)
+    if pairs:
+        found = AccountMetadata.alias()
+        (name, value), others = pairs[0], pairs[1:]
+        query = query.join(found, on=found.account == Account.id).where(found.key == name, found.value == value)
+        order = (found.account_created_at, found.account)
+        for name, value in others:
+            has = AccountMetadata.select(AccountMetadata.account).where(
+                AccountMetadata.account == Account.id, AccountMetadata.key == name, AccountMetadata.value == value
+            )
+            query = query.where(fn.EXISTS(has))
+    if args.get("reference"):
+        query = query.where(Account.reference == args["reference"])
     active = parse_bool("active", args.get("active"))
     if active is not None:
         query = query.where(Account.active == active)
-    if active:
-        balances = balances.where(Balance.active == True)  # noqa: E712
     if args.get("owner"):
         query = query.where(Account.owner.contains(args["owner"]))
     if args.get("email"):
         query = query.where(Account.email == args["email"])
     if args.get("currency"):
-        holders = balances.select(Balance.account).where(Balance.currency == args["currency"]).order_by()
+        holders = Balance.select(Balance.account).where(Balance.currency == args["currency"])
+        if active:
+            holders = holders.where(Balance.active == True)  # noqa: E712
         query = query.where(Account.id.in_(holders))
     if args.get("q"):
         term = args["q"]
@@ -85,14 +128,18 @@ def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str
     key = decode_cursor(cursor, TIME, TEXT)
     if key:
         after, last_id = key
-        query = query.where((Account.created_at > after) | ((Account.created_at == after) & (Account.id > last_id)))
-    query = query.order_by(Account.created_at, Account.id).limit(limit + 1)
-    accounts = prefetch(query, balances)
-    return page(accounts, limit, lambda a: [a.created_at.isoformat(), a.id])
+        query = query.where((order[0] > after) | ((order[0] == after) & (order[1] > last_id)))
+    return query.order_by(*order)
 
 
 def list_payments(args: dict, limit: int, cursor: str | None, account: str | None = None) -> tuple[list, str | None]:
     """Payments newest first (or `order=asc`), by id, which sorts by time."""
+    rows = list(payments_query(args, cursor, account).limit(limit + 1))
+    return page(rows, limit, lambda p: [p.id])
+
+
+def payments_query(args: dict, cursor: str | None, account: str | None = None) -> Any:
+    """The query of `list_payments`, in its order, without its limit."""
     query = Payment.select()
     status = parse_choice("status", args.get("status"), STATUSES)
     kind = parse_choice("kind", args.get("kind"), KINDS)
@@ -114,12 +161,25 @@ def list_payments(args: dict, limit: int, cursor: str | None, account: str | Non
         query = query.where(Payment.created_at >= after)
     if before:
         query = query.where(Payment.created_at < before)
+    if args.get("reference"):
+        query = query.where(Payment.reference == args["reference"])
+    # Read in id order from the metadata index when filtering by metadata.
+    by = Payment.id
+    pairs = metadata_filters(args)
+    if pairs:
+        found = PaymentMetadata.alias()
+        (name, value), others = pairs[0], pairs[1:]
+        query = query.join(found, on=found.payment == Payment.id).where(found.key == name, found.value == value)
+        by = found.payment
+        for name, value in others:
+            has = PaymentMetadata.select(PaymentMetadata.payment).where(
+                PaymentMetadata.payment == Payment.id, PaymentMetadata.key == name, PaymentMetadata.value == value
+            )
+            query = query.where(fn.EXISTS(has))
     key = decode_cursor(cursor, TEXT)
     if key:
-        query = query.where(Payment.id > key[0] if ascending else Payment.id < key[0])
-    order = Payment.id.asc() if ascending else Payment.id.desc()
-    rows = list(query.order_by(order).limit(limit + 1))
-    return page(rows, limit, lambda p: [p.id])
+        query = query.where(by > key[0] if ascending else by < key[0])
+    return query.order_by(by.asc() if ascending else by.desc())
 
 
 def balance_entries(balance: Balance, limit: int, cursor: str | None) -> tuple[list, str | None]:

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .actors import actor_json
 from .currency import exponent_of
+from .metadata import metadata_of
 from .money import format_amount
 from .peewee_internals import row_values
 
@@ -76,6 +78,8 @@ def account_json(account: Account, balances: Iterable[Balance] | None = None, wi
         "owner": account.owner,
         "email": account.email,
         "active": account.active,
+        "reference": account.reference,
+        "metadata": metadata_of(account.metadata),
         "created_at": iso(account.created_at),
     }
     if balances is None and with_balances:
@@ -111,6 +115,8 @@ def payment_json(
         "rate": row.get("rate"),
         "description": row.get("description"),
         "reference": row.get("reference"),
+        "metadata": metadata_of(row.get("metadata")),
+        "created_by": actor_json(row.get("created_by")),
         "capture": row.get("capture") or "automatic",
         "authorized_amount": money(row.get("authorized_amount"), currency),
         "captured_amount": money(row.get("captured_amount"), currency),
@@ -206,6 +212,7 @@ def token_json(token: ApiToken) -> dict:
         "hint": token.hint,
         "created_at": iso(token.created_at),
         "revoked_at": iso(token.revoked_at),
+        "last_used_at": iso(token.last_used_at),
     }
 
 

@@ -24,6 +24,7 @@ _TYPE_NAMES = {
     list: "a list",
     AMOUNT: "a decimal string",
     CODES: "a list of strings",
+    dict: "an object",
 }
 
 

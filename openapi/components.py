@@ -8,10 +8,12 @@ the document cannot drift from the code on those.
 from __future__ import annotations
 
 from models.account import ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, OWNER_MAX_LENGTH, OWNER_PATTERN
+from models.account import REFERENCE_MAX_LENGTH as ACCOUNT_REFERENCE_MAX_LENGTH
 from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_PATTERN
 from models.event import EVENT_TYPES
 from models.idempotency import MAX_KEY_LENGTH
 from models.ledger import CAPTURES, DESCRIPTION_MAX_LENGTH, FAILURE_CODES, KINDS, REFERENCE_MAX_LENGTH, STATUSES
+from models.metadata import KEY_MAX_LENGTH, KEY_PATTERN, MAX_KEYS, VALUE_MAX_LENGTH
 from models.money import MAX_MAJOR_UNITS
 from models.terms import HOLD_EXPIRES_IN_DEFAULT, HOLD_EXPIRES_IN_MAX
 from models.validation import NUL_FREE_PATTERN
@@ -154,6 +156,13 @@ assert OWNER_PATTERN.pattern == NAME_PATTERN.pattern == r"\S"
 NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 OWNER = text("Display name; not only spaces.", minLength=1, maxLength=OWNER_MAX_LENGTH, pattern=NOT_BLANK_PATTERN)
 DESCRIPTION = nullable(text("Free text.", maxLength=DESCRIPTION_MAX_LENGTH, pattern=NUL_FREE_PATTERN))
+ACCOUNT_REFERENCE = text(
+    "Your own id for the account, shown back as given.",
+    minLength=1,
+    maxLength=ACCOUNT_REFERENCE_MAX_LENGTH,
+    pattern=NUL_FREE_PATTERN,
+)
+METADATA = ref("Metadata")
 
 
 def email(description: str) -> dict:
@@ -178,8 +187,37 @@ def free_text(description: str | None = None) -> dict:
     return {**schema, "description": description} if description else schema
 
 
+def metadata_schemas() -> dict:
+    keys = {"pattern": KEY_PATTERN.pattern, "maxLength": KEY_MAX_LENGTH}
+    return {
+        "Metadata": {
+            "type": "object",
+            "maxProperties": MAX_KEYS,
+            "propertyNames": keys,
+            "additionalProperties": {"type": "string", "maxLength": VALUE_MAX_LENGTH},
+            "description": (
+                f"Your own data: at most {MAX_KEYS} keys of 1 to {KEY_MAX_LENGTH} characters of `A-Z a-z 0-9 _ . -`, "
+                f"each a string of at most {VALUE_MAX_LENGTH} characters. Lists filter by it: "
+                "`metadata[key]=value`. Anything else is 422 `validation_error` naming `metadata` or `metadata.<key>`."
+            ),
+            "examples": [{"order_id": "A-1042"}],
+        },
+        "MetadataChange": {
+            "type": "object",
+            "propertyNames": keys,
+            "additionalProperties": {"type": ["string", "null"], "maxLength": VALUE_MAX_LENGTH},
+            "description": (
+                "Merged into what the object holds: each key given a string is set, each given null removed, the "
+                f"others kept; the result holds at most {MAX_KEYS} keys."
+            ),
+            "examples": [{"order_id": "A-1043", "note": None}],
+        },
+    }
+
+
 def schemas() -> dict:
     return {
+        **metadata_schemas(),
         "Amount": text(
             "Exact decimal with exactly the currency's `exponent` decimals. Only `@system` balances go negative.",
             pattern=AMOUNT_PATTERN,
@@ -267,6 +305,8 @@ def schemas() -> dict:
                 "owner": text("Display name of the owner."),
                 "email": nullable(text("Contact email.", pattern=EMAIL_PATTERN.pattern)),
                 "active": {"type": "boolean"},
+                "reference": nullable(text("Your own id for the account.")),
+                "metadata": METADATA,
                 "created_at": TIME,
                 "balances": {"type": "array", "items": ref("Balance"), "description": "Ordered by currency code."},
             }
@@ -318,6 +358,8 @@ def schemas() -> dict:
                 ),
                 "description": nullable(text("Free text given at intake.")),
                 "reference": nullable(text("The caller's own id for the payment, as given.")),
+                "metadata": METADATA,
+                "created_by": ref("Actor"),
                 "capture": {
                     "type": "string",
                     "enum": list(CAPTURES),
@@ -392,6 +434,7 @@ def schemas() -> dict:
                 "seq": {"type": "integer", "description": "Unique and increasing."},
                 "type": {"type": "string", "enum": list(EVENT_TYPES)},
                 "created_at": TIME,
+                "actor": ref("Actor"),
                 "data": {"type": "object", "description": "The changed resource as it was after the change."},
             },
             description="An append-only record of a committed change.",

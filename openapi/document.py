@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 
+from models.exports import PAYMENT_COLUMNS
 from models.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
 from .links import add_links
+from .operations_desk import desk_operations, desk_parameters, desk_schemas, with_csv
 from .parameters import headers, parameters
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
@@ -23,7 +25,16 @@ from .requests import request_schemas
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
 
-PAYMENT_FILTERS = ("PaymentStatus", "PaymentKind", "PaymentCurrency", "CreatedAfter", "CreatedBefore", "PaymentOrder")
+PAYMENT_FILTERS = (
+    "PaymentStatus",
+    "PaymentKind",
+    "PaymentCurrency",
+    "CreatedAfter",
+    "CreatedBefore",
+    "PaymentOrder",
+    "PaymentReference",
+    "MetadataFilter",
+)
 
 
 def _operations() -> list[tuple[str, str, dict]]:
@@ -115,6 +126,8 @@ def _operations() -> list[tuple[str, str, dict]]:
                 "EmailFilter",
                 "HoldsCurrency",
                 "SearchTerm",
+                "AccountReference",
+                "MetadataFilter",
                 "Limit",
                 "Cursor",
             ),
@@ -150,7 +163,10 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Change an account",
             "admin",
             {"200": success("The account as changed.", "Account")},
-            description="Changes the owner, email or active state; fields left out stay as they are.",
+            description=(
+                "Changes the owner, email, reference, metadata or active state; fields left out stay as they are. "
+                "`metadata` is merged: a key given null is removed."
+            ),
             parameters=("AccountId",),
             body="AccountChange",
             errors=("not_found", "validation_error", "system_account"),
@@ -184,11 +200,11 @@ def _operations() -> list[tuple[str, str, dict]]:
             "/api/v1/balances/{balance_id}",
             "getBalance",
             "Balances",
-            "Get a balance",
+            "Get a balance, now or at a moment",
             "read",
-            {"200": success("The balance.", "Balance")},
-            parameters=("BalanceId",),
-            errors=("not_found",),
+            {"200": success("The balance; with `as_of`, its amount then.", "BalanceNowOrThen")},
+            parameters=("BalanceId", "AsOf"),
+            errors=("not_found", "invalid_request"),
         ),
         operation(
             "patch",
@@ -226,8 +242,25 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Payments",
             "List payments",
             "read",
-            {"200": success("Payments newest first unless `order=asc`, without entries.", "PaymentList")},
-            parameters=(*PAYMENT_FILTERS[:3], "PaymentAccount", *PAYMENT_FILTERS[3:], "Limit", "Cursor"),
+            {
+                "200": with_csv(
+                    success("Payments newest first unless `order=asc`, without entries.", "PaymentList"),
+                    PAYMENT_COLUMNS,
+                    "Every payment the filters match, in the list's order (no paging)",
+                )
+            },
+            description=(
+                "With `format=csv` or `Accept: text/csv`, every payment the filters match streams as CSV, in "
+                "bounded memory however many there are."
+            ),
+            parameters=(
+                *PAYMENT_FILTERS[:3],
+                "PaymentAccount",
+                *PAYMENT_FILTERS[3:],
+                "ExportFormat",
+                "Limit",
+                "Cursor",
+            ),
         ),
         operation(
             "post",
@@ -263,6 +296,22 @@ def _operations() -> list[tuple[str, str, dict]]:
             parameters=("PaymentId",),
             errors=("not_found",),
         ),
+        operation(
+            "patch",
+            "/api/v1/payments/{payment_id}",
+            "updatePayment",
+            "Payments",
+            "Change a payment's description or metadata",
+            "admin",
+            {"200": success("The payment as changed, with its entries.", "PaymentWithEntries")},
+            description=(
+                "Only `description` and `metadata` may change, whatever the payment's status; `metadata` is "
+                "merged (a key given null is removed). A change records a `payment.updated` event."
+            ),
+            parameters=("PaymentId",),
+            body="PaymentChange",
+            errors=("not_found", "validation_error"),
+        ),
         *payment_operations(),
         operation(
             "post",
@@ -294,6 +343,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             errors=PAYMENT_REFUSALS,
         ),
         *rate_operations(),
+        *desk_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -378,6 +428,8 @@ TAGS = [
     ("Payment groups", "Payments sent together: all or nothing, or each on its own."),
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
+    ("Search", "Payments and accounts found by id, reference, email or words."),
+    ("Activity", "Who did what: every change and every access, with its actor."),
     ("Events", "The append-only log of every committed change."),
     ("Audit", "The ledger's invariants, checked on demand."),
     ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),
@@ -386,7 +438,8 @@ TAGS = [
 
 def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
     """(path, method) -> the names of the query parameters that operation
-    documents: all that it takes (the app refuses any other)."""
+    documents: all that it takes (the app refuses any other); `name[` for
+    a deepObject parameter's `name[key]`."""
     document = openapi_document()
     components = document["components"]["parameters"]
     taken = {}
@@ -395,7 +448,11 @@ def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
             parameters = [
                 components[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in described["parameters"]
             ]
-            taken[(path, method)] = frozenset(p["name"] for p in parameters if p["in"] == "query")
+            # A deepObject parameter (`metadata[key]=value`) takes every name
+            # in that shape: listed as its name and a bracket.
+            taken[(path, method)] = frozenset(
+                p["name"] + ("[" if p.get("style") == "deepObject" else "") for p in parameters if p["in"] == "query"
+            )
     return taken
 
 
@@ -406,7 +463,7 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for path, method, body in _operations():
         paths.setdefault(path, {})[method] = body
-    schemas = {**components.schemas(), **request_schemas(), **rate_schemas(), **payment_schemas()}
+    schemas = {**components.schemas(), **request_schemas(), **rate_schemas(), **payment_schemas(), **desk_schemas()}
     add_links(paths, schemas)
     return {
         "openapi": "3.1.0",
@@ -416,7 +473,7 @@ def openapi_document() -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": {**parameters(), **rate_parameters()},
+            "parameters": {**parameters(), **rate_parameters(), **desk_parameters()},
             "headers": headers(),
             "securitySchemes": {
                 "bearer": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from models.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from models.ledger import KINDS, STATUSES
+from models.metadata import KEY_PATTERN as METADATA_KEY_PATTERN
 from models.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from web.protocol import MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
 
@@ -86,6 +87,25 @@ def parameters() -> dict:
         "EmailFilter": query("email", free_text(), "Email is exactly this."),
         "HoldsCurrency": query("currency", free_text("Currency code."), "Holds a balance in this currency."),
         "SearchTerm": query("q", free_text(), "Id, owner or email contains this text."),
+        "CurrencySearch": query("q", free_text(), "Code or name contains this text (any case)."),
+        "AccountReference": query("reference", free_text(), "Only the accounts with this `reference`."),
+        "PaymentReference": query("reference", free_text(), "Only the payments with this `reference`."),
+        "MetadataFilter": {
+            "name": "metadata",
+            "in": "query",
+            "required": False,
+            "style": "deepObject",
+            "explode": True,
+            "schema": {
+                "type": "object",
+                "propertyNames": {"pattern": METADATA_KEY_PATTERN.pattern},
+                "additionalProperties": {"type": "string"},
+            },
+            "description": (
+                "`metadata[key]=value`: only those whose metadata has this value under this key; several are all "
+                "required. A key outside `[A-Za-z0-9_.-]{1,40}` is 400 `invalid_request`."
+            ),
+        },
         "PaymentAccount": query("account", free_text(), "Only payments from or to this account."),
         "EventsAfter": query(
             "after",

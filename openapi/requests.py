@@ -6,7 +6,20 @@ from __future__ import annotations
 from models.account import ACCOUNT_ID_PATTERN
 from models.currency import CODE_PATTERN, MAX_EXPONENT, NAME_MAX_LENGTH
 
-from .components import CODE, DESCRIPTION, NOT_BLANK_PATTERN, OWNER, TERMS, account_ref, email, ref, request, text
+from .components import (
+    ACCOUNT_REFERENCE,
+    CODE,
+    DESCRIPTION,
+    METADATA,
+    NOT_BLANK_PATTERN,
+    OWNER,
+    TERMS,
+    account_ref,
+    email,
+    ref,
+    request,
+    text,
+)
 
 
 def request_schemas() -> dict:
@@ -23,16 +36,20 @@ def request_schemas() -> dict:
                     "uniqueItems": True,
                     "description": "Open a zero balance in each of these active currencies.",
                 },
+                "reference": ACCOUNT_REFERENCE,
+                "metadata": METADATA,
             },
-            optional=("id", "email", "currencies"),
+            optional=("id", "email", "currencies", "reference", "metadata"),
         ),
         "AccountChange": request(
             {
                 "owner": OWNER,
                 "email": email("Contact email; null clears it."),
+                "reference": {**ACCOUNT_REFERENCE, "description": "Your own id; null clears it."},
+                "metadata": ref("MetadataChange"),
                 "active": {"type": "boolean", "description": "Inactive accounts can neither pay nor be paid."},
             },
-            optional=("owner", "email", "active"),
+            optional=("owner", "email", "reference", "metadata", "active"),
         ),
         "NewBalance": request({"currency": CODE}),
         "BalanceChange": {
@@ -78,9 +95,10 @@ def request_schemas() -> dict:
                     "examples": ["PHP"],
                 },
                 "description": description,
+                "metadata": METADATA,
                 **TERMS,
             },
-            optional=("currency", "to_currency", "description", *TERMS),
+            optional=("currency", "to_currency", "description", "metadata", *TERMS),
         ),
         "NewCashPayment": request(
             {
@@ -88,10 +106,16 @@ def request_schemas() -> dict:
                 "currency": CODE,
                 "amount": ref("AmountInput"),
                 "description": description,
+                "metadata": METADATA,
                 **TERMS,
             },
-            optional=("description", *TERMS),
+            optional=("description", "metadata", *TERMS),
             description="A deposit cannot be a hold: `capture: manual` is for withdrawals only.",
+        ),
+        "PaymentChange": request(
+            {"description": description, "metadata": ref("MetadataChange")},
+            optional=("description", "metadata"),
+            description="Only a payment's description and metadata may change; at least one of them.",
         ),
         "NewCurrency": request(
             {

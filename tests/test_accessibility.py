@@ -58,6 +58,12 @@ def pages(writer, admin) -> list[str]:
         "/rates",
         "/tokens",
         "/audit",
+        "/activity",
+        "/operators",
+        "/password",
+        f"/search?q={account}",
+        f"/balances/{paid.body['from_balance']}/statement",
+        "/search?q=nothing-matches-this",
         "/docs",
     ]
 

@@ -55,7 +55,7 @@ class HeldBatches:
 @pytest.fixture
 def held(monkeypatch):
     database = HeldBatches()
-    monkeypatch.setattr(IntakeBatcher, "_accept", lambda self, requests: database.accept(requests))
+    monkeypatch.setattr(IntakeBatcher, "_accept", lambda self, requests, actings: database.accept(requests))
     yield database
     database.release_all()
 

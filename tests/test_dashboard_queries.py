@@ -80,7 +80,18 @@ def few_and_many(writer, admin):
         response = writer.post("/api/v1/payments", {"from_account": many, "to_account": lonely, "amount": "1.00"})
         assert response.status == 202, response.body
     payment = admin.get(f"/api/v1/accounts/{few}/payments").body["data"][0]["payment_id"]
-    return {"tag": tag, "few": few, "many": many, "payment": payment}
+    balances = {
+        name: admin.get(f"/api/v1/accounts/{account}").body["balances"][0]["id"]
+        for name, account in (("few", few), ("many", many))
+    }
+    return {
+        "tag": tag,
+        "few": few,
+        "many": many,
+        "payment": payment,
+        "few_balance": balances["few"],
+        "many_balance": balances["many"],
+    }
 
 
 def test_list_pages_read_the_same_few_times_for_one_row_as_for_a_full_page(gateway, few_and_many):
@@ -90,12 +101,22 @@ def test_list_pages_read_the_same_few_times_for_one_row_as_for_a_full_page(gatew
         "accounts": (f"/accounts?q=Lonely+{data['tag']}", f"/accounts?q=Crowd+{data['tag']}"),
         "account": (f"/accounts/{data['few']}", f"/accounts/{data['many']}"),
         "payments": (f"/payments?account={data['few']}", f"/payments?account={data['many']}"),
+        "statement": (f"/balances/{data['few_balance']}/statement", f"/balances/{data['many_balance']}/statement"),
     }
     for name, (one_row, full_page) in pairs.items():
         few, many = queries_for(session, one_row), queries_for(session, full_page)
         assert len(few) == len(many), (name, few, many)
         assert len(many) <= MOST_QUERIES_PER_PAGE, (name, many)
     assert session.get(pairs["payments"][1]).html.count("data-payment-id=") == 50
+
+
+def test_the_search_page_reads_once_per_way_it_looks_whatever_it_finds(gateway, few_and_many):
+    session = logged_in(gateway.url)
+    tag = few_and_many["tag"]
+    few, many = queries_for(session, f"/search?q=Lonely+{tag}"), queries_for(session, f"/search?q=Crowd+{tag}")
+    assert len(few) == len(many), (few, many)
+    # The operator, four ways to find payments, four to find accounts, their balances.
+    assert len(many) <= 10, many
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,8 @@ def book_of_customers() -> dict:
     pending = {"from_account": maria, "to_account": juan, "amount": "1250.00", "currency": "PHP", "description": "Rent"}
     retried_transaction(partial(submit_transfer, pending, never))
     retried_transaction(lambda: set_rate("JPY", "PHP", {"rate": "0.3725"}, "operator ops@example.com"))
-    return {"account": maria, "payment": dated[-1][0]}
+    balance = Payment.get_by_id(dated[-1][0]).to_balance_id
+    return {"account": maria, "payment": dated[-1][0], "balance": balance}
 
 
 PAGES = {
@@ -97,6 +98,10 @@ PAGES = {
     "rates": "/rates",
     "tokens": "/tokens",
     "audit": "/audit",
+    "search": "/search?q=Maria",
+    "statement": "/balances/{balance}/statement",
+    "activity": "/activity",
+    "operators": "/operators",
 }
 
 

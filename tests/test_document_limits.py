@@ -70,10 +70,13 @@ def new_deposit(writer: Api, admin: Api, field: str, value: str):
 PROBES: list[tuple[str, str, Send]] = [
     ("NewAccount", "owner", new_account),
     ("NewAccount", "email", new_account),
+    ("NewAccount", "reference", new_account),
+    ("AccountChange", "reference", change_account),
     ("AccountChange", "owner", change_account),
     ("AccountChange", "email", change_account),
     ("NewCurrency", "name", new_currency),
     ("NewTransfer", "description", new_transfer),
+    ("NewTransfer", "reference", new_transfer),
     ("NewCashPayment", "description", new_deposit),
 ]
 

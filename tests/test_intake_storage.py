@@ -54,7 +54,9 @@ def test_a_batch_whose_events_cannot_be_stored_leaves_no_payment_behind(writer, 
     body = {"from_account": payer, "to_account": payee, "amount": "0.10"}
     # An event row the database refuses (its type is NOT NULL).
     monkeypatch.setattr(
-        models.event, "_row", lambda event_type, data, at=None: {"type": None, "data": "{}", "created_at": utcnow()}
+        models.event,
+        "_row",
+        lambda event_type, data, at=None, acting=None: {"type": None, "data": "{}", "created_at": utcnow()},
     )
     with pytest.raises(IntegrityError):
         retried_without_transaction(lambda: accept_payments([("transfer", body)] * 3, request_settlement))

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Generic, TypeVar
 
+from models.actors import NOBODY, Acting
 from models.errors import ApiError
 from models.holds import capture_holds
 from models.intake import Accepted, RequestSettlement, accept_payments
@@ -59,13 +60,14 @@ class Batcher(Generic[T]):
     def __init__(self, executor: Executor, request_settlement: RequestSettlement) -> None:
         self._executor = executor
         self._request_settlement = request_settlement
-        self._waiting: deque[tuple[str, object, asyncio.Future]] = deque()
+        self._waiting: deque[tuple[str, object, Acting, asyncio.Future]] = deque()
         self._draining = 0
 
-    async def submit(self, key: str, body: object) -> T:
-        """What this request made; raises its ApiError if refused."""
+    async def submit(self, key: str, body: object, acting: Acting = NOBODY) -> T:
+        """What `acting` makes with this request; raises its ApiError if
+        refused."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((key, body, future))
+        self._waiting.append((key, body, acting, future))
         if self._draining == 0 or (self._draining < MAX_IN_FLIGHT and len(self._waiting) >= SECOND_BATCH_AT):
             self._draining += 1
             asyncio.get_running_loop().create_task(self._drain())
@@ -76,12 +78,13 @@ class Batcher(Generic[T]):
         try:
             while self._waiting:
                 batch = [self._waiting.popleft() for _ in range(min(MAX_BATCH, len(self._waiting)))]
-                requests = [(kind, body) for kind, body, _ in batch]
+                requests = [(kind, body) for kind, body, _, _ in batch]
+                actings = [acting for _, _, acting, _ in batch]
                 try:
-                    outcomes = await loop.run_in_executor(self._executor, self._accept, requests)
+                    outcomes = await loop.run_in_executor(self._executor, self._accept, requests, actings)
                 except Exception as problem:
                     outcomes = [problem] * len(batch)
-                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if isinstance(outcome, BaseException):
@@ -91,12 +94,12 @@ class Batcher(Generic[T]):
         finally:
             self._draining -= 1
 
-    def _accept_all(self, requests: list[tuple[str, object]]) -> Sequence[T | ApiError]:
+    def _accept_all(self, requests: list[tuple[str, object]], actings: list[Acting]) -> Sequence[T | ApiError]:
         raise NotImplementedError
 
-    def _accept(self, requests: list[tuple[str, object]]) -> Sequence[T | BaseException]:
+    def _accept(self, requests: list[tuple[str, object]], actings: list[Acting]) -> Sequence[T | BaseException]:
         try:
-            return self._accept_all(requests)
+            return self._accept_all(requests, actings)
         except (ApiError, OutcomeUnknown):
             # Refused, or perhaps stored: either way, not to be tried again.
             raise
@@ -105,9 +108,9 @@ class Batcher(Generic[T]):
                 raise
             log.exception("a batch of %d requests failed; accepting them one by one", len(requests))
         outcomes: list[T | BaseException] = []
-        for request in requests:
+        for request, acting in zip(requests, actings, strict=True):
             try:
-                outcomes += self._accept_all([request])
+                outcomes += self._accept_all([request], [acting])
             except Exception as problem:
                 outcomes.append(problem)
         return outcomes
@@ -116,12 +119,14 @@ class Batcher(Generic[T]):
 class IntakeBatcher(Batcher[Accepted]):
     """Payments (`(kind, body)`), stored by one statement, atomic by itself."""
 
-    def _accept_all(self, requests: list[tuple[str, object]]) -> Sequence[Accepted | ApiError]:
-        return retried_without_transaction(functools.partial(accept_payments, requests, self._request_settlement))
+    def _accept_all(self, requests: list[tuple[str, object]], actings: list[Acting]) -> Sequence[Accepted | ApiError]:
+        return retried_without_transaction(
+            functools.partial(accept_payments, requests, self._request_settlement, actings)
+        )
 
 
 class CaptureBatcher(Batcher[Payment]):
     """Captures (`(payment_id, body)`), asked for in one transaction."""
 
-    def _accept_all(self, requests: list[tuple[str, object]]) -> Sequence[Payment | ApiError]:
+    def _accept_all(self, requests: list[tuple[str, object]], actings: list[Acting]) -> Sequence[Payment | ApiError]:
         return transaction_at_most_once(functools.partial(capture_holds, requests, self._request_settlement))

@@ -4,16 +4,20 @@ an HTML 404, so it comes last."""
 
 from __future__ import annotations
 
-from . import accounts, audit, auth, overview, payments, reference, tokens
+from . import accounts, activity, audit, auth, operators, overview, payments, reference, search, statements, tokens
 from .base import PageNotFoundHandler
 
 default_handlers = [
     *auth.default_handlers,
     *overview.default_handlers,
+    *statements.default_handlers,
     *accounts.default_handlers,
     *payments.default_handlers,
     *reference.default_handlers,
     *tokens.default_handlers,
     *audit.default_handlers,
+    *activity.default_handlers,
+    *operators.default_handlers,
+    *search.default_handlers,
     (r"(?!/api(?:/|$)).*", PageNotFoundHandler),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from models.auth import Operator
+from models.auth import Operator, record_log_in, record_log_out
 from models.errors import ApiError
 
 from .base import PageHandler, anonymous, viewer
@@ -39,6 +39,7 @@ class LoginHandler(PageHandler):
             try:
                 await self.count_attempt(email)
             except ApiError as limited:
+                await self.record_attempt(email, None)
                 seconds = limited.headers["Retry-After"]
                 form.password.data = ""
                 self.set_header("Retry-After", seconds)
@@ -46,12 +47,20 @@ class LoginHandler(PageHandler):
                 self.render_page("login.html", 429, form=form, problem=problem)
                 return
             operator = await self.run_db(lambda: Operator.authenticate(email, password))
+            if operator is not None and not operator.active:
+                operator = None
+            await self.record_attempt(email, operator)
         if operator is None:
             form.password.data = ""
             self.render_page("login.html", 422, form=form, problem="Wrong email or password.")
             return
         self.start_session(operator)
         self.redirect(_local(form.next.data), status=303)
+
+    async def record_attempt(self, email: str, operator: Operator | None) -> None:
+        """The attempt in the access log, whichever way it went."""
+        acting = self.acting
+        await self.run_transaction(lambda: record_log_in(email, operator, acting))
 
     async def count_attempt(self, email: str) -> None:
         """Count an attempt to log in as `email` from this address; 429
@@ -72,6 +81,9 @@ class LogoutHandler(PageHandler):
 
     @anonymous
     async def post(self) -> None:
+        operator, acting = self.operator, self.acting
+        if operator is not None:
+            await self.run_transaction(lambda: record_log_out(operator, acting))
         self.end_session()
         self.redirect("/login", status=303)
 

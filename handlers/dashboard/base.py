@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -21,13 +21,14 @@ from jinja2 import Environment
 from markupsafe import Markup
 from tornado.web import HTTPError
 
+from models.actors import SYSTEM, Acting, Actor
 from models.auth import Operator
 from models.errors import ApiError
 from models.retry import OutcomeUnknown, retried_transaction, transaction_at_most_once
 from web.inflight import Counted
 from web.routing import ReadRouting
 
-from ..base import NamesAllowedMethods, RefusalsAreNotFaults, mark_scope
+from ..base import NamesAllowedMethods, RefusalsAreNotFaults, mark_scope, run_acting, tag_request
 from ..stream import SESSION_COOKIE, SESSION_DAYS
 from .formatting import format_money, negotiate_locale
 
@@ -57,6 +58,11 @@ NAVIGATION = (
     ("/rates", "Rates"),
     ("/tokens", "API tokens"),
     ("/audit", "Audit"),
+)
+# Pages only admins may open, listed for them only.
+ADMIN_NAVIGATION = (
+    ("/operators", "Operators"),
+    ("/activity", "Activity"),
 )
 
 
@@ -95,6 +101,8 @@ def admin_only(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Co
 class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults):
     operator: Operator | None = None
     feed_after = 0
+    if TYPE_CHECKING:
+        request_id: str  # set by `tag_request`
 
     @property
     def jinja(self) -> Environment:
@@ -122,6 +130,7 @@ class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFault
         self.set_header("Cache-Control", "no-store")
         if self.request.protocol == "https":
             self.set_header("Strict-Transport-Security", "max-age=31536000")
+        tag_request(self)
 
     def set_cookie(  # type: ignore[override]  # past `value` by keyword only, as Tornado itself calls it
         self, name: str, value: str | bytes, **kwargs: Any
@@ -138,7 +147,9 @@ class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFault
         self.feed_after = self.settings["hub"].head
         operator_id = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
         if operator_id is not None:
-            self.operator = await self.run_db(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+            operator = await self.run_db(lambda: Operator.get_or_none(Operator.id == int(operator_id)))
+            # A disabled operator's sessions end at once, on every web process.
+            self.operator = operator if operator is not None and operator.active else None
         await self.mark_writes()
 
     def read_client(self) -> str | None:
@@ -165,7 +176,17 @@ class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFault
         return await self._off_loop(functools.partial(transaction_at_most_once, work))
 
     async def _off_loop(self, work: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], work)
+        """Run `work` on a database thread, as this page's operator."""
+        run = functools.partial(run_acting, self.acting, work)
+        return await asyncio.get_running_loop().run_in_executor(self.settings["db_executor"], run)
+
+    @property
+    def acting(self) -> Acting:
+        """Who this page acts as: its operator, from the client's address,
+        with the request's id."""
+        operator = self.operator
+        actor = SYSTEM if operator is None else Actor("operator", operator.id, operator.email)
+        return Acting(actor, self.request.remote_ip, self.request_id)
 
     def send_to_login(self) -> None:
         """To the login page (the app's `login_url`), and back here after."""
@@ -217,6 +238,13 @@ class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFault
         query = urlencode(args, doseq=True)
         return self.request.path + ("?" + query if query else "")
 
+    def export_url(self, path: str) -> str:
+        """`path` with this page's query arguments but its cursor: the same
+        filters, for an export of everything they match."""
+        kept = {name: self.get_query_arguments(name) for name in self.request.query_arguments}
+        kept = {name: values for name, values in kept.items() if name not in ("cursor", "fragment")}
+        return path + ("?" + urlencode(kept, doseq=True) if kept else "")
+
     def money(self, amount: str | None, currency: str | None) -> str:
         return format_money(amount, currency, self.money_locale)
 
@@ -228,7 +256,7 @@ class PageHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFault
             "operator": self.operator,
             "is_admin": self.is_admin,
             "path": self.request.path,
-            "navigation": NAVIGATION,
+            "navigation": NAVIGATION + (ADMIN_NAVIGATION if self.is_admin else ()),
             "notice": self._take_notice(),
             "xsrf_form": lambda: Markup(self.xsrf_form_html()),
             "money": self.money,

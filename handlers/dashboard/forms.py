@@ -31,8 +31,10 @@ from wtforms.fields import (
 )
 from wtforms.validators import InputRequired, Optional
 
+from models.access import ACCESS_ACTIONS
 from models.auth import SCOPES
 from models.errors import ApiError
+from models.event import EVENT_TYPES
 from models.ledger import KINDS, STATUSES
 
 
@@ -218,6 +220,68 @@ class PaymentFilterForm(Form):
             args["created_after"] = self.created_after.data.isoformat()
         if self.created_before.data:
             args["created_before"] = (self.created_before.data + timedelta(days=1)).isoformat()
+        return args
+
+
+class ActivityFilterForm(Form):
+    actor = SearchField(
+        "Actor", OPTIONAL, render_kw={"placeholder": "operator:3, token:12, system", "spellcheck": "false"}
+    )
+    type = SelectField(
+        "What",
+        OPTIONAL,
+        choices=[SelectChoice("", "Anything")] + [SelectChoice(t, t) for t in (*ACCESS_ACTIONS, *EVENT_TYPES)],
+    )
+    created_after = DateField("From", OPTIONAL)
+    created_before = DateField("Until", OPTIONAL)
+
+    def args(self) -> dict[str, str]:
+        """The filters as `list_activity` takes them; "until" a day means up
+        to the end of that day."""
+        args = {name: self.data[name].strip() for name in ("actor", "type") if self.data[name]}
+        if self.created_after.data:
+            args["created_after"] = self.created_after.data.isoformat()
+        if self.created_before.data:
+            args["created_before"] = (self.created_before.data + timedelta(days=1)).isoformat()
+        return args
+
+
+class OperatorForm(Form):
+    email = EmailField("Email", REQUIRED, render_kw={"autocomplete": "off"})
+    password = PasswordField(
+        "Password", REQUIRED, description="At least 8 characters.", render_kw={"autocomplete": "new-password"}
+    )
+    role = SelectField(
+        "Role", REQUIRED, choices=[SelectChoice("viewer", "Viewer"), SelectChoice("admin", "Admin")], default="viewer"
+    )
+
+
+class PasswordResetForm(Form):
+    password = PasswordField("New password", REQUIRED, render_kw={"autocomplete": "new-password"})
+
+
+class OwnPasswordForm(Form):
+    current_password = PasswordField("Current password", REQUIRED, render_kw={"autocomplete": "current-password"})
+    password = PasswordField(
+        "New password", REQUIRED, description="At least 8 characters.", render_kw={"autocomplete": "new-password"}
+    )
+    confirm = PasswordField("New password again", REQUIRED, render_kw={"autocomplete": "new-password"})
+
+
+class StatementForm(Form):
+    """A statement's period, in whole days: from the start of one to the end
+    of another (both optional: from the first entry, until now)."""
+
+    start = DateField("From", OPTIONAL)
+    end = DateField("Until", OPTIONAL)
+
+    def args(self) -> dict[str, str]:
+        """The period as the statement's `from` and `to` take it."""
+        args = {}
+        if self.start.data:
+            args["from"] = self.start.data.isoformat()
+        if self.end.data:
+            args["to"] = (self.end.data + timedelta(days=1)).isoformat()
         return args
 
 

@@ -57,7 +57,8 @@ class PaymentsHandler(PageHandler):
         filters.currency.choices = currency_choices(data["currencies"], "Any currency")
         # New payments belong at the top of the first page only.
         live = cursor is None
-        self.render_page("payments.html", filters=filters, filtered=bool(args), live=live, **data)
+        export = self.export_url("/payments.csv")
+        self.render_page("payments.html", filters=filters, filtered=bool(args), live=live, export_url=export, **data)
 
 
 class NewPaymentHandler(PageHandler):

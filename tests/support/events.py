@@ -19,3 +19,22 @@ def events_after(api, seq: int) -> list[dict]:
         cursor = page["next_cursor"]
         if cursor is None:
             return found
+
+
+def events_about(api, seq: int, resource_id: str, event_type: str | None = None, count: int = 1) -> list[dict]:
+    """The events after `seq` whose data is the resource `resource_id` (of
+    `event_type` when given), once at least `count` are numbered."""
+    from tests.support.waiting import wait_until
+
+    found: list[dict] = []
+
+    def numbered() -> bool:
+        found[:] = [
+            e
+            for e in events_after(api, seq)
+            if e["data"].get("id") == resource_id and (event_type is None or e["type"] == event_type)
+        ]
+        return len(found) >= count
+
+    assert wait_until(numbered, timeout=30), f"fewer than {count} events about {resource_id}: {found}"
+    return found

@@ -1,0 +1,43 @@
+"""How the database would run a query: its plan, read with EXPLAIN, to check that a list's page is read from the index made for it."""
+
+from __future__ import annotations
+
+
+def plan_of(query) -> str:
+    """The plan of a Peewee query as text, on the suite's database. On
+    PostgreSQL sequential scans are discouraged first: the tables of a test
+    run are small, and a full scan of a small table is what the planner
+    would rightly choose there; the question is whether an index serves the
+    query in its order."""
+    from models.connection import database, is_sqlite
+    from models.retry import retried_transaction
+
+    sql, params = query.sql()
+
+    def explain() -> str:
+        if is_sqlite():
+            rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            return "\n".join(str(row[-1]) for row in rows)
+        database.execute_sql("SET LOCAL enable_seqscan = off")
+        return "\n".join(row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall())
+
+    return retried_transaction(explain)
+
+
+def assert_read_in_order_from(query, index: str) -> None:
+    """The query is served by `index`, with no sort of what it found."""
+    plan = plan_of(query)
+    assert index in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def assert_searched_through_an_index(query) -> None:
+    """The query finds its rows by searching an index with its condition,
+    never by reading a whole table or index."""
+    from models.connection import is_sqlite
+
+    plan = plan_of(query)
+    if is_sqlite():
+        assert "SCAN t1" not in plan, plan
+    else:
+        assert "Index Cond" in plan or "Recheck Cond" in plan, plan
