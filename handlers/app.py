@@ -21,14 +21,14 @@ from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
 
-from . import accounts, dashboard, docs, groups, health, metrics, payments, rates, reference, stream
+from . import accounts, dashboard, docs, groups, health, metrics, payments, rates, reference, stream, webhooks
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .dashboard.formatting import make_environment
 
 # A request is matched against each route in turn: payments first (intake
 # is the busiest), and the dashboard last, as its final route answers every
 # other page path.
-ROUTE_MODULES = (payments, accounts, groups, rates, reference, health, metrics, docs, stream, dashboard)
+ROUTE_MODULES = (payments, accounts, groups, rates, reference, webhooks, health, metrics, docs, stream, dashboard)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -62,6 +62,8 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         feed_send_timeout=config.feed_send_timeout,
         # Set when reads may go to a replica: who wrote recently (models.replica).
         write_marks=services.write_marks,
+        # Webhook URLs may name private and loopback hosts (tests, local set-ups).
+        webhook_allow_private=config.webhook_allow_private,
         websocket_ping_interval=20,
         log_function=log_request,
         debug=debug,

@@ -16,6 +16,7 @@ from . import components
 from .builders import created, header, operation, payment_accepted, success
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
+from .webhooks import webhook_deliveries, webhook_operations, webhook_parameters, webhook_schemas
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
@@ -291,6 +292,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             errors=PAYMENT_REFUSALS,
         ),
         *rate_operations(),
+        *webhook_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -376,6 +378,7 @@ TAGS = [
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Events", "The append-only log of every committed change."),
+    ("Webhooks", "Endpoints that are sent events by HTTP, signed, in order; their delivery logs."),
     ("Audit", "The ledger's invariants, checked on demand."),
     ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),
 ]
@@ -394,9 +397,10 @@ def openapi_document() -> dict:
         "tags": [{"name": name, "description": about} for name, about in TAGS],
         "security": [{"bearer": []}],
         "paths": paths,
+        "webhooks": webhook_deliveries(),
         "components": {
-            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas()},
-            "parameters": {**components.parameters(), **rate_parameters()},
+            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas(), **webhook_schemas()},
+            "parameters": {**components.parameters(), **rate_parameters(), **webhook_parameters()},
             "headers": components.headers(),
             "securitySchemes": {
                 "bearer": {
