@@ -3,7 +3,7 @@ gateway sends (OpenAPI 3.1's top-level `webhooks`)."""
 
 from __future__ import annotations
 
-from handlers.webhooks import DeliveriesHandler, EndpointsHandler
+from handlers.webhooks import DeliveriesHandler, EndpointsHandler, WebhookHandler
 from models.destinations import MAX_URL_LENGTH
 from models.event import EVENT_TYPES
 from models.webhooks import ALL_TYPES, DESCRIPTION_MAX_LENGTH, DISABLED_BY_ADMIN, DISABLED_BY_FAILURES
@@ -19,7 +19,7 @@ TAG = "Webhooks"
 QUERY_PARAMETERS = {"Limit": "limit", "Cursor": "cursor"}
 
 
-def _query(handler: type) -> tuple[str, ...]:
+def _query(handler: type[WebhookHandler]) -> tuple[str, ...]:
     names = {value: key for key, value in QUERY_PARAMETERS.items()}
     return tuple(names[name] for name in handler.query_parameters)
 
