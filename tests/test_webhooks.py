@@ -19,7 +19,7 @@ from tests.support.client import Api
 from tests.support.environment import RECEIVER_CERTIFICATE
 from tests.support.events import events_after, head_seq
 from tests.support.ledger import open_account
-from tests.support.receiver import FAIL, HANG, OK, Delivery, Receiver
+from tests.support.receiver import FAIL, HANG, OK, Receiver, assert_in_order
 from tests.support.waiting import wait_until
 from webhooks.sharing import HEARTBEAT_SECONDS
 
@@ -44,17 +44,6 @@ def deposit(admin: Api, account: str, amount: str = "1.00") -> dict:
     done = admin.post("/api/v1/deposits", {"account": account, "currency": "PHP", "amount": amount}, wait=20)
     assert done.body["status"] == "completed", done.body
     return done.body
-
-
-def assert_in_order(deliveries: list[Delivery], first_prev_seq: int = 0) -> None:
-    """Every delivery verified, `seq` increasing, each `prev_seq` the `seq`
-    before it (the first's is `first_prev_seq`)."""
-    assert all(d.verified for d in deliveries), [d.problem for d in deliveries if not d.verified]
-    previous = first_prev_seq
-    for delivery in deliveries:
-        assert delivery.prev_seq == previous, (delivery.event, previous)
-        assert delivery.seq > previous
-        previous = delivery.seq
 
 
 def deliveries_log(admin: Api, endpoint_id: str) -> list[dict]:

@@ -64,6 +64,8 @@ class Receiver:
     # When set, the raw bytes of every answer (the mode is then ignored).
     raw_answer: bytes | None = None
     close_after_answer: bool = False
+    # Seconds each answer waits (so that a delivery is always under way).
+    delay: float = 0.0
     deliveries: list[Delivery] = field(default_factory=list)
     connections: int = 0
     requests: int = 0
@@ -118,6 +120,8 @@ class Receiver:
                 if self.raw_answer is None and mode == HANG:
                     await self._stopped.wait()
                     return
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 if self.raw_answer is None and mode == OK:
                     self._record(headers, body)
                 writer.write(self.raw_answer or _answer(200 if mode == OK else 500))
@@ -152,6 +156,17 @@ class Receiver:
     def seqs(self) -> list[int]:
         return [d.seq for d in self.got()]
 
+    def first_arrivals(self) -> list[Delivery]:
+        """Each webhook-id's first delivery, in arrival order (at least once:
+        a sender taking over may send again what was under way)."""
+        seen: set[str] = set()
+        firsts = []
+        for delivery in self.got():
+            if delivery.headers["webhook-id"] not in seen:
+                seen.add(delivery.headers["webhook-id"])
+                firsts.append(delivery)
+        return firsts
+
     def wait_for(self, condition: Callable[[list[Delivery]], bool], timeout: float = 30) -> list[Delivery]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -160,6 +175,17 @@ class Receiver:
                 return got
             time.sleep(0.05)
         raise AssertionError(f"the receiver did not get what was expected; it got seqs {self.seqs()}")
+
+
+def assert_in_order(deliveries: list[Delivery], first_prev_seq: int = 0) -> None:
+    """Every delivery verified, `seq` increasing, each `prev_seq` the `seq`
+    before it (the first's is `first_prev_seq`)."""
+    assert all(d.verified for d in deliveries), [d.problem for d in deliveries if not d.verified]
+    previous = first_prev_seq
+    for delivery in deliveries:
+        assert delivery.prev_seq == previous, (delivery.event, previous)
+        assert delivery.seq > previous
+        previous = delivery.seq
 
 
 def _answer(status: int) -> bytes:
