@@ -20,9 +20,8 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from prometheus_client import Counter
 
@@ -110,6 +109,8 @@ class Lane:
         self.cursor = self.recorded_cursor = row.cursor_seq
         self.failing_since: datetime | None = row.failing_since
         self.resends: deque[WebhookResend] = deque()
+        # The next events after `cursor`, a page of them read at once.
+        self._ahead: deque[Frame] = deque()
         self._resend_ids: set[int] = set()
         self._poked = asyncio.Event()
         self.client = EndpointClient(dispatcher.tls, dispatcher.config.webhook_allow_private, dispatcher.timeout)
@@ -165,12 +166,16 @@ class Lane:
     async def _next_frame(self) -> Frame | None:
         """The next event this endpoint wants, or None when a resend came first."""
         while not self.resends:
-            frames = await self.d.feed.after(self.cursor)
-            for frame in frames:
+            while self._ahead:
+                frame = self._ahead.popleft()
+                if frame.seq <= self.cursor:
+                    continue
                 if self.wants(frame):
                     return frame
                 self.cursor = frame.seq
+            frames = await self.d.feed.after(self.cursor)
             if frames:
+                self._ahead.extend(frames)
                 continue
             if self.cursor != self.recorded_cursor:
                 self._record_place()
@@ -201,7 +206,7 @@ class Lane:
             now = utcnow()
             first_at = first_at or now
             if ok:
-                self.d.recorder.attempt(row)
+                self._log(row)
                 self.delivered = self.cursor = frame.seq
                 self._record_place()
                 if self.failing_since is not None:
@@ -213,8 +218,7 @@ class Lane:
                 self.d.recorder.failing(self.id, now)
             given_up = (now - first_at).total_seconds() >= config.webhook_give_up_seconds
             row["outcome"] = GIVEN_UP if given_up else FAILED
-            ATTEMPTS.labels(row["outcome"]).inc()
-            self.d.recorder.attempt(row)
+            self._log(row)
             if given_up:
                 self.delivered = self.cursor = frame.seq
                 self._record_place()
@@ -235,8 +239,12 @@ class Lane:
             body = with_prev_seq(frames[0], resend.prev_seq)
             ok, row = await self._attempt(resend.seq, resend.prev_seq, webhook_id(self.id, resend.seq), body, 1)
             row["manual"] = True
-            self.d.recorder.attempt(row)
+            self._log(row)
         self.d.recorder.resend_done(resend.id)
+
+    def _log(self, row: dict) -> None:
+        ATTEMPTS.labels(row["outcome"]).inc()
+        self.d.recorder.attempt(row)
 
     async def _attempt(self, seq: int, prev_seq: int, message_id: str, body: bytes, number: int) -> tuple[bool, dict]:
         """One POST; whether it got a 2xx, and its line for the log."""
@@ -258,8 +266,6 @@ class Lane:
             except DeliveryError as problem:
                 error = str(problem)[:300]
         ok = status is not None and 200 <= status < 300
-        if ok:
-            ATTEMPTS.labels(DELIVERED).inc()
         row = {
             "endpoint": self.id,
             "seq": seq,
@@ -292,7 +298,6 @@ class Dispatcher:
         self.lanes: dict[str, Lane] = {}
         self.sender_id = 0
         self._flushing = asyncio.Lock()
-        self.on_lane_ended: Callable[[str], Any] | None = None
 
     async def lease_valid(self) -> None:
         """Wait while this sender's lease has lapsed (it sends nothing then)."""

@@ -17,8 +17,11 @@ from typing import Any
 from models.event import Event, Frame, frames_after
 from models.retry import read_only
 
+# What the reader takes from the log at a time, and what a lane takes at a
+# time (from the window, or from the log when it is behind it).
 PAGE = 1000
-WINDOW = 20_000
+LANE_PAGE = 200
+WINDOW = 4000
 POLL_SECONDS = 0.05
 
 # Runs blocking database work off the event loop.
@@ -66,8 +69,8 @@ class EventFeed:
         them, else a page read from the log. Empty at the head."""
         if seq >= self._start:
             index = bisect.bisect_right(self._frames, seq, key=lambda frame: frame.seq)
-            return self._frames[index : index + PAGE]
-        return await self._run_db(lambda: read_only(lambda: frames_after(seq, PAGE)))
+            return self._frames[index : index + LANE_PAGE]
+        return await self._run_db(lambda: read_only(lambda: frames_after(seq, LANE_PAGE)))
 
     async def wait_past(self, seq: int) -> None:
         """Return once an event after `seq` has been read."""
