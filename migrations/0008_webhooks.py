@@ -61,7 +61,8 @@ def up(migrator: SchemaMigrator, db: Database) -> None:
         updated_at = DateTimeField()
 
         class Meta:
-            indexes = ((("created_at", "id"), False),)
+            # The list, oldest first; the dashboard's notice of endpoints disabled for failing.
+            indexes = ((("created_at", "id"), False), (("disabled_reason", "disabled_at"), False))
 
     class WebhookAttempt(Base):
         id = BigAutoField()

@@ -82,7 +82,7 @@ class WebhookEndpoint(BaseModel):
         held_by_id: int | None
 
     class Meta:
-        indexes = ((("created_at", "id"), False),)
+        indexes = ((("created_at", "id"), False), (("disabled_reason", "disabled_at"), False))
 
     @property
     def types(self) -> list[str]:
@@ -303,6 +303,13 @@ def list_endpoints(limit: int, cursor: str | None) -> tuple[list[WebhookEndpoint
         )
     rows = list(query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id).limit(limit + 1))
     return page(rows, limit, lambda e: [e.created_at.isoformat(), e.id])
+
+
+def disabled_for_failures(limit: int = 10) -> list[WebhookEndpoint]:
+    """The endpoints disabled for failing, most recently first: what the
+    dashboard warns about."""
+    query = WebhookEndpoint.select().where(WebhookEndpoint.disabled_reason == DISABLED_BY_FAILURES)
+    return list(query.order_by(WebhookEndpoint.disabled_at.desc()).limit(limit))
 
 
 def endpoint_deliveries(endpoint_id: str, limit: int, cursor: str | None) -> tuple[list[WebhookAttempt], str | None]:

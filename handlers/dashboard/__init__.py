@@ -4,7 +4,7 @@ an HTML 404, so it comes last."""
 
 from __future__ import annotations
 
-from . import accounts, audit, auth, overview, payments, reference, tokens
+from . import accounts, audit, auth, overview, payments, reference, tokens, webhooks
 from .base import PageNotFoundHandler
 
 default_handlers = [
@@ -14,6 +14,7 @@ default_handlers = [
     *payments.default_handlers,
     *reference.default_handlers,
     *tokens.default_handlers,
+    *webhooks.default_handlers,
     *audit.default_handlers,
     (r"(?!/api(?:/|$)).*", PageNotFoundHandler),
 ]
