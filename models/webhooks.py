@@ -191,7 +191,7 @@ def _check_account(account: str | None) -> None:
 
 def create_endpoint(change: EndpointChange) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret (shown this once). It is sent the
-    events committed from now on; its first delivery has `prev_seq` 0.
+    events numbered from now on; its first delivery has `prev_seq` 0.
     Call inside a transaction."""
     fields = change.fields
     _check_account(fields.get("account"))

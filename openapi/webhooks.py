@@ -53,7 +53,7 @@ def webhook_operations() -> list[tuple[str, str, dict]]:
                 ),
             },
             description=(
-                "The endpoint is sent every event committed from now on that its `event_types` and `account` "
+                "The endpoint is sent every event numbered from now on that its `event_types` and `account` "
                 "select, in `seq` order, signed per Standard Webhooks (see the `webhooks` section). The URL must "
                 "be `https://` and its host must resolve only to public addresses."
             ),

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from config import Config
+from events.fanout import channel_names
 from models.dialect import among
 from models.retry import read_only, retried_transaction
 from models.webhooks import WebhookResend
@@ -75,6 +76,7 @@ class WebhookService:
             await dispatcher.feed.start()
             background = [
                 asyncio.create_task(dispatcher.feed.follow(), name="webhooks-feed"),
+                *self._subscription(dispatcher),
                 asyncio.create_task(dispatcher.record_continuously(), name="webhooks-recorder"),
                 asyncio.create_task(self._keep_share(dispatcher, lease), name="webhooks-share"),
             ]
@@ -91,6 +93,14 @@ class WebhookService:
                     await self._run_db(
                         functools.partial(retried_transaction, lambda: sharing.retire(dispatcher.sender_id))
                     )
+
+    def _subscription(self, dispatcher: Dispatcher) -> list[asyncio.Task]:
+        """With services: the relay's batches, as they are published."""
+        config = self._config
+        if not config.redis_url or not config.database_url:
+            return []
+        channel = channel_names(config.database_url)[1]
+        return [asyncio.create_task(dispatcher.feed.listen(config.redis_url, channel), name="webhooks-events")]
 
     async def _register(self) -> int:
         while True:
