@@ -59,6 +59,17 @@ class Config:
     # Reads go to READ_REPLICA_URL only while it is provably at most this
     # many seconds behind the primary (see models.replica).
     replica_max_lag: float = 2.0
+    # Webhooks (models.destinations, webhooks/): private and loopback
+    # destinations and http:// allowed (tests, local set-ups); a CA file the
+    # sender trusts besides the system's; how long one attempt may take; the
+    # first retry's delay (each next one doubles); when an event is given up
+    # and when an endpoint failing that long is disabled.
+    webhook_allow_private: bool = False
+    webhook_ca_file: str | None = None
+    webhook_timeout: float = 10.0
+    webhook_retry_seconds: float = 5.0
+    webhook_give_up_seconds: float = 3 * 86400.0
+    webhook_disable_seconds: float = 3 * 86400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -86,6 +97,12 @@ class Config:
             trust_proxy_headers=env.get("TRUST_PROXY_HEADERS", "").lower() in ("1", "true", "yes", "on"),
             metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
             replica_max_lag=float(env.get("REPLICA_MAX_LAG", cls.replica_max_lag)),
+            webhook_allow_private=env.get("WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes", "on"),
+            webhook_ca_file=env.get("WEBHOOK_CA_FILE") or None,
+            webhook_timeout=float(env.get("WEBHOOK_TIMEOUT", cls.webhook_timeout)),
+            webhook_retry_seconds=float(env.get("WEBHOOK_RETRY_SECONDS", cls.webhook_retry_seconds)),
+            webhook_give_up_seconds=float(env.get("WEBHOOK_GIVE_UP_SECONDS", cls.webhook_give_up_seconds)),
+            webhook_disable_seconds=float(env.get("WEBHOOK_DISABLE_SECONDS", cls.webhook_disable_seconds)),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -2,7 +2,8 @@
 
 python server.py [serve]        the web server (+ the consumer when embedded)
 python server.py migrate        bring the database up to date
-python server.py worker         a settlement worker (needs REDIS_URL)
+python server.py worker         a settlement worker (needs REDIS_URL), with its webhook sender
+python server.py webhooks       a webhook sender alone
 python server.py create-admin   --email E --password P [--role admin|viewer]
 python server.py create-token   --name N --scope read|write|admin
 python server.py audit          check the ledger's invariants (exit 1 if broken)
@@ -34,6 +35,7 @@ from models.schema import migrate
 from models.settlement import settle_payment
 from tasks.worker import run_worker
 from web.process import serve
+from webhooks.process import run_sender
 
 log = logging.getLogger("gateway")
 
@@ -154,6 +156,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("migrate", help="bring the database up to date")
     worker = commands.add_parser("worker", help="run a settlement worker")
     worker.add_argument("--workers", type=int, default=4, help="worker threads (default 4)")
+    senders = commands.add_parser("webhooks", help="run a webhook sender")
+    senders.add_argument("--owner", help="who runs it (a worker starts its own sender with this)")
     admin = commands.add_parser("create-admin", help="create a dashboard operator")
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", required=True)
@@ -172,6 +176,8 @@ def run_command(command: str, args: argparse.Namespace, config: Config) -> None:
         asyncio.run(serve(config, on_ready=settle_heap))
     elif command == "worker":
         run_worker(config, args.workers, on_ready=settle_heap)
+    elif command == "webhooks":
+        run_sender(config, args.owner)
     elif command == "migrate":
         applied = migrate()
         print("applied: " + ", ".join(applied) if applied else "database is up to date")

@@ -31,11 +31,17 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def measure(
-    services: Services, accounts: list[str], rate: int, seconds: float, senders: list[str] | None = None
+    services: Services,
+    accounts: list[str],
+    rate: int,
+    seconds: float,
+    senders: list[str] | None = None,
+    due_at: dict[str, float] | None = None,
 ) -> dict:
     """Send `rate` payments a second for `seconds` between random `accounts`
     (from one of `senders` when given) and time each until its outcome
-    reaches a feed client."""
+    reaches a feed client. `due_at`, when given, gets each accepted
+    payment's due moment by the wall clock (for timing it elsewhere too)."""
     base = services.urls[0]
     sent: dict[str, float] = {}
     completed: dict[str, float] = {}
@@ -72,7 +78,10 @@ async def measure(
             errors += 1
             return
         if reply.status == 202:
-            sent[json.loads(reply.body)["id"]] = started
+            payment_id = json.loads(reply.body)["id"]
+            sent[payment_id] = started
+            if due_at is not None:
+                due_at[payment_id] = time.time() - (time.perf_counter() - started)
             accepted.append(1000 * (time.perf_counter() - started))
         else:
             errors += 1

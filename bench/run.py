@@ -168,6 +168,9 @@ def main() -> None:
     tpcb = pgbench_tpcb()
     with BareTornado() as bare:
         measure_web(results, tpcb, bare)
+    from bench.webhooks import measure_webhooks
+
+    results["webhooks"] = measure_webhooks()
     results["scaling"] = [
         settlement_scenario(100, 1, 3000, 200),
         settlement_scenario(100, 8, 5000, 200),
@@ -332,6 +335,27 @@ def table(results: dict) -> str:
             results["holds"]["ratio"],
         ),
         ("peak memory web / worker (MB)", f"{mem['web']} / {mem['worker']}", "", ""),
+    ]
+    hooks = results["webhooks"]
+    rows += [
+        (
+            "webhook deliveries/s to one endpoint, while settling",
+            hooks["ours"],
+            f"settlement of the same backlog {hooks['anchor_value']:.0f}/s",
+            hooks["ratio"],
+        ),
+        (
+            "POST-to-webhook p50 / p99 at 500/s (ms)",
+            f"{hooks['latency_ms']['p50']} / {hooks['latency_ms']['p99']}",
+            f"POST-to-feed {hooks['latency_ms']['feed_p50']} / {hooks['latency_ms']['feed_p99']}",
+            "",
+        ),
+        (
+            "settlement with 100 failing endpoints (payments/s)",
+            hooks["failing_endpoints"]["settlement_per_s_with"],
+            f"with none {hooks['failing_endpoints']['settlement_per_s_without']}/s",
+            hooks["failing_endpoints"]["ratio"],
+        ),
     ]
     for scenario in results["scaling"]:
         rows.append(

@@ -22,7 +22,21 @@ from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
 
-from . import accounts, activity, dashboard, docs, groups, health, metrics, payments, rates, reference, search, stream
+from . import (
+    accounts,
+    activity,
+    dashboard,
+    docs,
+    groups,
+    health,
+    metrics,
+    payments,
+    rates,
+    reference,
+    search,
+    stream,
+    webhooks,
+)
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .dashboard.formatting import make_environment
 
@@ -37,6 +51,7 @@ ROUTE_MODULES = (
     reference,
     search,
     activity,
+    webhooks,
     health,
     metrics,
     docs,
@@ -99,6 +114,8 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         feed_send_timeout=config.feed_send_timeout,
         # Set when reads may go to a replica: who wrote recently (models.replica).
         write_marks=services.write_marks,
+        # Webhook URLs may name private and loopback hosts (tests, local set-ups).
+        webhook_allow_private=config.webhook_allow_private,
         websocket_ping_interval=20,
         log_function=log_request,
         debug=debug,

@@ -57,6 +57,7 @@ EVENT_TYPES = (
     "payment_group.failed",
     "currency.created",
     "rate.updated",
+    "webhook_endpoint.disabled",
 )
 
 _wakers: list[Callable[[], None]] = []

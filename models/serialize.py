@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the models import this module
     from .currency import Currency
     from .ledger import Entry, Payment, PaymentGroup
     from .rates import ExchangeRate, RateChange
+    from .webhooks import WebhookAttempt, WebhookEndpoint
 
 # Made once: json.dumps with any option but the defaults builds an encoder
 # per call, and every answer and every event is encoded with these.
@@ -225,4 +226,47 @@ def rate_json(rate: ExchangeRate | RateChange) -> dict:
         "rate": rate.rate,
         "set_by": rate.set_by,
         "set_at": iso(rate.set_at),
+    }
+
+
+def webhook_endpoint_json(endpoint: WebhookEndpoint, secret: str | None = None) -> dict:
+    """A webhook endpoint; its `secret` only in the answer that made it (a
+    creation or a rotation), never afterwards."""
+    body: dict[str, object] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": json.loads(endpoint.event_types),
+        "account": endpoint.account,
+        "active": endpoint.state == "active",
+        "state": endpoint.state,
+        "disabled_reason": endpoint.disabled_reason,
+        "disabled_at": iso(endpoint.disabled_at),
+        "failing_since": iso(endpoint.failing_since),
+        "last_sent_seq": endpoint.delivered_seq,
+        "previous_secret_expires_at": iso(endpoint.previous_secret_expires_at),
+        "created_at": iso(endpoint.created_at),
+        "updated_at": iso(endpoint.updated_at),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def webhook_attempt_json(attempt: WebhookAttempt) -> dict:
+    """One line of an endpoint's delivery log."""
+    return {
+        "id": str(attempt.id),
+        "endpoint": attempt.endpoint_id,
+        "seq": attempt.seq,
+        "prev_seq": attempt.prev_seq,
+        "webhook_id": attempt.webhook_id,
+        "attempt": attempt.attempt,
+        "manual": attempt.manual,
+        "outcome": attempt.outcome,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "response": attempt.response,
+        "latency_ms": attempt.latency_ms,
+        "at": iso(attempt.at),
     }

@@ -41,6 +41,7 @@ ERRORS: dict[str, tuple[int, str]] = {
         "The hold is not `authorized` (captured, voided or expired already, or not a hold); the error's"
         " `status` says what it is now.",
     ),
+    "endpoint_disabled": (409, "The webhook endpoint is disabled: enable it before sending a delivery again."),
     "body_too_large": (
         413,
         f"The request body is over {MAX_BODY_BYTES} bytes (a payment group's: over {MAX_GROUP_BODY_BYTES}).",

@@ -21,6 +21,7 @@ from .parameters import headers, parameters
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
 from .requests import request_schemas
+from .webhooks import webhook_deliveries, webhook_operations, webhook_parameters, webhook_schemas
 
 PAYMENT_REFUSALS = ("validation_error", "unknown_currency", "currency_mismatch", "account_inactive", "balance_inactive")
 
@@ -344,6 +345,7 @@ def _operations() -> list[tuple[str, str, dict]]:
         ),
         *rate_operations(),
         *desk_operations(),
+        *webhook_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -431,6 +433,7 @@ TAGS = [
     ("Search", "Payments and accounts found by id, reference, email or words."),
     ("Activity", "Who did what: every change and every access, with its actor."),
     ("Events", "The append-only log of every committed change."),
+    ("Webhooks", "Endpoints that are sent events by HTTP, signed, in order; their delivery logs."),
     ("Audit", "The ledger's invariants, checked on demand."),
     ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),
 ]
@@ -463,7 +466,14 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for path, method, body in _operations():
         paths.setdefault(path, {})[method] = body
-    schemas = {**components.schemas(), **request_schemas(), **rate_schemas(), **payment_schemas(), **desk_schemas()}
+    schemas = {
+        **components.schemas(),
+        **request_schemas(),
+        **rate_schemas(),
+        **payment_schemas(),
+        **desk_schemas(),
+        **webhook_schemas(),
+    }
     add_links(paths, schemas)
     return {
         "openapi": "3.1.0",
@@ -471,9 +481,10 @@ def openapi_document() -> dict:
         "tags": [{"name": name, "description": about} for name, about in TAGS],
         "security": [{"bearer": []}],
         "paths": paths,
+        "webhooks": webhook_deliveries(),
         "components": {
             "schemas": schemas,
-            "parameters": {**parameters(), **rate_parameters(), **desk_parameters()},
+            "parameters": {**parameters(), **rate_parameters(), **desk_parameters(), **webhook_parameters()},
             "headers": headers(),
             "securitySchemes": {
                 "bearer": {

@@ -1,5 +1,5 @@
 """A worker process: a consumer of the settlement queue, its share of the
-event relay, and its own /metrics."""
+event relay, its webhook sender (a child process), and its own /metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from config import Config, StartupError
 from events.pipeline import EventPipeline
+from webhooks.process import SenderSupervisor
 
 from .clock import Clock
 from .consumer import run_consumer
@@ -31,6 +32,8 @@ def run_worker(config: Config, threads: int, on_ready: Callable[[], None] | None
     pipeline = EventPipeline(config, worker=True)
     clock = Clock()
     clock.start()
+    sender = SenderSupervisor()
+    sender.start()
     try:
         if on_ready is not None:
             on_ready()
@@ -40,6 +43,7 @@ def run_worker(config: Config, threads: int, on_ready: Callable[[], None] | None
         # SIGINT before the consumer took over its signals: stop as it would.
         pass
     finally:
+        sender.stop()
         clock.stop()
         pipeline.stop()
         log.info("worker stopped")

@@ -45,6 +45,7 @@ def pages(writer, admin) -> list[str]:
     paid = writer.post("/api/v1/payments", {"from_account": account, "to_account": other, "amount": "5.00"}, wait=20)
     body = {"from_account": account, "to_account": other, "amount": "7.00", "capture": "manual"}
     hold = writer.post("/api/v1/payments", body, wait=20)
+    webhook = admin.post("/api/v1/webhook-endpoints", {"url": "https://localhost:1/hook", "account": account}).body
     return [
         "/login",
         "/",
@@ -57,6 +58,8 @@ def pages(writer, admin) -> list[str]:
         "/currencies",
         "/rates",
         "/tokens",
+        "/webhooks",
+        f"/webhooks/{webhook['id']}",
         "/audit",
         "/activity",
         "/operators",

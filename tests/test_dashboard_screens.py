@@ -85,7 +85,29 @@ def book_of_customers() -> dict:
     retried_transaction(partial(submit_transfer, pending, never))
     retried_transaction(lambda: set_rate("JPY", "PHP", {"rate": "0.3725"}, "operator ops@example.com"))
     balance = Payment.get_by_id(dated[-1][0]).to_balance_id
-    return {"account": maria, "payment": dated[-1][0], "balance": balance}
+    return {"account": maria, "payment": dated[-1][0], "balance": balance, "webhook": webhook_with_deliveries(maria)}
+
+
+def webhook_with_deliveries(account: str) -> str:
+    """An endpoint for `account` with a delivery log: attempts that failed,
+    then one delivered (written as a sender records them)."""
+    from models.connection import utcnow
+    from models.retry import retried_transaction
+    from models.webhooks import WebhookAttempt, create_endpoint, parse_endpoint
+    from webhooks.signing import webhook_id
+
+    body = {"url": "https://books.example.com/gateway", "account": account, "description": "Bookkeeping"}
+    made, _ = retried_transaction(lambda: create_endpoint(parse_endpoint(body, True, True)))
+    rows: list[dict] = []
+    for n, (status, outcome) in enumerate([(503, "failed"), (503, "failed"), (200, "delivered"), (200, "delivered")]):
+        seq = 40 + n // 3
+        rows.append(
+            dict(endpoint=made.id, seq=seq, prev_seq=39 if seq == 40 else 40, webhook_id=webhook_id(made.id, seq))
+            | dict(attempt=n % 3 + 1, outcome=outcome, status_code=status, latency_ms=42 + n * 9, at=utcnow())
+            | dict(response='{"ok":true}' if status == 200 else "Busy")
+        )
+    retried_transaction(lambda: WebhookAttempt.insert_many(rows).execute())
+    return made.id
 
 
 PAGES = {
@@ -97,6 +119,8 @@ PAGES = {
     "currencies": "/currencies",
     "rates": "/rates",
     "tokens": "/tokens",
+    "webhooks": "/webhooks",
+    "webhook": "/webhooks/{webhook}",
     "audit": "/audit",
     "search": "/search?q=Maria",
     "statement": "/balances/{balance}/statement",

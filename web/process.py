@@ -1,12 +1,15 @@
 """A web process: the HTTP server, and what it runs beside it (the event
-hub, the relay's share, and when embedded, the queue's consumer)."""
+hub, the relay's share, and when embedded, the queue's consumer and the
+webhook sender)."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import logging
+import os
 import signal
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +23,7 @@ from models.schema import migrate
 from tasks.clock import Clock
 from tasks.consumer import start_embedded
 from tasks.settlement import Settlement
+from webhooks.service import WebhookService
 
 from .hub import EventHub
 from .protocol import MAX_STREAMED_BYTES
@@ -43,11 +47,14 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop
     hub = EventHub(loop, executor)
     settlement = Settlement(config)
     consumer = None
+    senders = None
     if config.embedded:
         await loop.run_in_executor(None, migrate)
         await hub.start()
         pipeline = EventPipeline(config, publish_here=hub.receive_threadsafe)
         consumer = start_embedded(settlement, config.consumer_workers, config.sweep_seconds)
+        senders = WebhookService(config, f"{socket.gethostname()}:web-{os.getpid()}")
+        await loop.run_in_executor(None, senders.start)
     else:
         pipeline = EventPipeline(config)
         assert pipeline.fanout is not None
@@ -85,6 +92,8 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop
     await loop.run_in_executor(None, request_settlement.flush)
     if consumer is not None:
         await loop.run_in_executor(None, lambda: consumer.stop(graceful=True))
+    if senders is not None:
+        await loop.run_in_executor(None, senders.stop)
     await loop.run_in_executor(None, clock.stop)
     await loop.run_in_executor(None, pipeline.stop)
     await hub.close()

@@ -4,7 +4,20 @@ an HTML 404, so it comes last."""
 
 from __future__ import annotations
 
-from . import accounts, activity, audit, auth, operators, overview, payments, reference, search, statements, tokens
+from . import (
+    accounts,
+    activity,
+    audit,
+    auth,
+    operators,
+    overview,
+    payments,
+    reference,
+    search,
+    statements,
+    tokens,
+    webhooks,
+)
 from .base import PageNotFoundHandler
 
 default_handlers = [
@@ -15,6 +28,7 @@ default_handlers = [
     *payments.default_handlers,
     *reference.default_handlers,
     *tokens.default_handlers,
+    *webhooks.default_handlers,
     *audit.default_handlers,
     *activity.default_handlers,
     *operators.default_handlers,

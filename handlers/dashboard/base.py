@@ -57,6 +57,7 @@ NAVIGATION = (
     ("/currencies", "Currencies"),
     ("/rates", "Rates"),
     ("/tokens", "API tokens"),
+    ("/webhooks", "Webhooks"),
     ("/audit", "Audit"),
 )
 # Pages only admins may open, listed for them only.

@@ -340,3 +340,29 @@ class RateForm(Form):
 class TokenForm(Form):
     name = StringField("Name", REQUIRED, render_kw={"autocomplete": "off", "placeholder": "e.g. checkout service"})
     scope = SelectField("Scope", REQUIRED, choices=list(SCOPES), default="read")
+
+
+class WebhookEndpointForm(Form):
+    url = StringField(
+        "URL",
+        REQUIRED,
+        description="https:// only; its host must resolve to public addresses.",
+        render_kw={"autocomplete": "off", "placeholder": "https://hooks.example.com/gateway", "inputmode": "url"},
+    )
+    event_types = StringField(
+        "Event types",
+        description="Comma-separated, e.g. payment.completed, payment.failed; * for every type.",
+        default="*",
+        render_kw={"autocomplete": "off"},
+    )
+    account = StringField("Account", [Optional()], description="Only events about this account (optional).")
+    description = StringField("Description", [Optional()], render_kw={"autocomplete": "off"})
+
+    def body(self) -> dict:
+        types = [t.strip() for t in (self.event_types.data or "*").split(",") if t.strip()]
+        return {
+            "url": self.url.data,
+            "event_types": types,
+            "account": _text(self.account.data),
+            "description": _text(self.description.data),
+        }
