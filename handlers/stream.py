@@ -1,10 +1,14 @@
 """The live feed: WebSocket `/api/v1/stream` (SPEC section 6).
 
 Each connection keeps one number, the last `seq` it has passed on, and one
-task that loops: take the frames after it from the hub's ring (or from the
-database, when the connection is further behind than the ring reaches), send
-the ones its filters want, wait for the head to move. Replay and live are the
-same loop, so there is no seam to lose or repeat an event at.
+task. The task catches up first: it takes the frames after that number from
+the hub's ring (or from the database, when the connection is further behind
+than the ring reaches) and sends the ones its filters want, up to the head.
+A connection with filters then keeps up from what the hub hands it
+(`web.followers`): the events it wants, and nothing else wakes it. It is
+followed before it starts catching up and drops what was handed to it while
+it did, so no event falls between the two or is sent twice. One that follows
+everything stays on the ring, woken once per batch of events.
 
 A client that does not read makes its own sends wait and nobody else's; when
 one send has waited longer than `feed_send_timeout` the connection is closed
@@ -24,9 +28,10 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from models.auth import Operator
 from models.errors import ApiError, invalid
-from models.event import EVENT_TYPES, Frame
+from models.event import EVENT_TYPES
 from models.pagination import MAX_SEQ, parse_count
 from models.retry import read_only
+from web.followers import Follower
 from web.hub import EventHub, frames_from_log
 from web.metrics import FEED_CLIENTS
 
@@ -71,7 +76,7 @@ class StreamHandler(WebSocketHandler):
         self.last_sent = self.hub.head if after is None else parse_count("after", after, 0, MAX_SEQ)
         self.account = self.get_query_argument("account", None)
         types = self.get_query_argument("types", None)
-        self.types = set(types.split(",")) if types else None
+        self.types = frozenset(types.split(",")) if types else None
         if self.types and not self.types <= set(EVENT_TYPES):
             raise invalid(
                 {"types": "must be a comma-separated list of " + ", ".join(EVENT_TYPES)}, "invalid_request", 400
@@ -109,45 +114,73 @@ class StreamHandler(WebSocketHandler):
     def on_message(self, message: str | bytes) -> None:
         """The feed is one-way; what clients send is ignored."""
 
-    def _wants(self, frame: Frame) -> bool:
-        if self.types is not None and frame.type not in self.types:
-            return False
-        return self.account is None or self.account in frame.accounts
-
     async def _follow(self) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = self.settings.get("feed_send_timeout", 10.0)
+        follower = Follower(self.account, self.types)
+        # Followed before anything is read, so that no event appended from
+        # here on can fall between catching up and being handed.
+        self.hub.follow(follower)
         with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
-            while True:
-                advanced = self.hub.advanced()
-                frames = self.hub.frames_after(self.last_sent, BATCH)
-                if frames is None:
-                    frames = await loop.run_in_executor(
-                        self.settings["db_executor"], frames_from_log, self.last_sent, BATCH
-                    )
-                if not frames:
-                    await advanced
-                    continue
-                wanted = [frame.text for frame in frames if self._wants(frame)]
-                if wanted:
-                    # Every frame of the batch is queued at once and the
-                    # socket's progress awaited once: a wait per frame would
-                    # cost a turn of a busy IOLoop per event. Writes still
-                    # pending at the timeout are left to end with the
-                    # connection, not cancelled (Tornado's stream logs a
-                    # traceback for each write cancelled under it).
-                    writes = [self.write_message(text) for text in wanted]
-                    try:
-                        done, pending = await asyncio.wait(writes, timeout=timeout)
-                    finally:
-                        for write in writes:
-                            write.add_done_callback(_quietly)
-                    if pending:
-                        self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
-                        return
-                    for write in done:
-                        write.result()  # WebSocketClosedError if the connection went
-                self.last_sent = frames[-1].seq
+            try:
+                while True:
+                    await self._catch_up(follower)
+                    await self._keep_up(follower)
+            finally:
+                self.hub.unfollow(follower)
+
+    async def _catch_up(self, follower: Follower) -> None:
+        """Send what follows `last_sent` from the ring, or the log when the
+        ring no longer reaches back that far, up to the head. A follower of
+        everything stays here, woken once per batch the hub takes in."""
+        loop = asyncio.get_running_loop()
+        while True:
+            frames = self.hub.frames_after(self.last_sent, BATCH)
+            if frames is None:
+                frames = await loop.run_in_executor(
+                    self.settings["db_executor"], frames_from_log, self.last_sent, BATCH
+                )
+            if frames:
+                await self._send([frame.text for frame in frames if follower.wants(frame)])
+                self.last_sent = max(self.last_sent, frames[-1].seq)
+            elif follower.follows_everything:
+                await follower.woken()
+            else:
+                follower.start_afresh()
+                return
+
+    async def _keep_up(self, follower: Follower) -> None:
+        """Send the events the hub hands this follower as they come; back to
+        catching up if it fell a whole backlog behind."""
+        while not follower.overflowed:
+            head = self.hub.head
+            frames = [frame for frame in follower.take() if frame.seq > self.last_sent]
+            if frames:
+                await self._send([frame.text for frame in frames])
+                # Everything up to the head as it was at the take, that this
+                # follower wants, has now been sent.
+                self.last_sent = max(self.last_sent, head)
+            elif not follower.overflowed:
+                await follower.woken()
+
+    async def _send(self, texts: list[str]) -> None:
+        """Queue every frame at once and await the socket's progress once: a
+        wait per frame would cost a turn of a busy IOLoop per event. A send
+        still waiting after `feed_send_timeout` closes the connection (4008).
+        Writes still pending then are left to end with the connection, not
+        cancelled (Tornado's stream logs a traceback for each write cancelled
+        under it)."""
+        if not texts:
+            return
+        writes = [self.write_message(text) for text in texts]
+        try:
+            done, pending = await asyncio.wait(writes, timeout=self.settings.get("feed_send_timeout", 10.0))
+        finally:
+            for write in writes:
+                write.add_done_callback(_quietly)
+        if pending:
+            self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
+            raise WebSocketClosedError()
+        for write in done:
+            write.result()  # WebSocketClosedError if the connection went
 
 
 def _quietly(write: asyncio.Future) -> None:
