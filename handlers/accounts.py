@@ -9,6 +9,7 @@ from models.queries import account_with_balances, balance_entries, list_accounts
 from models.serialize import account_json, account_payment_json, balance_json, entry_json
 
 from .base import APIHandler, scope
+from .customer_access import account_in_path, balance_in_path
 
 
 def _account(account_id: str) -> Account:
@@ -53,7 +54,7 @@ class AccountsHandler(APIHandler):
 
 
 class AccountHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=account_in_path)
     async def get(self, account_id: str) -> None:
         self.send(await self.run_db(lambda: account_detail(account_id)))
 
@@ -67,7 +68,7 @@ class AccountHandler(APIHandler):
 
 
 class AccountPaymentsHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=account_in_path)
     async def get(self, account_id: str) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
@@ -89,7 +90,7 @@ class AccountBalancesHandler(APIHandler):
 
 
 class BalanceHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=balance_in_path)
     async def get(self, balance_id: str) -> None:
         self.send(await self.run_db(lambda: balance_json(_balance(balance_id))))
 
@@ -100,7 +101,7 @@ class BalanceHandler(APIHandler):
 
 
 class BalanceEntriesHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=balance_in_path)
     async def get(self, balance_id: str) -> None:
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
 

@@ -20,15 +20,28 @@ from web.inflight import InFlight
 from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
+from web.token_watch import TokenWatch
 
-from . import accounts, dashboard, docs, groups, health, metrics, payments, rates, reference, stream
+from . import accounts, customer_tokens, dashboard, docs, groups, health, metrics, payments, rates, reference, stream
 from .base import NotFoundHandler, check_every_method_is_guarded
 from .dashboard.formatting import make_environment
 
 # A request is matched against each route in turn: payments first (intake
 # is the busiest), and the dashboard last, as its final route answers every
 # other page path.
-ROUTE_MODULES = (payments, accounts, groups, rates, reference, health, metrics, docs, stream, dashboard)
+ROUTE_MODULES = (
+    payments,
+    accounts,
+    customer_tokens,
+    groups,
+    rates,
+    reference,
+    health,
+    metrics,
+    docs,
+    stream,
+    dashboard,
+)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -43,6 +56,7 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         table,
         db_executor=services.executor,
         hub=services.hub,
+        token_watch=TokenWatch(services.executor),
         request_settlement=services.request_settlement,
         intake_batcher=IntakeBatcher(services.executor, services.request_settlement),
         # Requests being answered, which a shutdown lets finish.

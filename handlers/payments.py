@@ -17,6 +17,7 @@ from models.serialize import payment_json
 from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
 
 from .base import APIHandler, Created, scope
+from .customer_access import payer_in_body, payment_in_path
 
 Submit = Callable[[object, RequestSettlement], Accepted]
 
@@ -105,7 +106,7 @@ class PaymentsHandler(PaymentIntakeHandler):
 
         self.send(await self.run_db(work))
 
-    @scope("write")
+    @scope("write", customers=payer_in_body)
     async def post(self) -> None:
         await self.accept(submit_transfer, "transfer")
 
@@ -154,7 +155,7 @@ class PaymentVoidHandler(HoldHandler):
 
 
 class PaymentHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=payment_in_path)
     async def get(self, payment_id: str) -> None:
         self.send(await self.run_db(lambda: payment_detail(payment_id)))
 

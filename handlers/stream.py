@@ -22,11 +22,12 @@ import asyncio
 import contextlib
 import functools
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from models.auth import Operator
+from models.auth import ApiToken, Operator
 from models.errors import ApiError, invalid
 from models.event import EVENT_TYPES
 from models.pagination import MAX_SEQ, parse_count
@@ -39,6 +40,8 @@ from .base import authorize_token, bearer_secret, checked_in_prepare, tag_reques
 
 BATCH = 500
 SLOW_CLIENT = 4008
+# The connection's token expired or was revoked (`web.token_watch`).
+TOKEN_ENDED = 4001
 SESSION_COOKIE = "operator"
 SESSION_DAYS = 0.5  # a dashboard session lasts 12 hours, here as on its pages
 
@@ -54,6 +57,8 @@ class StreamHandler(WebSocketHandler):
     last_sent = 0
     _pump: asyncio.Task | None = None
     _counted = False
+    _token: ApiToken | None = None
+    _unwatch: Callable[[], None] | None = None
     if TYPE_CHECKING:
         request_id: str  # set by `tag_request`
 
@@ -71,10 +76,18 @@ class StreamHandler(WebSocketHandler):
         if cookie is not None:
             await loop.run_in_executor(executor, _operator, cookie)
         else:
-            await loop.run_in_executor(executor, functools.partial(authorize_token, secret, "read"))
+            self._token = await loop.run_in_executor(
+                executor, functools.partial(authorize_token, secret, "read", open_to_customers=True)
+            )
         after = self.get_query_argument("after", None)
         self.last_sent = self.hub.head if after is None else parse_count("after", after, 0, MAX_SEQ)
         self.account = self.get_query_argument("account", None)
+        bound = self._token.account_id if self._token is not None else None
+        if bound is not None:
+            # A customer token follows its own account's feed, and only that.
+            if self.account not in (None, bound):
+                raise ApiError(403, "forbidden", f"this token may follow account {bound} only")
+            self.account = bound
         types = self.get_query_argument("types", None)
         self.types = frozenset(types.split(",")) if types else None
         if self.types and not self.types <= set(EVENT_TYPES):
@@ -82,7 +95,7 @@ class StreamHandler(WebSocketHandler):
                 {"types": "must be a comma-separated list of " + ", ".join(EVENT_TYPES)}, "invalid_request", 400
             )
 
-    @checked_in_prepare("read")
+    @checked_in_prepare("read", open_to_customers=True)
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "invalid_request", "this is a WebSocket: connect with Upgrade: websocket")
@@ -101,8 +114,14 @@ class StreamHandler(WebSocketHandler):
         # algorithm on, each would wait for the client's delayed ACK (up to
         # 40 ms on Linux) whenever the one before it is still unacknowledged.
         self.set_nodelay(True)
+        if self._token is not None:
+            self._unwatch = self.settings["token_watch"].watch(self._token, self._token_ended)
+            self._token = None
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
         self._pump = asyncio.create_task(self._follow())
+
+    def _token_ended(self, reason: str) -> None:
+        self.close(TOKEN_ENDED, f"{reason}: connect again with a live token")
 
     def on_close(self) -> None:
         if self._counted:
@@ -110,6 +129,9 @@ class StreamHandler(WebSocketHandler):
             self._counted = False
         if self._pump is not None:
             self._pump.cancel()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
 
     def on_message(self, message: str | bytes) -> None:
         """The feed is one-way; what clients send is ignored."""

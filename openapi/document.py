@@ -14,6 +14,16 @@ from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
+from .customer_tokens import (
+    OWN_ACCOUNT,
+    OWN_BALANCE,
+    OWN_FEED,
+    OWN_PAYER,
+    OWN_PAYMENT,
+    customer_token_operations,
+    customer_token_parameters,
+    customer_token_schemas,
+)
 from .payments import payment_operations, payment_schemas
 from .rates import rate_operations, rate_parameters, rate_schemas
 
@@ -138,6 +148,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The account with its balances.", "Account")},
             parameters=("AccountId",),
             errors=("not_found",),
+            customers=OWN_ACCOUNT,
         ),
         operation(
             "patch",
@@ -162,6 +173,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("This account's side of each payment, newest first.", "AccountPaymentList")},
             parameters=("AccountId", *PAYMENT_FILTERS, "Limit", "Cursor"),
             errors=("not_found",),
+            customers=OWN_ACCOUNT,
         ),
         operation(
             "post",
@@ -186,6 +198,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The balance.", "Balance")},
             parameters=("BalanceId",),
             errors=("not_found",),
+            customers=OWN_BALANCE,
         ),
         operation(
             "patch",
@@ -215,6 +228,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("Entries oldest first, each with `balance_after`.", "EntryList")},
             parameters=("BalanceId", "Limit", "Cursor"),
             errors=("not_found",),
+            customers=OWN_BALANCE,
         ),
         operation(
             "get",
@@ -248,6 +262,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             body="NewTransfer",
             creates_payment=True,
             errors=(*PAYMENT_REFUSALS, "currency_required", "same_balance", "rate_unavailable"),
+            customers=OWN_PAYER,
         ),
         operation(
             "get",
@@ -259,6 +274,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The payment with its entries.", "PaymentWithEntries")},
             parameters=("PaymentId",),
             errors=("not_found",),
+            customers=OWN_PAYMENT,
         ),
         *payment_operations(),
         operation(
@@ -291,6 +307,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             errors=PAYMENT_REFUSALS,
         ),
         *rate_operations(),
+        *customer_token_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -325,6 +342,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             ),
             parameters=("StreamAfter", "StreamAccount", "StreamTypes", "StreamToken"),
             errors=("invalid_request",),
+            customers=OWN_FEED,
         ),
         operation(
             "get",
@@ -347,7 +365,9 @@ Accounts, balances and payments of the payment gateway. JSON in and out, UTF-8.
 
 **Authentication**: send `Authorization: Bearer <token>`. Scopes are nested: `read` can list and get,
 `write` can also open accounts and balances and send transfers, `admin` can do everything.
-A missing or unknown token is 401 `unauthorized`, too small a scope 403 `forbidden`.
+A missing, unknown, revoked or expired token is 401 `unauthorized`, too small a scope 403 `forbidden`.
+A customer token (`POST /api/v1/accounts/{{account_id}}/tokens`) is bound to one account: it reads that account,
+its balances, statements and payments, follows its feed, and with `read+pay` pays from it; anything else is 403.
 Each token may send a limited number of requests a second (a token bucket, shared by every web
 process); past it the answer is 429 `rate_limited` with `Retry-After` in seconds.
 
@@ -373,6 +393,7 @@ TAGS = [
     ("Payments", "Transfers, exchanges, deposits, withdrawals and reversals; settled in the background."),
     ("Holds", "Payments authorized first (`capture: manual`), then captured, voided or left to expire."),
     ("Payment groups", "Payments sent together: all or nothing, or each on its own."),
+    ("Customer tokens", "Tokens bound to one account, for a customer's own app."),
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Events", "The append-only log of every committed change."),
@@ -395,14 +416,17 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas()},
-            "parameters": {**components.parameters(), **rate_parameters()},
+            "schemas": {**components.schemas(), **rate_schemas(), **payment_schemas(), **customer_token_schemas()},
+            "parameters": {**components.parameters(), **rate_parameters(), **customer_token_parameters()},
             "headers": components.headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API token created by an operator; its scope is `read`, `write` or `admin`.",
+                    "description": (
+                        "An API token created by an operator; its scope is `read`, `write` or `admin`. A customer "
+                        "token (`read` or `read+pay`) is bound to one account and reaches only that account."
+                    ),
                 }
             },
         },
