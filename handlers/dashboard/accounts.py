@@ -7,11 +7,11 @@ from __future__ import annotations
 from wtforms import Form
 
 from models.account import Account, Balance, add_balance, create_account, update_account, update_balance
+from models.customer_tokens import customer_tokens
 from models.errors import ApiError, not_found
 from models.intake import submit_deposit, submit_withdrawal
 from models.queries import list_accounts, list_currencies, list_payments
 from models.reports import currencies_in_use
-from models.customer_tokens import customer_tokens
 from models.serialize import account_json, account_payment_json, customer_token_json
 
 from .base import PageHandler, admin_only, viewer
