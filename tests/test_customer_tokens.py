@@ -231,3 +231,14 @@ def test_an_expiring_token_closes_its_open_feeds(wallet, admin, gateway):
     token = issue(admin, wallet["account"], "read", expires_in=2)
     code, reason = asyncio.run(feed_until_closed(gateway.url, token["token"]))
     assert code == 4001 and reason is not None and reason.startswith("token expired"), (code, reason)
+
+
+def test_issuing_again_with_the_same_idempotency_key_replays_without_the_secret(writer, admin):
+    account = open_account(writer, admin, currencies=["PHP"])
+    headers = {"Idempotency-Key": f"token-{account}"}
+    first = admin.post(f"/api/v1/accounts/{account}/tokens", {"scope": "read"}, headers=headers)
+    again = admin.post(f"/api/v1/accounts/{account}/tokens", {"scope": "read"}, headers=headers)
+    assert first.status == 201 and "token" in first.body
+    assert again.status == 200 and again.header("idempotent-replayed") == "true"
+    assert again.body == {k: v for k, v in first.body.items() if k != "token"}
+    assert len(admin.get(f"/api/v1/accounts/{account}/tokens").body["data"]) == 1
