@@ -21,6 +21,7 @@ from models.statements import (
 )
 
 from .base import APIHandler, scope
+from .customer_access import account_in_path, balance_in_path
 from .exports import stream_csv, wants_csv
 
 # The query parameters of each GET here, besides those of the lists.
@@ -70,7 +71,7 @@ class AccountsHandler(APIHandler):
 
 
 class AccountHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=account_in_path)
     async def get(self, account_id: str) -> None:
         self.send(await self.run_db(lambda: account_detail(account_id)))
 
@@ -84,7 +85,7 @@ class AccountHandler(APIHandler):
 
 
 class AccountPaymentsHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=account_in_path)
     async def get(self, account_id: str) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
         cursor = self.get_query_argument("cursor", None)
@@ -117,7 +118,7 @@ def balance_at(balance: Balance, moment: datetime) -> dict:
 
 
 class BalanceHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=balance_in_path)
     async def get(self, balance_id: str) -> None:
         as_of = parse_time("as_of", self.query_args().get("as_of"))
         if as_of is None:
@@ -132,7 +133,7 @@ class BalanceHandler(APIHandler):
 
 
 class BalanceEntriesHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=balance_in_path)
     async def get(self, balance_id: str) -> None:
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
 

@@ -21,10 +21,12 @@ from web.inflight import InFlight
 from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
+from web.token_watch import TokenWatch
 
 from . import (
     accounts,
     activity,
+    customer_tokens,
     dashboard,
     docs,
     groups,
@@ -46,6 +48,7 @@ from .dashboard.formatting import make_environment
 ROUTE_MODULES = (
     payments,
     accounts,
+    customer_tokens,
     groups,
     rates,
     reference,
@@ -94,6 +97,7 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         query_parameters=documented_query_parameters(table),
         db_executor=services.executor,
         hub=services.hub,
+        token_watch=TokenWatch(services.executor),
         request_settlement=services.request_settlement,
         intake_batcher=IntakeBatcher(services.executor, services.request_settlement),
         capture_batcher=CaptureBatcher(services.executor, services.request_settlement),

@@ -23,7 +23,8 @@ from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from models.actors import SYSTEM, Acting, Actor, acting_as
-from models.auth import ApiToken, scope_allows
+from models.auth import ApiToken
+from models.customer_tokens import customer_may
 from models.errors import ApiError, invalid
 from models.idempotency import create_once, fingerprint
 from models.retry import (
@@ -76,31 +77,47 @@ class Created(NamedTuple, Generic[T]):
 
 
 class _Guarded(Protocol):
-    """A handler method marked with the scope it needs (None: open to anyone)."""
+    """A handler method marked with the scope it needs (None: open to anyone),
+    and whether customer tokens may call it."""
 
     required_scope: str | None
+    open_to_customers: bool
 
 
-def mark_scope(method: M, needed: str | None) -> M:
+# How a route keeps a customer token to its own account: called with the
+# handler, the token's account and the route's arguments, on a database
+# thread; raises 403 `forbidden` (`models.customer_tokens`).
+CustomerRule = Callable[[Any, str, tuple[str, ...]], None]
+
+
+def mark_scope(method: M, needed: str | None, open_to_customers: bool = False) -> M:
     """Mark `method` with the scope it needs, which the app's start-up check
     (`check_every_method_is_guarded`) and the OpenAPI tests read."""
     marked = cast(_Guarded, method)  # the function itself, which takes any attribute
     marked.required_scope = needed
+    marked.open_to_customers = open_to_customers
     return method
 
 
 def scope(
-    needed: str,
+    needed: str, customers: CustomerRule | None = None
 ) -> Callable[[Callable[Concatenate[H, P], Awaitable[R]]], Callable[Concatenate[H, P], Awaitable[R]]]:
-    """The method needs a bearer token with at least this scope."""
+    """The method needs a bearer token with at least this scope; customer
+    tokens are refused unless `customers` names the rule that keeps them to
+    their own account here."""
 
     def decorate(method: Callable[Concatenate[H, P], Awaitable[R]]) -> Callable[Concatenate[H, P], Awaitable[R]]:
         @functools.wraps(method)
         async def guarded(self: H, *args: P.args, **kwargs: P.kwargs) -> R:
-            await self.authenticate(needed)
+            await self.authenticate(needed, customers is not None)
+            assert self.token is not None
+            account = self.token.account_id
+            if customers is not None and account is not None:
+                path_args = tuple(str(arg) for arg in args)
+                await self.executor_run(lambda: read_only(lambda: customers(self, account, path_args)))
             return await method(self, *args, **kwargs)
 
-        return mark_scope(guarded, needed)
+        return mark_scope(guarded, needed, customers is not None)
 
     return decorate
 
@@ -110,12 +127,12 @@ def public(method: M) -> M:
     return mark_scope(method, None)
 
 
-def checked_in_prepare(needed: str) -> Callable[[M], M]:
+def checked_in_prepare(needed: str, open_to_customers: bool = False) -> Callable[[M], M]:
     """The handler authenticates in `prepare` (a WebSocket must refuse before
     the upgrade, which happens inside `get`)."""
 
     def mark(method: M) -> M:
-        return mark_scope(method, needed)
+        return mark_scope(method, needed, open_to_customers)
 
     return mark
 
@@ -125,17 +142,20 @@ def bearer_secret(request: HTTPServerRequest) -> str | None:
     return (secret.strip() or None) if kind.lower() == "bearer" else None
 
 
-def authorize_token(secret: str | None, needed: str) -> ApiToken:
+def authorize_token(secret: str | None, needed: str, open_to_customers: bool = False) -> ApiToken:
     """The live token behind `secret` if its scope covers `needed`; else
-    401 (missing, unknown, revoked) or 403 (scope too small). Blocking."""
+    401 (missing, unknown, revoked, expired) or 403 (scope too small, or a
+    customer token where customers may not go). Blocking."""
     if secret is None:
         raise ApiError(
             401, "unauthorized", "send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
         )
     token = read_only(lambda: ApiToken.authenticate(secret))
     if token is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    if not scope_allows(token.scope, needed):
+        raise ApiError(401, "unauthorized", "unknown, revoked or expired token", headers={"WWW-Authenticate": "Bearer"})
+    if not customer_may(token, needed, open_to_customers):
+        if token.account_id is not None:
+            raise ApiError(403, "forbidden", f"a customer token may not do this (it is bound to {token.account_id})")
         raise ApiError(403, "forbidden", f"this needs a token with the {needed} scope")
     retried_without_transaction(token.note_use)
     return token
@@ -314,13 +334,13 @@ class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults
         actor = SYSTEM if token is None else Actor("token", token.id, token.name)
         return Acting(actor, self.request.remote_ip, self.request_id)
 
-    async def authenticate(self, needed: str) -> None:
+    async def authenticate(self, needed: str, open_to_customers: bool = False) -> None:
         secret = bearer_secret(self.request)
         known = ApiToken.remembered(secret) if secret else None
-        if known is not None and scope_allows(known.scope, needed):
+        if known is not None and customer_may(known, needed, open_to_customers):
             self.token = known
         else:
-            self.token = await self.executor_run(functools.partial(authorize_token, secret, needed))
+            self.token = await self.executor_run(functools.partial(authorize_token, secret, needed, open_to_customers))
         # 429 `rate_limited` once this token has spent its requests: checked
         # after the token is known, so that nobody can spend another's allowance.
         limiter = self.settings["api_limiter"]

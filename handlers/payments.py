@@ -19,6 +19,7 @@ from models.serialize import payment_json
 from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
 
 from .base import APIHandler, Created, scope
+from .customer_access import payer_in_body, payment_in_path
 from .exports import stream_csv, wants_csv
 
 # GET /api/v1/payments: the list's filters, paging, and `format`.
@@ -118,7 +119,7 @@ class PaymentsHandler(PaymentIntakeHandler):
 
         self.send(await self.run_db(work))
 
-    @scope("write")
+    @scope("write", customers=payer_in_body)
     async def post(self) -> None:
         await self.accept(submit_transfer, "transfer")
 
@@ -184,7 +185,7 @@ class PaymentVoidHandler(APIHandler):
 
 
 class PaymentHandler(APIHandler):
-    @scope("read")
+    @scope("read", customers=payment_in_path)
     async def get(self, payment_id: str) -> None:
         self.send(await self.run_db(lambda: payment_detail(payment_id)))
 

@@ -1,10 +1,14 @@
 """The live feed: WebSocket `/api/v1/stream` (SPEC section 6).
 
 Each connection keeps one number, the last `seq` it has passed on, and one
-task that loops: take the frames after it from the hub's ring (or from the
-database, when the connection is further behind than the ring reaches), send
-the ones its filters want, wait for the head to move. Replay and live are the
-same loop, so there is no seam to lose or repeat an event at.
+task. The task catches up first: it takes the frames after that number from
+the hub's ring (or from the database, when the connection is further behind
+than the ring reaches) and sends the ones its filters want, up to the head.
+A connection with filters then keeps up from what the hub hands it
+(`web.followers`): the events it wants, and nothing else wakes it. It is
+followed before it starts catching up and drops what was handed to it while
+it did, so no event falls between the two or is sent twice. One that follows
+everything stays on the ring, woken once per batch of events.
 
 A client that does not read makes its own sends wait and nobody else's; when
 one send has waited longer than `feed_send_timeout` the connection is closed
@@ -18,15 +22,17 @@ import asyncio
 import contextlib
 import functools
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from models.auth import Operator
+from models.auth import ApiToken, Operator
 from models.errors import ApiError, invalid
-from models.event import EVENT_TYPES, Frame
+from models.event import EVENT_TYPES
 from models.pagination import MAX_SEQ, parse_count
 from models.retry import read_only
+from web.followers import Follower
 from web.hub import EventHub, frames_from_log
 from web.metrics import FEED_CLIENTS
 
@@ -43,6 +49,8 @@ from .base import (
 
 BATCH = 500
 SLOW_CLIENT = 4008
+# The connection's token expired or was revoked (`web.token_watch`).
+TOKEN_ENDED = 4001
 SESSION_COOKIE = "operator"
 SESSION_DAYS = 0.5  # a dashboard session lasts 12 hours, here as on its pages
 
@@ -58,6 +66,8 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
     last_sent = 0
     _pump: asyncio.Task | None = None
     _counted = False
+    _token: ApiToken | None = None
+    _unwatch: Callable[[], None] | None = None
     if TYPE_CHECKING:
         request_id: str  # set by `tag_request`
 
@@ -76,18 +86,26 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         if cookie is not None:
             await loop.run_in_executor(executor, _operator, cookie)
         else:
-            await loop.run_in_executor(executor, functools.partial(authorize_token, secret, "read"))
+            self._token = await loop.run_in_executor(
+                executor, functools.partial(authorize_token, secret, "read", open_to_customers=True)
+            )
         after = self.get_query_argument("after", None)
         self.last_sent = self.hub.head if after is None else parse_count("after", after, 0, MAX_SEQ)
         self.account = self.get_query_argument("account", None)
+        bound = self._token.account_id if self._token is not None else None
+        if bound is not None:
+            # A customer token follows its own account's feed, and only that.
+            if self.account not in (None, bound):
+                raise ApiError(403, "forbidden", f"this token may follow account {bound} only")
+            self.account = bound
         types = self.get_query_argument("types", None)
-        self.types = set(types.split(",")) if types else None
+        self.types = frozenset(types.split(",")) if types else None
         if self.types and not self.types <= set(EVENT_TYPES):
             raise invalid(
                 {"types": "must be a comma-separated list of " + ", ".join(EVENT_TYPES)}, "invalid_request", 400
             )
 
-    @checked_in_prepare("read")
+    @checked_in_prepare("read", open_to_customers=True)
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "invalid_request", "this is a WebSocket: connect with Upgrade: websocket")
@@ -110,8 +128,14 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         # algorithm on, each would wait for the client's delayed ACK (up to
         # 40 ms on Linux) whenever the one before it is still unacknowledged.
         self.set_nodelay(True)
+        if self._token is not None:
+            self._unwatch = self.settings["token_watch"].watch(self._token, self._token_ended)
+            self._token = None
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
         self._pump = asyncio.create_task(self._follow())
+
+    def _token_ended(self, reason: str) -> None:
+        self.close(TOKEN_ENDED, f"{reason}: connect again with a live token")
 
     def on_close(self) -> None:
         if self._counted:
@@ -119,49 +143,80 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
             self._counted = False
         if self._pump is not None:
             self._pump.cancel()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
 
     def on_message(self, message: str | bytes) -> None:
         """The feed is one-way; what clients send is ignored."""
 
-    def _wants(self, frame: Frame) -> bool:
-        if self.types is not None and frame.type not in self.types:
-            return False
-        return self.account is None or self.account in frame.accounts
-
     async def _follow(self) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = self.settings.get("feed_send_timeout", 10.0)
+        follower = Follower(self.account, self.types)
+        # Followed before anything is read, so that no event appended from
+        # here on can fall between catching up and being handed.
+        self.hub.follow(follower)
         with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
-            while True:
-                advanced = self.hub.advanced()
-                frames = self.hub.frames_after(self.last_sent, BATCH)
-                if frames is None:
-                    frames = await loop.run_in_executor(
-                        self.settings["db_executor"], frames_from_log, self.last_sent, BATCH
-                    )
-                if not frames:
-                    await advanced
-                    continue
-                wanted = [frame.text for frame in frames if self._wants(frame)]
-                if wanted:
-                    # Every frame of the batch is queued at once and the
-                    # socket's progress awaited once: a wait per frame would
-                    # cost a turn of a busy IOLoop per event. Writes still
-                    # pending at the timeout are left to end with the
-                    # connection, not cancelled (Tornado's stream logs a
-                    # traceback for each write cancelled under it).
-                    writes = [self.write_message(text) for text in wanted]
-                    try:
-                        done, pending = await asyncio.wait(writes, timeout=timeout)
-                    finally:
-                        for write in writes:
-                            write.add_done_callback(_quietly)
-                    if pending:
-                        self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
-                        return
-                    for write in done:
-                        write.result()  # WebSocketClosedError if the connection went
-                self.last_sent = frames[-1].seq
+            try:
+                while True:
+                    await self._catch_up(follower)
+                    await self._keep_up(follower)
+            finally:
+                self.hub.unfollow(follower)
+
+    async def _catch_up(self, follower: Follower) -> None:
+        """Send what follows `last_sent` from the ring, or the log when the
+        ring no longer reaches back that far, up to the head. A follower of
+        everything stays here, woken once per batch the hub takes in."""
+        loop = asyncio.get_running_loop()
+        while True:
+            frames = self.hub.frames_after(self.last_sent, BATCH)
+            if frames is None:
+                frames = await loop.run_in_executor(
+                    self.settings["db_executor"], frames_from_log, self.last_sent, BATCH
+                )
+            if frames:
+                await self._send([frame.text for frame in frames if follower.wants(frame)])
+                self.last_sent = max(self.last_sent, frames[-1].seq)
+            elif follower.follows_everything:
+                await follower.woken()
+            else:
+                follower.start_afresh()
+                return
+
+    async def _keep_up(self, follower: Follower) -> None:
+        """Send the events the hub hands this follower as they come; back to
+        catching up if it fell a whole backlog behind."""
+        while not follower.overflowed:
+            head = self.hub.head
+            frames = [frame for frame in follower.take() if frame.seq > self.last_sent]
+            if frames:
+                await self._send([frame.text for frame in frames])
+                # Everything up to the head as it was at the take, that this
+                # follower wants, has now been sent.
+                self.last_sent = max(self.last_sent, head)
+            elif not follower.overflowed:
+                await follower.woken()
+
+    async def _send(self, texts: list[str]) -> None:
+        """Queue every frame at once and await the socket's progress once: a
+        wait per frame would cost a turn of a busy IOLoop per event. A send
+        still waiting after `feed_send_timeout` closes the connection (4008).
+        Writes still pending then are left to end with the connection, not
+        cancelled (Tornado's stream logs a traceback for each write cancelled
+        under it)."""
+        if not texts:
+            return
+        writes = [self.write_message(text) for text in texts]
+        try:
+            done, pending = await asyncio.wait(writes, timeout=self.settings.get("feed_send_timeout", 10.0))
+        finally:
+            for write in writes:
+                write.add_done_callback(_quietly)
+        if pending:
+            self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
+            raise WebSocketClosedError()
+        for write in done:
+            write.result()  # WebSocketClosedError if the connection went
 
 
 def _quietly(write: asyncio.Future) -> None:

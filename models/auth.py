@@ -59,6 +59,9 @@ class ApiToken(BaseModel):
     created_at = DateTimeField(default=utcnow)
     revoked_at = DateTimeField(null=True)
     last_used_at = DateTimeField(null=True)
+    # A customer token's account (`models.customer_tokens`); None for operators'.
+    account_id = CharField(max_length=64, null=True)
+    expires_at = DateTimeField(null=True)
 
     @classmethod
     def issue(cls, name: str, scope: str) -> tuple[ApiToken, str]:
@@ -70,8 +73,14 @@ class ApiToken(BaseModel):
             problems["scope"] = "must be one of read, write, admin"
         if problems:
             raise invalid(problems)
+        return cls.mint(name=name.strip(), scope=scope)
+
+    @classmethod
+    def mint(cls, **fields: object) -> tuple[ApiToken, str]:
+        """Store a token with these fields and a new secret, returned once
+        and stored only hashed."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.create(name=name.strip(), scope=scope, digest=_digest(secret), hint=secret[:8] + "…")
+        token = cls.create(digest=_digest(secret), hint=secret[:8] + "…", **fields)
         record_access("token.created", token.label)
         return token, secret
 
@@ -80,14 +89,18 @@ class ApiToken(BaseModel):
         """How the access log names it."""
         return f"{self.name} (token {self.id}, {self.scope})"
 
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
     @classmethod
     def authenticate(cls, secret: str) -> ApiToken | None:
-        """The live token whose secret this is, or None."""
+        """The live token whose secret this is (not revoked, not expired), or None."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
             return None
         digest = _digest(secret)
         token = cls.get_or_none(cls.digest == digest)
-        if token is None or token.revoked_at is not None:
+        if token is None or token.revoked_at is not None or token.expired:
             return None
         # The row was found by its digest; compare once more in constant time
         # so the answer never depends on how much of a guess was right.
@@ -103,7 +116,7 @@ class ApiToken(BaseModel):
         `authenticate`). A revocation in this process takes effect at once,
         one in another process within TOKEN_CACHE_SECONDS."""
         hit = _live_tokens.get(_digest(secret))
-        if hit is None or hit[1] < time.monotonic():
+        if hit is None or hit[1] < time.monotonic() or hit[0].expired:
             return None
         return hit[0]
 

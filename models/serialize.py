@@ -217,6 +217,19 @@ def token_json(token: ApiToken) -> dict:
     }
 
 
+def customer_token_json(token: ApiToken) -> dict:
+    """A customer token without its secret (shown once, when it is issued)."""
+    return {
+        "id": token.id,
+        "account": token.account_id,
+        "scope": token.scope,
+        "hint": token.hint,
+        "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
+        "revoked_at": iso(token.revoked_at),
+    }
+
+
 def rate_json(rate: ExchangeRate | RateChange) -> dict:
     """An exchange rate in force, or one line of a pair's history (`rate`
     null: the rate was removed)."""

@@ -9,7 +9,7 @@ from .components import ERRORS, ref
 STATUS_TITLES = {
     400: "Malformed request",
     401: "Not authenticated",
-    403: "Scope too small",
+    403: "Scope too small, or not this customer token's",
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
@@ -81,14 +81,15 @@ def operation(
     errors: tuple[str, ...] = (),
     creates_payment: bool = False,
     body_required: bool = True,
+    customers: str | None = None,
 ) -> tuple[str, str, dict]:
     """One operation, with the parameters, headers and refusals that follow
-    from its method, scope and body."""
+    from its method, scope and body. `customers`: what a customer token may
+    do here (None: it is refused)."""
     codes: list[str] = []
     if scope is not None:
-        codes.append("unauthorized")
-    if scope in ("write", "admin"):
-        codes.append("forbidden")
+        # 403 for a scope too small, or for a customer token anywhere but its own account.
+        codes += ["unauthorized", "forbidden"]
     if body is not None:
         codes += ["malformed_json", "invalid_request", "body_too_large"]
     if "Limit" in parameters:
@@ -102,12 +103,15 @@ def operation(
     if scope is not None:
         codes += ["rate_limited", "service_unavailable"]
     access = "Public: no token needed." if scope is None else f"Requires a bearer token with the `{scope}` scope."
+    if customers is not None:
+        access += f" A customer token may call it too: {customers}"
     body_of = {
         "summary": summary,
         "operationId": op_id,
         "tags": [tag],
         "description": f"{description}\n\n{access}".strip(),
         "x-scope": scope,
+        "x-customer-tokens": customers is not None,
         "security": [] if scope is None else [{"bearer": [scope]}],
         "parameters": [param(name) for name in (*parameters, "RequestId")],
         "responses": {**responses, **refusals(list(dict.fromkeys(codes)))},

@@ -27,8 +27,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "Unknown field, wrong JSON type or bad query parameter; `fields` names each."),
     "invalid_cursor": (400, "The cursor is not one this API gave out."),
     "invalid_idempotency_key": (400, f"Idempotency-Key is empty, over {MAX_KEY_LENGTH} characters or not printable."),
-    "unauthorized": (401, "No bearer token, or an unknown or revoked one."),
-    "forbidden": (403, "The token's scope is too small for this operation."),
+    "unauthorized": (401, "No bearer token, or an unknown, revoked or expired one."),
+    "forbidden": (
+        403,
+        "The token's scope is too small for this operation, or it is a customer token and this is not its account's.",
+    ),
     "not_found": (404, "The resource named in the path does not exist."),
     "account_exists": (409, "An account with this id already exists."),
     "balance_exists": (409, "The account already holds a balance in this currency."),

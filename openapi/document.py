@@ -15,6 +15,16 @@ from web.protocol import MAX_BODY_BYTES
 
 from . import components
 from .builders import created, header, operation, payment_accepted, success
+from .customer_tokens import (
+    OWN_ACCOUNT,
+    OWN_BALANCE,
+    OWN_FEED,
+    OWN_PAYER,
+    OWN_PAYMENT,
+    customer_token_operations,
+    customer_token_parameters,
+    customer_token_schemas,
+)
 from .links import add_links
 from .operations_desk import desk_operations, desk_parameters, desk_schemas, with_csv
 from .parameters import headers, parameters
@@ -155,6 +165,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The account with its balances.", "Account")},
             parameters=("AccountId",),
             errors=("not_found",),
+            customers=OWN_ACCOUNT,
         ),
         operation(
             "patch",
@@ -182,6 +193,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("This account's side of each payment, newest first.", "AccountPaymentList")},
             parameters=("AccountId", *PAYMENT_FILTERS, "Limit", "Cursor"),
             errors=("not_found",),
+            customers=OWN_ACCOUNT,
         ),
         operation(
             "post",
@@ -206,6 +218,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The balance; with `as_of`, its amount then.", "BalanceNowOrThen")},
             parameters=("BalanceId", "AsOf"),
             errors=("not_found", "invalid_request"),
+            customers=OWN_BALANCE,
         ),
         operation(
             "patch",
@@ -235,6 +248,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("Entries oldest first, each with `balance_after`.", "EntryList")},
             parameters=("BalanceId", "Limit", "Cursor"),
             errors=("not_found",),
+            customers=OWN_BALANCE,
         ),
         operation(
             "get",
@@ -285,6 +299,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             body="NewTransfer",
             creates_payment=True,
             errors=(*PAYMENT_REFUSALS, "currency_required", "same_balance", "rate_unavailable"),
+            customers=OWN_PAYER,
         ),
         operation(
             "get",
@@ -296,6 +311,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             {"200": success("The payment with its entries.", "PaymentWithEntries")},
             parameters=("PaymentId",),
             errors=("not_found",),
+            customers=OWN_PAYMENT,
         ),
         operation(
             "patch",
@@ -346,6 +362,7 @@ def _operations() -> list[tuple[str, str, dict]]:
         *rate_operations(),
         *desk_operations(),
         *webhook_operations(),
+        *customer_token_operations(),
         operation(
             "get",
             "/api/v1/events",
@@ -380,6 +397,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             ),
             parameters=("StreamAfter", "StreamAccount", "StreamTypes", "StreamToken"),
             errors=("invalid_request",),
+            customers=OWN_FEED,
         ),
         operation(
             "get",
@@ -402,7 +420,9 @@ Accounts, balances and payments of the payment gateway. JSON in and out, UTF-8.
 
 **Authentication**: send `Authorization: Bearer <token>`. Scopes are nested: `read` can list and get,
 `write` can also open accounts and balances and send transfers, `admin` can do everything.
-A missing or unknown token is 401 `unauthorized`, too small a scope 403 `forbidden`.
+A missing, unknown, revoked or expired token is 401 `unauthorized`, too small a scope 403 `forbidden`.
+A customer token (`POST /api/v1/accounts/{{account_id}}/tokens`) is bound to one account: it reads that account,
+its balances, statements and payments, follows its feed, and with `read+pay` pays from it; anything else is 403.
 Each token may send a limited number of requests a second (a token bucket, shared by every web
 process); past it the answer is 429 `rate_limited` with `Retry-After` in seconds.
 
@@ -428,6 +448,7 @@ TAGS = [
     ("Payments", "Transfers, exchanges, deposits, withdrawals and reversals; settled in the background."),
     ("Holds", "Payments authorized first (`capture: manual`), then captured, voided or left to expire."),
     ("Payment groups", "Payments sent together: all or nothing, or each on its own."),
+    ("Customer tokens", "Tokens bound to one account, for a customer's own app."),
     ("Currencies", "ISO 4217 currencies and operators' custom ones."),
     ("Rates", "Exchange rates in force, set by operators, with their history."),
     ("Search", "Payments and accounts found by id, reference, email or words."),
@@ -473,6 +494,7 @@ def openapi_document() -> dict:
         **payment_schemas(),
         **desk_schemas(),
         **webhook_schemas(),
+        **customer_token_schemas(),
     }
     add_links(paths, schemas)
     return {
@@ -484,13 +506,22 @@ def openapi_document() -> dict:
         "webhooks": webhook_deliveries(),
         "components": {
             "schemas": schemas,
-            "parameters": {**parameters(), **rate_parameters(), **desk_parameters(), **webhook_parameters()},
+            "parameters": {
+                **parameters(),
+                **rate_parameters(),
+                **desk_parameters(),
+                **webhook_parameters(),
+                **customer_token_parameters(),
+            },
             "headers": headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API token created by an operator; its scope is `read`, `write` or `admin`.",
+                    "description": (
+                        "An API token created by an operator; its scope is `read`, `write` or `admin`. A customer "
+                        "token (`read` or `read+pay`) is bound to one account and reaches only that account."
+                    ),
                 }
             },
         },

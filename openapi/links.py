@@ -16,6 +16,8 @@ HANDED_OUT: dict[str, dict[str, str]] = {
     "Entry": {"payment_id": "/payment_id", "balance_id": "/balance", "account_id": "/account"},
     "PaymentGroup": {"group_id": "/id", "payment_id": "/payments/0/id"},
     "Rate": {"base": "/base", "quote": "/quote"},
+    "CustomerToken": {"account_id": "/account", "token_id": "/id"},
+    "IssuedToken": {"account_id": "/account", "token_id": "/id"},
     "WebhookEndpoint": {"endpoint": "/id"},
     "WebhookEndpointWithSecret": {"endpoint": "/id"},
     "WebhookAttempt": {"endpoint": "/endpoint", "delivery": "/id"},

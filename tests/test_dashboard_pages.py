@@ -207,3 +207,19 @@ def test_the_largest_amount_a_currency_allows_is_written_in_full_with_all_its_de
     assert written in session.get(f"/accounts/{account_id}").html
     assert written in session.get(f"/?currency={code}").html
     assert session.get("/audit").status == 200
+
+
+def test_an_accounts_customer_tokens_are_listed_on_its_page_and_revoked_there(session, writer, admin):
+    account_id = open_account(writer, admin, currencies=["PHP"])
+    issued = admin.post(f"/api/v1/accounts/{account_id}/tokens", {"scope": "read+pay"}).body
+    customer = writer.with_token(issued["token"])
+    assert customer.get(f"/api/v1/accounts/{account_id}").status == 200
+    page = session.get(f"/accounts/{account_id}")
+    assert "Customer tokens" in page.text and issued["hint"] in page.text and "read+pay" in page.text
+    assert issued["token"] not in page.html
+    revoke = f"/accounts/{account_id}/tokens/{issued['id']}/revoke"
+    assert f'action="{revoke}"' in page.html, "the page offers to revoke it"
+    done = session.post(revoke)
+    shown = session.get(done.location).text
+    assert f"Customer token {issued['hint']} revoked" in shown and "Revoked" in shown
+    assert customer.get(f"/api/v1/accounts/{account_id}").status == 401

@@ -311,3 +311,35 @@ def test_the_feed_sends_each_event_at_once_rather_than_holding_small_frames_back
         if server_end is not None:
             server_end.close()
         client.close()
+
+
+def test_a_filtered_follower_handed_more_than_it_can_hold_catches_up_without_a_gap(gateway, admin, writer, monkeypatch):
+    from web import followers
+
+    # Settled batches hand a follower many events at once: with room for
+    # two, it is told to read them from the ring instead, again and again.
+    monkeypatch.setattr(followers, "BACKLOG", 2)
+    payer = open_account(writer, admin, {"USD": "100.00"})
+    payee = open_account(writer, admin, currencies=["USD"])
+    start = head_seq(admin)
+    filtered = FeedClient(gateway.url, issue_token("read"), after=None, account=payee).start()
+    assert wait_until(lambda: filtered.connections == 1, timeout=30)
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(
+            pool.map(
+                lambda _: writer.post(
+                    "/api/v1/payments", {"from_account": payer, "to_account": payee, "amount": "0.10"}
+                ).body["id"],
+                range(60),
+            )
+        )
+    all_final(writer, ids)
+    expected = [
+        e
+        for e in events_after(admin, start)
+        if payee in (e["data"].get("from_account"), e["data"].get("to_account"), e["data"].get("account"))
+    ]
+    assert wait_until(lambda: len(filtered.events) >= len(expected), timeout=30)
+    filtered.stop()
+    assert filtered.problems == []
+    assert filtered.events == expected and filtered.connections == 1

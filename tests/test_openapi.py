@@ -88,7 +88,22 @@ def test_every_operation_states_the_scope_its_handler_requires(document):
         stated = "Public: no token needed." if needed is None else f"with the `{needed}` scope"
         assert stated in operation["description"], route
         assert ("401" in operation["responses"]) == (needed is not None), route
-        assert ("403" in operation["responses"]) == (needed in ("write", "admin")), route
+        assert ("403" in operation["responses"]) == (needed is not None), route
+
+
+def test_every_operation_says_whether_customer_tokens_may_call_it_as_its_handler_does(document):
+    operations = documented(document)
+    open_to_customers = {
+        (route_template(route[0]), method): getattr(route[1], method).open_to_customers
+        for route in routes()
+        if route[0].startswith("/api")
+        for method in implemented_methods(route[1])
+    }
+    assert {route for route, is_open in open_to_customers.items() if is_open} == {
+        route for route, operation in operations.items() if operation.get("x-customer-tokens")
+    }
+    # The feed checks its token itself: a customer token follows its own account.
+    assert operations[("/api/v1/stream", "get")]["x-customer-tokens"] is True
 
 
 def test_every_post_takes_an_idempotency_key_and_payment_posts_take_prefer_wait(document):

@@ -4,10 +4,11 @@ Numbered events arrive from the relay: over Redis pub/sub with services, by a
 direct call when embedded. The hub keeps the newest ones in a ring, in `seq`
 order with no gaps: an event whose `seq` is not head+1 means something was
 missed (a dropped pub/sub message, a reconnect), and the hub reads the gap
-from the database before going on. Feed connections (`handlers.stream`) read
-from the ring, or from the database when they are further behind than it
-reaches, and requests waiting for a payment's outcome (`Prefer: wait`) are
-answered from here too.
+from the database before going on. Feed connections (`handlers.stream`) are
+handed the new events they follow (`web.followers`), and read the ring, or
+the database when they are further behind than it reaches, to catch up;
+requests waiting for a payment's outcome (`Prefer: wait`) are answered from
+here too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import redis.asyncio as aioredis
 from events.fanout import read_frames
 from models.event import Event, Frame, frames_after
 from models.retry import read_only
+
+from .followers import Follower, FollowerIndex
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class EventHub:
         self.head = 0
         self._ring: deque[Frame] = deque(maxlen=RING_SIZE)
         self._inbox: asyncio.Queue[list[Frame] | None] = asyncio.Queue()
-        self._advanced = loop.create_future()
+        self._followers = FollowerIndex()
         self._finals: dict[str, set[asyncio.Future]] = defaultdict(set)
         self._tasks: list[asyncio.Task] = []
 
@@ -116,6 +119,7 @@ class EventHub:
                         await self._catch_up(until=frame.seq - 1)
                     if frame.seq == self.head + 1:
                         self._append(frame)
+                self._followers.wake_followers_of_everything()
             except Exception:
                 log.exception("could not follow the event log; retrying")
                 await asyncio.sleep(0.5)
@@ -128,6 +132,7 @@ class EventHub:
             for frame in frames:
                 if frame.seq == self.head + 1:
                     self._append(frame)
+            self._followers.wake_followers_of_everything()
             if len(frames) < CATCH_UP_PAGE:
                 return
 
@@ -139,16 +144,17 @@ class EventHub:
             for future in self._finals.pop(payment_id, ()):
                 if not future.done():
                     future.set_result(frame)
-        advanced, self._advanced = self._advanced, self._loop.create_future()
-        if not advanced.done():
-            advanced.set_result(self.head)
+        self._followers.hand(frame)
 
     # -- output --------------------------------------------------------------
 
-    def advanced(self) -> asyncio.Future:
-        """Resolves the next time the head moves. Shared by every waiter:
-        shielded, so that one waiter's cancellation is not everyone's."""
-        return asyncio.shield(self._advanced)
+    def follow(self, follower: Follower) -> None:
+        """Hand `follower` every later event it wants (wake it once per batch
+        if it follows everything), until `unfollow`."""
+        self._followers.add(follower)
+
+    def unfollow(self, follower: Follower) -> None:
+        self._followers.remove(follower)
 
     def frames_after(self, seq: int, limit: int) -> list[Frame] | None:
         """Up to `limit` frames after `seq` from memory, or None when `seq` is

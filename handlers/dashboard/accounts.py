@@ -7,11 +7,12 @@ from __future__ import annotations
 from wtforms import Form
 
 from models.account import Account, Balance, add_balance, create_account, update_account, update_balance
+from models.customer_tokens import customer_tokens
 from models.errors import ApiError, not_found
 from models.intake import submit_deposit, submit_withdrawal
 from models.queries import list_accounts, list_currencies, list_payments
 from models.reports import currencies_in_use
-from models.serialize import account_json, account_payment_json
+from models.serialize import account_json, account_payment_json, customer_token_json
 
 from .base import PageHandler, admin_only, viewer
 from .forms import (
@@ -27,6 +28,7 @@ from .forms import (
 
 PAGE_SIZE = 50
 HISTORY_SIZE = 25
+TOKENS_SHOWN = 20
 CASH = {"deposit": ("Deposit", submit_deposit), "withdraw": ("Withdrawal", submit_withdrawal)}
 
 
@@ -49,14 +51,18 @@ def accounts_page(args: dict, cursor: str | None) -> dict:
 
 
 def account_page(account_id: str, cursor: str | None) -> dict:
-    """An account with its balances, one page of its history, and the
-    currencies it could open a balance in (four queries)."""
+    """An account with its balances, one page of its history, the currencies
+    it could open a balance in, and its newest customer tokens (six queries)."""
     account = account_json(_account(account_id), with_balances=True)
     rows, next_cursor = list_payments({}, HISTORY_SIZE, cursor, account=account_id)
     active, _ = list_currencies({"active": "true"}, 10_000, None)
     held = {balance["currency"] for balance in account["balances"]}
+    tokens, _ = customer_tokens(account_id, TOKENS_SHOWN, None)
     return {
         "account": account,
+        "customer_tokens": [
+            {**customer_token_json(token), "live": token.revoked_at is None and not token.expired} for token in tokens
+        ],
         "history": [account_payment_json(p, account_id) for p in rows],
         "next_cursor": next_cursor,
         "openable": [c.code for c in active if c.code not in held],

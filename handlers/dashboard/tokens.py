@@ -1,9 +1,11 @@
 """API tokens: create one (its secret is shown once, on the page that
-answers the form, and stored only hashed), list them, revoke them."""
+answers the form, and stored only hashed), list them, revoke them; and
+revoke a customer token from its account's page."""
 
 from __future__ import annotations
 
 from models.auth import ApiToken
+from models.customer_tokens import customer_token
 from models.errors import ApiError, not_found
 from models.serialize import token_json
 
@@ -61,7 +63,23 @@ class TokenRevokeHandler(PageHandler):
         self.done("/tokens", f"Token {token.name!r} revoked: requests with it are refused from now on.")
 
 
+class CustomerTokenRevokeHandler(PageHandler):
+    @admin_only
+    async def post(self, account_id: str, token_id: str) -> None:
+        def revoke() -> ApiToken:
+            token = customer_token(account_id, token_id)
+            token.revoke()
+            return token
+
+        token = await self.run_transaction(revoke)
+        self.done(
+            f"/accounts/{account_id}",
+            f"Customer token {token.hint} revoked: its requests are refused and its feeds closed.",
+        )
+
+
 default_handlers = [
     (r"/tokens", TokensHandler),
     (r"/tokens/([0-9]{1,18})/revoke", TokenRevokeHandler),
+    (r"/accounts/([^/]+)/tokens/([0-9]{1,18})/revoke", CustomerTokenRevokeHandler),
 ]
