@@ -28,7 +28,9 @@ from tests.support.pages import PASSWORD, logged_in
 from tests.support.waiting import wait_until
 from tools.dashboard import Session
 
-MOST_QUERIES_PER_PAGE = 6
+# The most a page reads, whatever its rows: the account page, which also
+# lists its customer tokens, reads seven.
+MOST_QUERIES_PER_PAGE = 7
 
 
 def reads_the_event_log(sql: str) -> bool:

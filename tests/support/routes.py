@@ -25,7 +25,14 @@ WRITE_ROUTES = {
     ("post", f"/api/v1/payments/{DUMMY_ID}/void"),
     ("post", "/api/v1/payment-groups"),
 }
-ADMIN_READS = {("get", "/api/v1/audit"), ("get", "/api/v1/activity"), ("get", f"/api/v1/accounts/{DUMMY_ID}/tokens")}
+ADMIN_READS = {
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/activity"),
+    ("get", f"/api/v1/accounts/{DUMMY_ID}/tokens"),
+    ("get", "/api/v1/webhook-endpoints"),
+    ("get", f"/api/v1/webhook-endpoints/{DUMMY_ID}"),
+    ("get", f"/api/v1/webhook-endpoints/{DUMMY_ID}/deliveries"),
+}
 
 
 def concrete_path(pattern: str) -> str:
