@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from models.idempotency import check_key
 from models.pagination import parse_limit
 from models.serialize import webhook_attempt_json, webhook_endpoint_json
 from models.webhooks import (
@@ -33,6 +34,12 @@ PAGED = ("limit", "cursor")
 
 class WebhookHandler(APIHandler):
     query_parameters: tuple[str, ...] = ()
+
+    def check_idempotency_key(self) -> None:
+        """A POST that creates nothing still refuses a key no POST takes."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is not None:
+            check_key(key)
 
     async def checked_body(self, creating: bool) -> EndpointChange:
         body = self.json_body()
@@ -84,6 +91,8 @@ class EndpointHandler(WebhookHandler):
 class RotateSecretHandler(WebhookHandler):
     @scope("admin")
     async def post(self, endpoint_id: str) -> None:
+        self.check_idempotency_key()
+
         def work() -> dict:
             rotated, secret = rotate_secret(endpoint_id)
             return webhook_endpoint_json(rotated, secret)
@@ -108,6 +117,7 @@ class DeliveriesHandler(WebhookHandler):
 class RetryHandler(WebhookHandler):
     @scope("admin")
     async def post(self, endpoint_id: str, delivery_id: str) -> None:
+        self.check_idempotency_key()
         resend = await self.run_transaction(lambda: resend_delivery(endpoint_id, delivery_id))
         self.send({"endpoint": endpoint_id, "seq": resend.seq, "status": "queued"}, 202)
 

@@ -22,6 +22,10 @@ from .errors import invalid
 from .ledger import Payment
 
 QUERY_MAX_LENGTH = 200
+# What check_query takes (query values never hold NUL): a character that
+# str.strip() keeps, among any others.
+_SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
+QUERY_PATTERN = rf"^[^\x00]*[^\x00{_SPACES}][^\x00]*$"
 ID_PREFIX_MIN = 6
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -26,7 +26,7 @@ from peewee import (
 
 from webhooks.signing import new_secret
 
-from .account import Account
+from .account import ACCOUNT_ID_PATTERN, Account
 from .connection import BaseModel, utcnow
 from .destinations import MAX_URL_LENGTH, Resolver, check_url, resolve_host
 from .dialect import lock_rows
@@ -177,7 +177,7 @@ def parse_endpoint(
                 problems["event_types"] = "names a type twice"
     if fields.get("description") is not None and len(fields["description"]) > DESCRIPTION_MAX_LENGTH:
         problems["description"] = f"must be at most {DESCRIPTION_MAX_LENGTH} characters"
-    if fields.get("account") is not None and not 1 <= len(fields["account"]) <= 64:
+    if fields.get("account") is not None and not ACCOUNT_ID_PATTERN.fullmatch(fields["account"]):
         problems["account"] = "must be an account id"
     if problems:
         raise invalid(problems)

@@ -10,6 +10,9 @@ from __future__ import annotations
 HANDED_OUT: dict[str, dict[str, str]] = {
     "Account": {"account_id": "/id", "balance_id": "/balances/0/id"},
     "Balance": {"balance_id": "/id", "account_id": "/account"},
+    "BalanceNowOrThen": {"balance_id": "/id", "account_id": "/account"},
+    "Statement": {"balance_id": "/balance", "account_id": "/account"},
+    "SearchResults": {"account_id": "/accounts/0/id", "payment_id": "/payments/0/id"},
     "Payment": {"payment_id": "/id"},
     "PaymentWithEntries": {"payment_id": "/id"},
     "AccountPayment": {"payment_id": "/payment_id"},
@@ -21,6 +24,7 @@ HANDED_OUT: dict[str, dict[str, str]] = {
     "WebhookEndpoint": {"endpoint": "/id"},
     "WebhookEndpointWithSecret": {"endpoint": "/id"},
     "WebhookAttempt": {"endpoint": "/endpoint", "delivery": "/id"},
+    "WebhookRetry": {"endpoint": "/endpoint"},
 }
 
 

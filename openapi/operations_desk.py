@@ -6,7 +6,7 @@ from __future__ import annotations
 from models.access import ACCESS_ACTIONS
 from models.actors import ACTOR_PATTERN
 from models.event import EVENT_TYPES
-from models.search import DEFAULT_LIMIT, ID_PREFIX_MIN, MAX_LIMIT, QUERY_MAX_LENGTH
+from models.search import DEFAULT_LIMIT, ID_PREFIX_MIN, MAX_LIMIT, QUERY_MAX_LENGTH, QUERY_PATTERN
 from models.statements import STATEMENT_COLUMNS
 
 from .builders import operation, success
@@ -160,7 +160,7 @@ def desk_parameters() -> dict:
         "SearchText": {
             **query(
                 "q",
-                {"type": "string", "minLength": 1, "maxLength": QUERY_MAX_LENGTH, "pattern": r"\S"},
+                {"type": "string", "minLength": 1, "maxLength": QUERY_MAX_LENGTH, "pattern": QUERY_PATTERN},
                 f"What to look for: 1 to {QUERY_MAX_LENGTH} characters, not only spaces (else 400 `invalid_request`).",
             ),
             "required": True,

@@ -112,11 +112,14 @@ def request_schemas() -> dict:
             optional=("description", "metadata", *TERMS),
             description="A deposit cannot be a hold: `capture: manual` is for withdrawals only.",
         ),
-        "PaymentChange": request(
-            {"description": description, "metadata": ref("MetadataChange")},
-            optional=("description", "metadata"),
-            description="Only a payment's description and metadata may change; at least one of them.",
-        ),
+        "PaymentChange": {
+            **request(
+                {"description": description, "metadata": ref("MetadataChange")},
+                optional=("description", "metadata"),
+                description="Only a payment's description and metadata may change; at least one of them.",
+            ),
+            "minProperties": 1,
+        },
         "NewCurrency": request(
             {
                 "code": text("3 to 10 upper-case letters or digits.", pattern=CODE_PATTERN.pattern, examples=["BTC"]),

@@ -4,6 +4,7 @@ gateway sends (OpenAPI 3.1's top-level `webhooks`)."""
 from __future__ import annotations
 
 from handlers.webhooks import DeliveriesHandler, EndpointsHandler, WebhookHandler
+from models.account import ACCOUNT_ID_PATTERN
 from models.destinations import MAX_URL_LENGTH
 from models.event import EVENT_TYPES
 from models.webhooks import ALL_TYPES, DESCRIPTION_MAX_LENGTH, DISABLED_BY_ADMIN, DISABLED_BY_FAILURES
@@ -157,7 +158,10 @@ _URL = text(
     maxLength=MAX_URL_LENGTH,
     examples=["https://hooks.example.com/gateway"],
 )
-_ACCOUNT = text("Only events about this account (a payment it pays or receives, its balances, itself).")
+_ACCOUNT = text(
+    "Only events about this account (a payment it pays or receives, its balances, itself).",
+    pattern=ACCOUNT_ID_PATTERN.pattern,
+)
 
 
 def webhook_schemas() -> dict:

@@ -11,6 +11,10 @@ import uuid
 
 import pytest
 
+from models.account import ACCOUNT_ID_PATTERN
+from models.idempotency import MAX_KEY_LENGTH
+from models.pagination import MAX_SEQ
+from models.validation import NUL_FREE_PATTERN
 from openapi.document import openapi_document
 from tests.support.ledger import open_account
 from tests.support.refusals import assert_error, newest_seq
@@ -135,3 +139,44 @@ def test_a_prefer_header_without_wait_is_ignored_as_rfc_7240_asks(writer, admin,
     response = writer.post("/api/v1/payments", body, headers={"Prefer": prefer})
     assert response.status == 202 and response.body["status"] == "pending", response.body
     assert response.header("preference-applied") is None
+
+
+def test_a_payment_change_must_name_a_field_as_the_document_says(admin):
+    assert DOCUMENT["components"]["schemas"]["PaymentChange"]["minProperties"] == 1
+    assert_error(admin.patch("/api/v1/payments/pay_none", {}), 400, "invalid_request", "body")
+
+
+@pytest.mark.parametrize("schema", ["NewWebhookEndpoint", "WebhookEndpointChange"])
+def test_a_webhook_endpoints_account_is_documented_with_the_account_id_pattern(admin, schema):
+    account = DOCUMENT["components"]["schemas"][schema]["properties"]["account"]
+    assert account["pattern"] == ACCOUNT_ID_PATTERN.pattern
+    for refused in ("", "-starts-with-a-dash", "x" * 65):
+        body = {"url": "https://hooks.example.com/gateway", "account": refused}
+        assert_error(admin.post("/api/v1/webhook-endpoints", body), 422, "validation_error", "account")
+
+
+def test_a_metadata_filters_value_is_documented_free_of_nul_as_the_api_refuses_one(reader):
+    value = DOCUMENT["components"]["parameters"]["MetadataFilter"]["schema"]["additionalProperties"]
+    assert value["pattern"] == NUL_FREE_PATTERN
+    assert_error(reader.get("/api/v1/payments", params={"metadata[k]": "a\u0000b"}), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("action", ["rotate-secret", "deliveries/att_none/retry"])
+def test_a_webhook_post_refuses_an_idempotency_key_of_another_shape_as_every_post_does(admin, action):
+    endpoint = admin.post("/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/gateway"}).body["id"]
+    response = admin.post(
+        f"/api/v1/webhook-endpoints/{endpoint}/{action}", None, headers={"Idempotency-Key": "k" * (MAX_KEY_LENGTH + 1)}
+    )
+    assert_error(response, 400, "invalid_idempotency_key")
+
+
+def test_an_event_number_is_documented_up_to_the_largest_the_api_takes(reader):
+    for name in ("EventsAfter", "StreamAfter"):
+        assert DOCUMENT["components"]["parameters"][name]["schema"]["maximum"] == MAX_SEQ
+    assert reader.get("/api/v1/events", params={"after": str(MAX_SEQ)}).status == 200
+    assert_error(reader.get("/api/v1/events", params={"after": str(MAX_SEQ + 1)}), 400, "invalid_request", "after")
+
+
+def test_search_text_is_documented_free_of_nul_as_the_api_refuses_one(reader):
+    assert re.search(DOCUMENT["components"]["parameters"]["SearchText"]["schema"]["pattern"], "a\u0000b") is None
+    assert_error(reader.get("/api/v1/search", params={"q": "a\u0000b"}), 400, "invalid_request", "q")

@@ -30,6 +30,10 @@ from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
+# Endpoints whose deliveries fail stay enabled through the run, so that
+# sending a delivery again is answered, not refused as disabled.
+KEEP_ENDPOINTS = {"WEBHOOK_DISABLE_SECONDS": str(24 * 3600)}
+
 
 def _serve(env: dict, folder: Path) -> tuple[subprocess.Popen, str, Path]:
     """A web process on `env`, its log (warnings and worse) in `folder`."""
@@ -50,6 +54,7 @@ def fuzz_target():
     if CONFIG.database_url:
         with throwaway_services() as services:
             stack = Stack(*services)
+            stack.env.update(KEEP_ENDPOINTS)
             stack.command("seed-demo")
             stack.worker()
             process, base_url, log = _serve(dict(stack.env, LOG_LEVEL="warning"), folder)
@@ -57,7 +62,7 @@ def fuzz_target():
             stop_process(process)
             stack.stop_all()
     else:
-        env = dict(os.environ, DATA_DIR=str(folder / "data"), LOG_LEVEL="warning")
+        env = dict(os.environ, DATA_DIR=str(folder / "data"), LOG_LEVEL="warning", **KEEP_ENDPOINTS)
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
         server_command(env, "migrate")

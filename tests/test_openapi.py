@@ -265,3 +265,17 @@ def test_a_link_fills_the_path_of_its_operation_from_the_answer_it_comes_with(wr
     for part in entries.strip("/").split("/"):
         balance = balance[int(part)] if isinstance(balance, list) else balance[part]
     assert writer.get(f"/api/v1/balances/{balance}/entries").status == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "reached"),
+    [
+        ("get", "/api/v1/balances/{balance_id}", "200", {"getBalanceStatement", "getAccount"}),
+        ("get", "/api/v1/balances/{balance_id}/statement", "200", {"getBalance", "listBalanceEntries"}),
+        ("get", "/api/v1/search", "200", {"getAccount", "updatePayment"}),
+        ("post", "/api/v1/webhook-endpoints/{endpoint}/deliveries/{delivery}/retry", "202", {"listWebhookDeliveries"}),
+    ],
+)
+def test_operators_and_webhooks_answers_link_to_what_their_ids_reach(document, method, path, status, reached):
+    links = document["paths"][path][method]["responses"][status].get("links", {})
+    assert reached <= set(links)

@@ -26,8 +26,10 @@ from pathlib import Path
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from openapi.document import openapi_document
 from tests.support.client import Api
 from tests.support.ledger import open_account
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # Requests per operation in each stateless phase (examples, coverage, fuzzing).
@@ -48,18 +50,13 @@ class DataRule:
     reason: str
 
 
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+# Every operation that takes a `cursor`.
 PAGES = tuple(
-    f"GET /api/v1/{path}"
-    for path in (
-        "accounts",
-        "accounts/{account_id}/payments",
-        "balances/{balance_id}/entries",
-        "currencies",
-        "events",
-        "payments",
-        "rates",
-        "rates/{base}/{quote}/history",
-    )
+    f"{method.upper()} {path}"
+    for path, item in openapi_document()["paths"].items()
+    for method, operation in item.items()
+    if method in HTTP_METHODS and {"$ref": "#/components/parameters/Cursor"} in operation.get("parameters", [])
 )
 PAYMENT_INTAKE = tuple(f"POST /api/v1/{path}" for path in ("payments", "deposits", "withdrawals", "payment-groups"))
 PAYMENT_REFUSALS = (
@@ -117,6 +114,18 @@ DATA_RULES = (
         "What may be reversed or captured, and how much, depends on the payment's kind and what was already"
         " taken back or held.",
     ),
+    DataRule(
+        ("POST /api/v1/webhook-endpoints", "PATCH /api/v1/webhook-endpoints/{endpoint}"),
+        422,
+        ("validation_error",),
+        "A webhook URL's host must resolve to allowed addresses, and the `account` named must exist.",
+    ),
+    DataRule(
+        ("GET /api/v1/balances/{balance_id}/statement",),
+        400,
+        ("invalid_request",),
+        "A statement's `from` may not be after its `to`: two parameters' order, which no schema states.",
+    ),
 )
 
 
@@ -144,10 +153,22 @@ def positive_data_acceptance_but_data_rules(ctx, response, case):
 def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
     """Ids for the path parameters whose resources take several calls to
     make: a completed transfer to reverse, authorized holds to capture or
-    void, a payment group. Half the requests the run makes to those
-    operations name one, so every phase meets their rules, not only 404."""
+    void, a payment group, a customer token of an account, a webhook
+    endpoint with an attempt in its delivery log. Half the requests the run
+    makes to those operations name one, so every phase meets their rules,
+    not only 404."""
     payer = open_account(admin, admin, {"PHP": "1000.00"})
     payee = open_account(admin, admin, currencies=["PHP"])
+    # Nothing listens there: its deliveries fail, and the log shows them.
+    hook = admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "account": payee})
+    others = {
+        name: admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "active": False})
+        for name in ENDPOINTS_OF
+    }
+    for response in [hook, *others.values()]:
+        assert response.status == 201, response.body
+    token = admin.post(f"/api/v1/accounts/{payee}/tokens", {"scope": "read"})
+    assert token.status == 201, token.body
     transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
     made = [admin.post("/api/v1/payments", {**transfer, "amount": "10.00"}, wait=30)]
     made += [
@@ -158,7 +179,26 @@ def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
     )
     for response in [*made, group]:
         assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
-    return {"payment_id": [response.body["id"] for response in made], "group_id": [group.body["id"]]}
+    endpoint = hook.body["id"]
+    attempts = wait_until(lambda: admin.get(f"/api/v1/webhook-endpoints/{endpoint}/deliveries").body["data"], 30)
+    assert attempts, "no delivery was attempted"
+    return {
+        "payment_id": [response.body["id"] for response in made],
+        "group_id": [group.body["id"]],
+        "account_id": [payee],
+        "token_id": [str(token.body["id"])],
+        "endpoint": [endpoint],
+        "delivery": [attempts[0]["id"]],
+        **{name: [response.body["id"]] for name, response in others.items()},
+    }
+
+
+# The endpoints the run may change or delete: ones of their own, so that
+# the endpoint the other operations name stays active with its delivery log.
+ENDPOINTS_OF = {
+    "changed_endpoint": "PATCH /api/v1/webhook-endpoints/{endpoint}",
+    "deleted_endpoint": "DELETE /api/v1/webhook-endpoints/{endpoint}",
+}
 
 
 def _config(known_ids: dict[str, list[str]]) -> str:
@@ -169,9 +209,30 @@ def _config(known_ids: dict[str, list[str]]) -> str:
     for name, values in known_ids.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
     lines.append("[parameters]")
-    lines += [f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}' for name in known_ids]
+    lines += [
+        f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}'
+        for name in known_ids
+        if name not in ENDPOINTS_OF
+    ]
     lines += ["[warnings]", 'fail-on = ["missing_test_data"]']
+    for name, label in ENDPOINTS_OF.items():
+        if name in known_ids:
+            lines += [
+                "[[operations]]",
+                f'include-name = "{label}"',
+                f'parameters = {{ "path.endpoint" = {{ dictionary = "{name}", probability = 0.5 }} }}',
+            ]
     return "\n".join(lines) + "\n"
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    """Headers as text: the stateful phase may fill X-Request-Id with an
+    integer id from an answer, which HTTP cannot carry as it is."""
+    if case.headers:
+        for name, value in case.headers.items():
+            if not isinstance(value, str):
+                case.headers[name] = str(value)
 
 
 def run_schemathesis(
