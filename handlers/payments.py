@@ -156,7 +156,7 @@ class PaymentCaptureHandler(PaymentIntakeHandler):
                 lambda body: capture_hold(payment_id, body, self.request_settlement), id_of=lambda hold: hold.id
             )
         else:
-            hold = await self.settings["capture_batcher"].submit(payment_id, self.json_body())
+            hold = await self.settings["capture_batcher"].submit(payment_id, self.json_body(), self.acting)
             created = Created(hold.id, hold)
         wait = self.wait_seconds()
         if created.made is not None and not wait:

@@ -70,6 +70,27 @@ class Acting(NamedTuple):
 NOBODY = Acting(SYSTEM)
 
 
+def acting_text(acting: Acting) -> str:
+    """An acting as stored with work it asked for and others do later (a
+    capture, settled by the workers): JSON text."""
+    return json.dumps(
+        {"actor": acting.actor.to_json(), "client_ip": acting.client_ip, "request_id": acting.request_id},
+        separators=(",", ":"),
+    )
+
+
+def acting_of_text(text: str | None) -> Acting:
+    """The acting `acting_text` stored; the system's when none was."""
+    if not text:
+        return NOBODY
+    stored = json.loads(text)
+    actor = stored["actor"]
+    kind = actor["type"]
+    return Acting(
+        Actor(kind, actor.get("id"), actor.get("name", actor.get("email"))), stored["client_ip"], stored["request_id"]
+    )
+
+
 class _Current(threading.local):
     acting: Acting = NOBODY
 

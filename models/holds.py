@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from .account import Balance, inactive_accounts
+from .actors import Acting, acting_text, current
 from .bulk import statement_batch
 from .connection import database, utcnow
 from .currency import exponent_of
@@ -61,29 +62,45 @@ def capture_hold(payment_id: str, body: object, request_settlement: RequestSettl
 
 
 def capture_holds(
-    requests: Sequence[tuple[str, object]], request_settlement: RequestSettlement
+    requests: Sequence[tuple[str, object]],
+    request_settlement: RequestSettlement,
+    actings: Sequence[Acting] | None = None,
 ) -> list[Payment | ApiError]:
     """`capture_hold` for many requests (`(payment_id, body)`) that arrive
     together, in the caller's transaction: their holds locked in one
     statement, their balances and accounts read in one each, the captures
     stored in one. Each is judged, in order, by exactly the rules it would
     meet alone (a second capture of one hold is refused as if it came
-    after). Returns each request's hold or the ApiError refusing it."""
+    after). Returns each request's hold or the ApiError refusing it.
+    `actings`: who sent each request, when they differ; else whoever is
+    acting now. Settlement records each capture as theirs."""
     ids = sorted({payment_id for payment_id, _ in requests})
     holds = {p.id: p for p in lock_rows(Payment.select().where(among(Payment.id, ids)).order_by(Payment.id))}
     sides = {side for hold in holds.values() for side in (hold.from_balance_id, hold.to_balance_id)}
     balances = {balance.id: balance for balance in Balance.select().where(among(Balance.id, sorted(sides)))}
     inactive = inactive_accounts(balances.values())
     outcomes: list[Payment | ApiError] = []
-    for payment_id, body in requests:
+    for (payment_id, body), acting in zip(requests, actings or [current()] * len(requests), strict=True):
         try:
-            outcomes.append(_ask_capture(payment_id, holds.get(payment_id), body, balances, inactive))
+            hold = _ask_capture(payment_id, holds.get(payment_id), body, balances, inactive)
+            hold.capture_requested_by = acting_text(acting)
+            outcomes.append(hold)
         except ApiError as refusal:
             outcomes.append(refusal)
     asked = [outcome for outcome in outcomes if isinstance(outcome, Payment)]
     if asked:
         with statement_batch() as batch:
-            batch.update_rows(Payment, [{"id": p.id, "capture_requested": p.capture_requested} for p in asked])
+            batch.update_rows(
+                Payment,
+                [
+                    {
+                        "id": p.id,
+                        "capture_requested": p.capture_requested,
+                        "capture_requested_by": p.capture_requested_by,
+                    }
+                    for p in asked
+                ],
+            )
         database.after_commit(request_settlement)
     return outcomes
 

@@ -108,6 +108,7 @@ class Payment(BaseModel):
     # A capture asked for and not yet settled: the amount it captures. The
     # workers find these through a partial index (migration 0011).
     capture_requested = MinorUnitsField(null=True)
+    capture_requested_by = TextField(null=True)  # who asked (models.actors.acting_text)
     # Partial indexes (migration 0007) find what is overdue: holds past
     # hold_expires_at, pending payments past settle_by.
     hold_expires_at = DateTimeField(null=True)

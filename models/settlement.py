@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from peewee import ModelSelect
 
 from .account import Balance, inactive_accounts
+from .actors import NOBODY, Acting, acting_of_text
 from .bulk import statement_batch
 from .connection import utcnow
 from .currency import exponent_of
@@ -171,6 +172,9 @@ class _Batch:
         self.balances, self.system, self.inactive, self.rates, self.now = balances, system, inactive, rates, now
         self.entries: list[dict] = []
         self.events: list[tuple[str, dict]] = []
+        # The events recorded for others than the system (a capture's, as
+        # whoever asked for it), by their place in `events`.
+        self.acted: dict[int, Acting] = {}
         self.changed: dict[str, Balance] = {}
 
     def settle(self, payment: Payment) -> None:
@@ -258,6 +262,8 @@ class _Batch:
         released; or, if the receiver can no longer take it, the payment
         fails and the reservation is released all the same."""
         amount = int(hold.capture_requested)
+        self.acted[len(self.events)] = acting_of_text(hold.capture_requested_by)
+        hold.capture_requested_by = None
         source = self.balances[hold.from_balance_id]
         source.held -= int(hold.authorized_amount or 0)
         self.changed[source.id] = source
@@ -304,13 +310,15 @@ class _Batch:
                         "authorized_amount": p.authorized_amount,
                         "captured_amount": p.captured_amount,
                         "capture_requested": p.capture_requested,
+                        "capture_requested_by": p.capture_requested_by,
                     }
                     for p in payments
                 ],
                 same={"settled_at": self.now},
             )
             batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in priced])
-            record_events(self.events, (Entry, self.entries), at=self.now, into=batch)
+            actings = [self.acted.get(n, NOBODY) for n in range(len(self.events))] if self.acted else None
+            record_events(self.events, (Entry, self.entries), at=self.now, into=batch, actings=actings)
         recount_reversed({p.reverses_id for p in payments if p.status == FAILED and p.reverses_id})
         count_outcomes(payments, self.now)
 

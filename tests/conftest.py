@@ -29,7 +29,9 @@ from tests.support.waiting import wait_until
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`server` on every test that uses the session's server (directly or
-    through another fixture), `browser` on every test that drives Chromium."""
+    through another fixture), `browser` on every test that drives Chromium;
+    `bulky` tests moved after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("bulky") is not None)
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if "gateway" in fixtures:

@@ -186,3 +186,24 @@ def test_activity_answers_as_documented(anonymous, admin, reader):
         assert_matches_documentation(document, "/api/v1/activity", "get", response)
     events = admin.get("/api/v1/events", params={"order": "desc", "limit": 5})
     assert_matches_documentation(document, "/api/v1/events", "get", events)
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["sent with others", "with an Idempotency-Key"])
+def test_a_captures_settlement_is_recorded_as_the_change_of_whoever_asked_for_it(writer, admin, reader, keyed):
+    sender = open_account(writer, admin, {"PHP": "5.00"})
+    receiver = open_account(writer, admin, currencies=["PHP"])
+    held = writer.post(
+        "/api/v1/payments",
+        {"from_account": sender, "to_account": receiver, "amount": "2.00", "capture": "manual"},
+        wait=20,
+    ).body
+    assert held["status"] == "authorized"
+    seq = head_seq(reader)
+    request_id = uuid.uuid4().hex
+    headers = {"X-Request-Id": request_id, **({"Idempotency-Key": uuid.uuid4().hex} if keyed else {})}
+    answer = writer.post(f"/api/v1/payments/{held['id']}/capture", {"amount": "1.50"}, headers=headers, wait=20)
+    assert (answer.status, answer.body["status"]) == (200, "completed")
+    (completed,) = events_about(reader, seq, held["id"], "payment.completed")
+    assert completed["actor"] == {"type": "token", "id": token_id(writer), "name": "test write"}
+    line = next(line for line in activity(admin, type="payment.completed") if line["subject"] == held["id"])
+    assert line["request_id"] == request_id and line["client_ip"] == "127.0.0.1"

@@ -19,7 +19,7 @@ from models.connection import utcnow
 from tests.support.bulk import alternating_transfers
 from tests.support.ledger import assert_audit_ok, open_account
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bulky]
 
 ROWS = 200_000
 MEMORY_LIMIT_MB = 20

@@ -129,4 +129,4 @@ class CaptureBatcher(Batcher[Payment]):
     """Captures (`(payment_id, body)`), asked for in one transaction."""
 
     def _accept_all(self, requests: list[tuple[str, object]], actings: list[Acting]) -> Sequence[Payment | ApiError]:
-        return transaction_at_most_once(functools.partial(capture_holds, requests, self._request_settlement))
+        return transaction_at_most_once(functools.partial(capture_holds, requests, self._request_settlement, actings))
