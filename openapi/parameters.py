@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from models.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from models.ledger import KINDS, STATUSES
-from models.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from models.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT, MAX_SEQ
 from web.protocol import MAX_WAIT_SECONDS, REQUEST_ID_PATTERN
 
 from .components import TIME, free_text
@@ -89,7 +89,7 @@ def parameters() -> dict:
         "PaymentAccount": query("account", free_text(), "Only payments from or to this account."),
         "EventsAfter": query(
             "after",
-            {"type": "integer", "minimum": 0},
+            {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
             "Only events after this `seq`; ignored when `cursor` is given.",
         ),
         "EventOrder": query(
@@ -97,7 +97,7 @@ def parameters() -> dict:
         ),
         "StreamAfter": query(
             "after",
-            {"type": "integer", "minimum": 0},
+            {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
             "Replay the events after this `seq`, then go live. Without it: live from now.",
         ),
         "StreamAccount": query("account", free_text(), "Only events about this account."),

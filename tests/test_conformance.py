@@ -135,3 +135,12 @@ def test_a_prefer_header_without_wait_is_ignored_as_rfc_7240_asks(writer, admin,
     response = writer.post("/api/v1/payments", body, headers={"Prefer": prefer})
     assert response.status == 202 and response.body["status"] == "pending", response.body
     assert response.header("preference-applied") is None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/stream"])
+def test_after_is_taken_up_to_its_documented_maximum_and_refused_past_it(reader, path):
+    (after,) = [p for p in DOCUMENT["paths"][path]["get"]["parameters"] if p["$ref"].endswith("After")]
+    maximum = DOCUMENT["components"]["parameters"][after["$ref"].rsplit("/", 1)[1]]["schema"]["maximum"]
+    if path == "/api/v1/events":
+        assert reader.get(path, params={"after": str(maximum)}).status == 200
+    assert_error(reader.get(path, params={"after": str(maximum + 1)}), 400, "invalid_request", "after")
