@@ -52,12 +52,12 @@ def fuzz_target():
             stack = Stack(*services)
             stack.command("seed-demo")
             stack.worker()
-            process, base_url, log = _serve(dict(stack.env, LOG_LEVEL="warning"), folder)
+            process, base_url, log = _serve(dict(stack.env, LOG_LEVEL="warning", LOG_FORMAT="text"), folder)
             yield base_url, stack.token, log
             stop_process(process)
             stack.stop_all()
     else:
-        env = dict(os.environ, DATA_DIR=str(folder / "data"), LOG_LEVEL="warning")
+        env = dict(os.environ, DATA_DIR=str(folder / "data"), LOG_LEVEL="warning", LOG_FORMAT="text")
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
         server_command(env, "migrate")
