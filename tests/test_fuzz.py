@@ -23,7 +23,7 @@ import pytest
 from deploy.processes import answers_ready, free_port, server_command, spawn
 from openapi.document import openapi_document
 from tests.support.client import Api
-from tests.support.conformance import ids_only_sequences_make, run_schemathesis
+from tests.support.conformance import known_values, run_schemathesis
 from tests.support.environment import CONFIG
 from tests.support.faults import Stack, stop_process, throwaway_services
 from tests.support.waiting import wait_until
@@ -71,8 +71,8 @@ def fuzz_target():
 @pytest.fixture(scope="module")
 def fuzz_run(fuzz_target, tmp_path_factory) -> subprocess.CompletedProcess:
     base_url, token, _ = fuzz_target
-    known_ids = ids_only_sequences_make(Api(base_url, token))
-    return run_schemathesis(base_url, token, known_ids, tmp_path_factory.mktemp("schemathesis"))
+    known = known_values(Api(base_url, token))
+    return run_schemathesis(base_url, token, known, tmp_path_factory.mktemp("schemathesis"))
 
 
 def test_the_fuzzed_document_is_the_one_the_api_serves(fuzz_target):

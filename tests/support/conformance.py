@@ -142,11 +142,12 @@ def positive_data_acceptance_but_data_rules(ctx, response, case):
     return positive_data_acceptance(ctx, response, case)
 
 
-def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
-    """Ids for the path parameters whose resources take several calls to
-    make: a completed transfer to reverse, authorized holds to capture or
-    void, a payment group. Half the requests the run makes to those
-    operations name one, so every phase meets their rules, not only 404."""
+def known_values(admin: Api) -> dict[str, list[str]]:
+    """Values that half the generated requests name where they fit (keys as
+    Schemathesis binds them: `path.payment_id`, `body.from_account`), so
+    that every phase meets the rules behind a lookup, not only its 404 or
+    422: accounts that hold money, a completed transfer to reverse,
+    authorized holds to capture or void, a payment group."""
     payer = open_account(admin, admin, {"PHP": "1000.00"})
     payee = open_account(admin, admin, currencies=["PHP"])
     transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
@@ -159,30 +160,47 @@ def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
     )
     for response in [*made, group]:
         assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
-    return {"payment_id": [response.body["id"] for response in made], "group_id": [group.body["id"]]}
+    # The demo accounts (server.py seed-demo) besides these two, and what
+    # makes a payment between them: an amount, their currency, a deadline
+    # that is still to come.
+    payment = {
+        "from_account": [payer, payee, "bob123", "alice456", "carol789"],
+        "to_account": [payer, payee, "bob123", "alice456", "carol789"],
+        "amount": ["0.01", "1.00", "2.5"],
+        "currency": ["PHP"],
+        "to_currency": ["PHP"],
+        "settle_by": ["2099-12-31T23:59:59Z"],
+    }
+    return {
+        "path.payment_id": [response.body["id"] for response in made],
+        "path.group_id": [group.body["id"]],
+        "body.account": payment["from_account"],
+        **{f"body.{field}": values for field, values in payment.items()},
+        **{f"body.payments[*].{field}": values for field, values in payment.items() if field != "settle_by"},
+    }
 
 
-def _config(known_ids: dict[str, list[str]]) -> str:
-    """The run's schemathesis.toml: the known ids as dictionaries of their
-    path parameters, and a run that fails when an operation only ever
+def _config(known: dict[str, list[str]]) -> str:
+    """The run's schemathesis.toml: the known values as dictionaries bound to
+    their parameters, and a run that fails when an operation only ever
     answered 404 (its rules were never reached)."""
     lines = []
-    for name, values in known_ids.items():
-        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
+    for number, values in enumerate(known.values()):
+        lines += [f"[dictionaries.known{number}]", f"values = {json.dumps(values)}"]
     lines.append("[parameters]")
-    lines += [f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}' for name in known_ids]
+    lines += [f'"{key}" = {{ dictionary = "known{number}", probability = 0.5 }}' for number, key in enumerate(known)]
     lines += ["[warnings]", 'fail-on = ["missing_test_data"]']
     return "\n".join(lines) + "\n"
 
 
 def run_schemathesis(
-    base_url: str, token: str, known_ids: dict[str, list[str]], workdir: Path
+    base_url: str, token: str, known: dict[str, list[str]], workdir: Path
 ) -> subprocess.CompletedProcess:
     """The whole Schemathesis run against `base_url`, as a command a person
     could type (its output shows each failure with a curl line to replay),
     in `workdir` (where it keeps its configuration and cache)."""
     config = workdir / "schemathesis.toml"
-    config.write_text(_config(known_ids))
+    config.write_text(_config(known))
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         *("--config-file", str(config)),
