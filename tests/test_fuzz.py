@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-from deploy.processes import answers_ready, free_port, server_command, spawn
+from deploy.processes import ROOT, answers_ready, free_port, server_command, spawn
 from openapi.document import openapi_document
 from tests.support.client import Api
-from tests.support.conformance import ids_only_sequences_make, run_schemathesis
+from tests.support.conformance import known_values, run_schemathesis
 from tests.support.environment import CONFIG
 from tests.support.faults import Stack, stop_process, throwaway_services
 from tests.support.waiting import wait_until
@@ -46,10 +48,17 @@ def _serve(env: dict, folder: Path) -> tuple[subprocess.Popen, str, Path]:
     return process, base_url, log
 
 
+class FuzzTarget(NamedTuple):
+    """A deployment with the demo data that the fuzzer may wreck."""
+
+    base_url: str
+    token: str  # an admin's
+    log: Path  # its web process's
+    env: dict  # the environment its `server.py` commands run in
+
+
 @pytest.fixture(scope="module")
 def fuzz_target():
-    """(base URL, admin token, the web process's log) of a deployment, with
-    the demo data, that the fuzzer may wreck."""
     folder = Path(tempfile.mkdtemp(prefix="gateway-fuzz-"))
     if CONFIG.database_url:
         with throwaway_services() as services:
@@ -57,32 +66,30 @@ def fuzz_target():
             stack.env.update(KEEP_ENDPOINTS)
             stack.command("seed-demo")
             stack.worker()
-            process, base_url, log = _serve(dict(stack.env, LOG_LEVEL="warning"), folder)
-            yield base_url, stack.token, log
+            process, base_url, log = _serve(dict(stack.env, LOG_LEVEL="warning", LOG_FORMAT="text"), folder)
+            yield FuzzTarget(base_url, stack.token, log, stack.env)
             stop_process(process)
             stack.stop_all()
     else:
-        env = dict(os.environ, DATA_DIR=str(folder / "data"), LOG_LEVEL="warning", **KEEP_ENDPOINTS)
+        env = dict(os.environ, DATA_DIR=str(folder / "data"), LOG_LEVEL="warning", LOG_FORMAT="text", **KEEP_ENDPOINTS)
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
         server_command(env, "migrate")
         server_command(env, "seed-demo")
         token = server_command(env, "create-token", "--name", "fuzz", "--scope", "admin").splitlines()[-1]
         process, base_url, log = _serve(env, folder)
-        yield base_url, token, log
+        yield FuzzTarget(base_url, token, log, env)
         stop_process(process)
 
 
 @pytest.fixture(scope="module")
-def fuzz_run(fuzz_target, tmp_path_factory) -> subprocess.CompletedProcess:
-    base_url, token, _ = fuzz_target
-    known_ids = ids_only_sequences_make(Api(base_url, token))
-    return run_schemathesis(base_url, token, known_ids, tmp_path_factory.mktemp("schemathesis"))
+def fuzz_run(fuzz_target: FuzzTarget, tmp_path_factory) -> subprocess.CompletedProcess:
+    known = known_values(Api(fuzz_target.base_url, fuzz_target.token))
+    return run_schemathesis(fuzz_target.base_url, fuzz_target.token, known, tmp_path_factory.mktemp("schemathesis"))
 
 
 def test_the_fuzzed_document_is_the_one_the_api_serves(fuzz_target):
-    base_url, _, _ = fuzz_target
-    assert Api(base_url, None).get("/api/v1/openapi.json").body == openapi_document()
+    assert Api(fuzz_target.base_url, None).get("/api/v1/openapi.json").body == openapi_document()
 
 
 def test_schemathesis_with_every_check_and_phase_finds_nothing(fuzz_run):
@@ -93,7 +100,13 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(fuzz_run):
 
 
 def test_no_generated_request_makes_the_server_log_an_error(fuzz_target, fuzz_run):
-    _, _, log = fuzz_target
-    lines = log.read_text(errors="replace").splitlines()
+    lines = fuzz_target.log.read_text(errors="replace").splitlines()
     assert len(lines) > 1000, "the run's refusals should be in the log, as warnings"
     assert [line for line in lines if "Uncaught exception" in line or " ERROR " in line] == []
+
+
+def test_the_ledger_the_fuzzer_moved_money_in_still_keeps_every_invariant(fuzz_target, fuzz_run):
+    audit = subprocess.run(
+        [sys.executable, "server.py", "audit"], cwd=ROOT, env=fuzz_target.env, capture_output=True, text=True
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr

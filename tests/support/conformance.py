@@ -10,6 +10,11 @@ its reason, and the check is run in a form that lets exactly those through
 (`positive_data_acceptance_but_data_rules`). Keep the list short: a refusal
 that a pattern, a length or an enum could express belongs in the document.
 
+Before the run, `known_values` makes what only a sequence of calls makes
+(accounts with money, a completed transfer, authorized holds, a group), and
+half the generated requests name those where they fit, so that every phase
+meets the rules behind a lookup and not only its 404 or 422.
+
 This module is also the run's hooks module (SCHEMATHESIS_HOOKS), which is
 how Schemathesis learns the check.
 """
@@ -26,17 +31,18 @@ from pathlib import Path
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from deploy.processes import ROOT
 from openapi.document import openapi_document
 from tests.support.client import Api
 from tests.support.ledger import open_account
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 # Requests per operation in each stateless phase (examples, coverage, fuzzing).
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "100"))
-# Fixed, so that a run that passed once passes again; FUZZ_SEED explores anew.
+# Fixed, so that each run draws alike; FUZZ_SEED explores anew.
 SEED = int(os.environ.get("FUZZ_SEED", "21"))
-RESPONSE_SECONDS = 5
+# Far above any answer's time (a few ms), so that only a request that hangs fails, even on a loaded machine.
+RESPONSE_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ DATA_RULES = (
 )
 
 
-def _error_code(response) -> str | None:
+def _error_code(response: schemathesis.Response) -> str | None:
     try:
         return response.json()["error"]["code"]
     except (ValueError, KeyError, TypeError):
@@ -137,7 +143,9 @@ def _error_code(response) -> str | None:
 
 
 @schemathesis.check
-def positive_data_acceptance_but_data_rules(ctx, response, case):
+def positive_data_acceptance_but_data_rules(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
     """Schemathesis's `positive_data_acceptance`, letting through only the
     refusals DATA_RULES names for the operation."""
     for rule in DATA_RULES:
@@ -150,25 +158,17 @@ def positive_data_acceptance_but_data_rules(ctx, response, case):
     return positive_data_acceptance(ctx, response, case)
 
 
-def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
-    """Ids for the path parameters whose resources take several calls to
-    make: a completed transfer to reverse, authorized holds to capture or
-    void, a payment group, a customer token of an account, a webhook
-    endpoint with an attempt in its delivery log. Half the requests the run
-    makes to those operations name one, so every phase meets their rules,
-    not only 404."""
+def known_values(admin: Api) -> dict[str, list[str]]:
+    """Values that half the generated requests name where they fit (keys as
+    Schemathesis binds them: `path.payment_id`, `body.from_account`), so
+    that every phase meets the rules behind a lookup, not only its 404 or
+    422: accounts that hold money, a completed transfer to reverse,
+    authorized holds to capture or void, a payment group, a customer token
+    of an account, a webhook endpoint with an attempt in its delivery log
+    (and, under ENDPOINTS_OF's names, endpoints that only the operations
+    changing or deleting one name)."""
     payer = open_account(admin, admin, {"PHP": "1000.00"})
     payee = open_account(admin, admin, currencies=["PHP"])
-    # Nothing listens there: its deliveries fail, and the log shows them.
-    hook = admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "account": payee})
-    others = {
-        name: admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "active": False})
-        for name in ENDPOINTS_OF
-    }
-    for response in [hook, *others.values()]:
-        assert response.status == 201, response.body
-    token = admin.post(f"/api/v1/accounts/{payee}/tokens", {"scope": "read"})
-    assert token.status == 201, token.body
     transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
     made = [admin.post("/api/v1/payments", {**transfer, "amount": "10.00"}, wait=30)]
     made += [
@@ -179,17 +179,41 @@ def ids_only_sequences_make(admin: Api) -> dict[str, list[str]]:
     )
     for response in [*made, group]:
         assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
+    # Nothing listens there: its deliveries fail, and the log shows them.
+    hook = admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "account": payee})
+    others = {
+        name: admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "active": False})
+        for name in ENDPOINTS_OF
+    }
+    for response in [hook, *others.values()]:
+        assert response.status == 201, response.body
+    token = admin.post(f"/api/v1/accounts/{payee}/tokens", {"scope": "read"})
+    assert token.status == 201, token.body
     endpoint = hook.body["id"]
     attempts = wait_until(lambda: admin.get(f"/api/v1/webhook-endpoints/{endpoint}/deliveries").body["data"], 30)
     assert attempts, "no delivery was attempted"
+    # The demo accounts (server.py seed-demo) besides these two, and what
+    # makes a payment between them: an amount, their currency, a deadline
+    # that is still to come.
+    payment = {
+        "from_account": [payer, payee, "bob123", "alice456", "carol789"],
+        "to_account": [payer, payee, "bob123", "alice456", "carol789"],
+        "amount": ["0.01", "1.00", "2.5"],
+        "currency": ["PHP"],
+        "to_currency": ["PHP"],
+        "settle_by": ["2099-12-31T23:59:59Z"],
+    }
     return {
-        "payment_id": [response.body["id"] for response in made],
-        "group_id": [group.body["id"]],
-        "account_id": [payee],
-        "token_id": [str(token.body["id"])],
-        "endpoint": [endpoint],
-        "delivery": [attempts[0]["id"]],
+        "path.payment_id": [response.body["id"] for response in made],
+        "path.group_id": [group.body["id"]],
+        "path.account_id": [payee],
+        "path.token_id": [str(token.body["id"])],
+        "path.endpoint": [endpoint],
+        "path.delivery": [attempts[0]["id"]],
         **{name: [response.body["id"]] for name, response in others.items()},
+        "body.account": payment["from_account"],
+        **{f"body.{field}": values for field, values in payment.items()},
+        **{f"body.payments[*].{field}": values for field, values in payment.items() if field != "settle_by"},
     }
 
 
@@ -201,48 +225,38 @@ ENDPOINTS_OF = {
 }
 
 
-def _config(known_ids: dict[str, list[str]]) -> str:
-    """The run's schemathesis.toml: the known ids as dictionaries of their
-    path parameters, and a run that fails when an operation only ever
+def _config(known: dict[str, list[str]]) -> str:
+    """The run's schemathesis.toml: the known values as dictionaries bound to
+    their parameters, and a run that fails when an operation only ever
     answered 404 (its rules were never reached)."""
     lines = []
-    for name, values in known_ids.items():
-        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
+    for number, values in enumerate(known.values()):
+        lines += [f"[dictionaries.known{number}]", f"values = {json.dumps(values)}"]
     lines.append("[parameters]")
     lines += [
-        f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}'
-        for name in known_ids
-        if name not in ENDPOINTS_OF
+        f'"{key}" = {{ dictionary = "known{number}", probability = 0.5 }}'
+        for number, key in enumerate(known)
+        if key not in ENDPOINTS_OF
     ]
     lines += ["[warnings]", 'fail-on = ["missing_test_data"]']
-    for name, label in ENDPOINTS_OF.items():
-        if name in known_ids:
+    for number, key in enumerate(known):
+        if key in ENDPOINTS_OF:
             lines += [
                 "[[operations]]",
-                f'include-name = "{label}"',
-                f'parameters = {{ "path.endpoint" = {{ dictionary = "{name}", probability = 0.5 }} }}',
+                f'include-name = "{ENDPOINTS_OF[key]}"',
+                f'parameters = {{ "path.endpoint" = {{ dictionary = "known{number}", probability = 0.5 }} }}',
             ]
     return "\n".join(lines) + "\n"
 
 
-@schemathesis.hook
-def before_call(ctx, case, **kwargs):
-    """Headers as text: the stateful phase may fill X-Request-Id with an
-    integer id from an answer, which HTTP cannot carry as it is."""
-    if case.headers:
-        for name, value in case.headers.items():
-            if not isinstance(value, str):
-                case.headers[name] = str(value)
-
-
 def run_schemathesis(
-    base_url: str, token: str, known_ids: dict[str, list[str]], workdir: Path
+    base_url: str, token: str, known: dict[str, list[str]], workdir: Path
 ) -> subprocess.CompletedProcess:
     """The whole Schemathesis run against `base_url`, as a command a person
     could type (its output shows each failure with a curl line to replay),
     in `workdir` (where it keeps its configuration and cache)."""
     config = workdir / "schemathesis.toml"
-    config.write_text(_config(known_ids))
+    config.write_text(_config(known))
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         *("--config-file", str(config)),
@@ -264,3 +278,13 @@ def run_schemathesis(
     ]
     env = dict(os.environ, SCHEMATHESIS_HOOKS=__name__, PYTHONPATH=str(ROOT))
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    """Headers as text: the stateful phase may fill X-Request-Id with an
+    integer id from an answer, which HTTP cannot carry as it is."""
+    if case.headers:
+        for name, value in case.headers.items():
+            if not isinstance(value, str):
+                case.headers[name] = str(value)
