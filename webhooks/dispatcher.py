@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import NamedTuple
 
@@ -51,6 +52,7 @@ from .signing import signature_header, webhook_id
 
 log = logging.getLogger(__name__)
 
+RESOLVER_THREADS = 32
 ATTEMPTS = Counter("gateway_webhook_attempts", "Webhook delivery attempts by outcome", ["outcome"])
 
 
@@ -113,7 +115,12 @@ class Lane:
         self._ahead: deque[Frame] = deque()
         self._resend_ids: set[int] = set()
         self._poked = asyncio.Event()
-        self.client = EndpointClient(dispatcher.tls, dispatcher.config.webhook_allow_private, dispatcher.timeout)
+        self.client = EndpointClient(
+            dispatcher.tls,
+            dispatcher.config.webhook_allow_private,
+            dispatcher.timeout,
+            resolver_threads=dispatcher.resolver_threads,
+        )
         self.update(row)
         self.task = asyncio.get_running_loop().create_task(self.run(), name=f"webhook-lane-{row.id}")
 
@@ -293,6 +300,8 @@ class Dispatcher:
         self.lease = lease
         self.timeout = config.webhook_timeout
         self.tls = tls_context(config.webhook_ca_file)
+        # Host names are resolved on threads of their own (see EndpointClient).
+        self.resolver_threads = ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="webhooks-dns")
         self.feed = EventFeed(run_db)
         self.recorder = Recorder()
         self.lanes: dict[str, Lane] = {}
