@@ -25,7 +25,13 @@ WRITE_ROUTES = {
     ("post", f"/api/v1/payments/{DUMMY_ID}/void"),
     ("post", "/api/v1/payment-groups"),
 }
-ADMIN_READS = {("get", "/api/v1/audit")}
+ADMIN_READS = {
+    ("get", "/api/v1/audit"),
+    # Webhook endpoints: where events go, and the answers their receivers gave.
+    ("get", "/api/v1/webhook-endpoints"),
+    ("get", f"/api/v1/webhook-endpoints/{DUMMY_ID}"),
+    ("get", f"/api/v1/webhook-endpoints/{DUMMY_ID}/deliveries"),
+}
 
 
 def concrete_path(pattern: str) -> str:
