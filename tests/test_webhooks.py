@@ -85,6 +85,17 @@ def test_an_endpoint_is_made_by_an_admin_and_its_secret_is_shown_once(admin, wri
     assert writer.post(ENDPOINTS, {"url": receiver.url}).status == 403
 
 
+def test_an_endpoint_sent_twice_with_one_idempotency_key_is_made_once_and_its_secret_shown_once(admin, receiver):
+    key = {"Idempotency-Key": f"hook-{time.time_ns()}"}
+    first = admin.post(ENDPOINTS, {"url": receiver.url}, headers=key)
+    again = admin.post(ENDPOINTS, {"url": receiver.url}, headers=key)
+    assert (first.status, again.status) == (201, 200)
+    assert again.header("Idempotent-Replayed") == "true"
+    assert again.body["id"] == first.body["id"]
+    assert "secret" in first.body and "secret" not in again.body
+    assert admin.post(ENDPOINTS, {"url": receiver.url + "?other"}, headers=key).status == 409
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
