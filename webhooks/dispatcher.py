@@ -237,7 +237,18 @@ class Lane:
                 raise LaneEnded
             if given_up:
                 return
-            await asyncio.sleep(backoff(attempts, config.webhook_retry_seconds, config.webhook_give_up_seconds))
+            await self._wait_to_retry(backoff(attempts, config.webhook_retry_seconds, config.webhook_give_up_seconds))
+
+    async def _wait_to_retry(self, delay: float) -> None:
+        """Wait `delay` seconds before the next attempt, unless an admin asks
+        for a resend: it is sent at once, and the event under way is tried
+        again right after it."""
+        self._poked.clear()
+        if not self.resends:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), delay)
+        while self.resends:
+            await self._resend(self.resends.popleft())
 
     async def _resend(self, resend: WebhookResend) -> None:
         frames = await self.d.feed.after(resend.seq - 1)
