@@ -33,7 +33,11 @@ def run_sender(config: Config, owner: str | None) -> None:
     predecessor's endpoints at once. The models must be bound already."""
     stop = threading.Event()
     if config.metrics_port:
-        start_http_server(config.metrics_port, addr=config.host)
+        try:
+            start_http_server(config.metrics_port, addr=config.host)
+        except OSError as problem:
+            # Deliveries matter more than their counts: go on without them.
+            log.warning("webhook sender serves no metrics: port %d: %s", config.metrics_port, problem)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     service = WebhookService(config, owner or f"{socket.gethostname()}:{os.getpid()}")
