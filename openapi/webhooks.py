@@ -138,7 +138,8 @@ def webhook_operations() -> list[tuple[str, str, dict]]:
             {"202": success("Queued: sent once, before the endpoint's next event.", "WebhookRetry")},
             description=(
                 "Sends the attempt's event again exactly as it was (same `webhook-id`, same `prev_seq`), "
-                "typically one that was given up. The attempt shows in the log with `manual: true`."
+                "typically one that was given up. The attempt shows in the log with `manual: true`. An event the "
+                "endpoint is waiting to retry is tried again right after it."
             ),
             parameters=("WebhookEndpointPath", "WebhookDeliveryPath"),
             errors=("not_found", "endpoint_disabled"),

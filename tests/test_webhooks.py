@@ -11,14 +11,17 @@ tests sharing the server never see each other's events."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
+from deploy.processes import free_port, spawn
 from tests.support.client import Api
-from tests.support.environment import RECEIVER_CERTIFICATE
+from tests.support.environment import CONFIG, RECEIVER_CERTIFICATE
 from tests.support.events import events_after, head_seq
 from tests.support.ledger import open_account
+from tests.support.metrics import scrape
 from tests.support.receiver import FAIL, HANG, OK, Receiver, assert_in_order
 from tests.support.waiting import wait_until
 from webhooks.sharing import HEARTBEAT_SECONDS
@@ -80,6 +83,17 @@ def test_an_endpoint_is_made_by_an_admin_and_its_secret_is_shown_once(admin, wri
     assert all("secret" not in e for e in listed)
     assert writer.get(ENDPOINTS).status == 403
     assert writer.post(ENDPOINTS, {"url": receiver.url}).status == 403
+
+
+def test_an_endpoint_sent_twice_with_one_idempotency_key_is_made_once_and_its_secret_shown_once(admin, receiver):
+    key = {"Idempotency-Key": f"hook-{time.time_ns()}"}
+    first = admin.post(ENDPOINTS, {"url": receiver.url}, headers=key)
+    again = admin.post(ENDPOINTS, {"url": receiver.url}, headers=key)
+    assert (first.status, again.status) == (201, 200)
+    assert again.header("Idempotent-Replayed") == "true"
+    assert again.body["id"] == first.body["id"]
+    assert "secret" in first.body and "secret" not in again.body
+    assert admin.post(ENDPOINTS, {"url": receiver.url + "?other"}, headers=key).status == 409
 
 
 @pytest.mark.parametrize(
@@ -306,3 +320,41 @@ def test_a_hanging_and_a_failing_endpoint_delay_no_other(admin, writer):
     finally:
         for receiver in (hanging, failing, healthy):
             receiver.stop()
+
+
+def delivered_count(url: str) -> float:
+    return scrape(url).get(("gateway_webhook_attempts_total", (("outcome", "delivered"),)), 0.0)
+
+
+def test_attempts_are_counted_for_metrics_where_they_are_sent(gateway, admin, writer):
+    """Embedded, the server sends and reports; with services a worker's
+    sender reports on the port after the worker's METRICS_PORT."""
+    account = open_account(writer, admin, currencies=["PHP"])
+    receivers = [Receiver(RECEIVER_CERTIFICATE) for _ in range(6)]
+    worker = None
+    url = gateway.url + "/metrics"
+    if CONFIG.database_url:
+        port = free_port()
+        worker = spawn(["worker", "--workers", "1"], dict(os.environ, METRICS_PORT=str(port)))
+        url = f"http://127.0.0.1:{port + 1}/metrics"
+    made = []
+    try:
+        # Enough endpoints that every sender holds some.
+        made = [make_endpoint(admin, r, account=account, event_types=["payment.completed"]) for r in receivers]
+
+        def counted() -> bool:
+            deposit(admin, account)
+            try:
+                return delivered_count(url) > 0
+            except OSError:
+                return False
+
+        assert wait_until(counted, timeout=60, interval=0.5)
+    finally:
+        for endpoint in made:
+            admin.request("DELETE", f"{ENDPOINTS}/{endpoint['id']}")
+        for receiver in receivers:
+            receiver.stop()
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)

@@ -47,14 +47,12 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop
     hub = EventHub(loop, executor)
     settlement = Settlement(config)
     consumer = None
-    senders = None
+    senders: WebhookService | None = None
     if config.embedded:
         await loop.run_in_executor(None, migrate)
         await hub.start()
         pipeline = EventPipeline(config, publish_here=hub.receive_threadsafe)
         consumer = start_embedded(settlement, config.consumer_workers, config.sweep_seconds)
-        senders = WebhookService(config, f"{socket.gethostname()}:web-{os.getpid()}")
-        await loop.run_in_executor(None, senders.start)
     else:
         pipeline = EventPipeline(config)
         assert pipeline.fanout is not None
@@ -74,6 +72,10 @@ async def serve(config: Config, on_ready: Callable[[], None] | None = None, stop
                 f"port {config.port} on {config.host} is in use: stop what listens there, or choose another with PORT"
             ) from None
         raise
+    if config.embedded:
+        # Started once the port is open: a server that cannot start sends nothing.
+        senders = WebhookService(config, f"{socket.gethostname()}:web-{os.getpid()}")
+        await loop.run_in_executor(None, senders.start)
     mode = "embedded" if config.embedded else "services"
     log.info("serving on http://%s:%d (%s mode)", config.host, config.port, mode)
     if stop is None:

@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import NamedTuple
 
@@ -51,6 +52,7 @@ from .signing import signature_header, webhook_id
 
 log = logging.getLogger(__name__)
 
+RESOLVER_THREADS = 32
 ATTEMPTS = Counter("gateway_webhook_attempts", "Webhook delivery attempts by outcome", ["outcome"])
 
 
@@ -113,7 +115,12 @@ class Lane:
         self._ahead: deque[Frame] = deque()
         self._resend_ids: set[int] = set()
         self._poked = asyncio.Event()
-        self.client = EndpointClient(dispatcher.tls, dispatcher.config.webhook_allow_private, dispatcher.timeout)
+        self.client = EndpointClient(
+            dispatcher.tls,
+            dispatcher.config.webhook_allow_private,
+            dispatcher.timeout,
+            resolver_threads=dispatcher.resolver_threads,
+        )
         self.update(row)
         self.task = asyncio.get_running_loop().create_task(self.run(), name=f"webhook-lane-{row.id}")
 
@@ -230,7 +237,18 @@ class Lane:
                 raise LaneEnded
             if given_up:
                 return
-            await asyncio.sleep(backoff(attempts, config.webhook_retry_seconds, config.webhook_give_up_seconds))
+            await self._wait_to_retry(backoff(attempts, config.webhook_retry_seconds, config.webhook_give_up_seconds))
+
+    async def _wait_to_retry(self, delay: float) -> None:
+        """Wait `delay` seconds before the next attempt, unless an admin asks
+        for a resend: it is sent at once, and the event under way is tried
+        again right after it."""
+        self._poked.clear()
+        if not self.resends:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), delay)
+        while self.resends:
+            await self._resend(self.resends.popleft())
 
     async def _resend(self, resend: WebhookResend) -> None:
         frames = await self.d.feed.after(resend.seq - 1)
@@ -293,6 +311,8 @@ class Dispatcher:
         self.lease = lease
         self.timeout = config.webhook_timeout
         self.tls = tls_context(config.webhook_ca_file)
+        # Host names are resolved on threads of their own (see EndpointClient).
+        self.resolver_threads = ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="webhooks-dns")
         self.feed = EventFeed(run_db)
         self.recorder = Recorder()
         self.lanes: dict[str, Lane] = {}

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from concurrent.futures import Executor
 from typing import NamedTuple
 
 from models.destinations import Destination, Resolver, address_allowed, resolve_host
@@ -54,10 +55,19 @@ class _Connection(NamedTuple):
 
 class EndpointClient:
     def __init__(
-        self, context: ssl.SSLContext, allow_private: bool, timeout: float, resolve: Resolver = resolve_host
+        self,
+        context: ssl.SSLContext,
+        allow_private: bool,
+        timeout: float,
+        resolve: Resolver = resolve_host,
+        resolver_threads: Executor | None = None,
     ) -> None:
+        """`resolver_threads`: where host names are resolved (a lookup
+        cannot be interrupted; a pool of its own keeps slow names from
+        taking the threads the rest of the process needs)."""
         self._context = context
         self._resolve = resolve
+        self._resolver_threads = resolver_threads
         self._allow_private = allow_private
         self._timeout = timeout
         self._connection: _Connection | None = None
@@ -97,7 +107,9 @@ class EndpointClient:
     async def _connect(self, destination: Destination, key: tuple[str, str, int]) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
-            addresses = await loop.run_in_executor(None, self._resolve, destination.host, destination.port)
+            addresses = await loop.run_in_executor(
+                self._resolver_threads, self._resolve, destination.host, destination.port
+            )
         except socket.gaierror as problem:
             raise DeliveryError(f"DNS: {destination.host} does not resolve ({problem.strerror})") from None
         if not addresses:

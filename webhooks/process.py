@@ -15,6 +15,8 @@ import socket
 import subprocess
 import threading
 
+from prometheus_client import start_http_server
+
 from config import Config
 from deploy.processes import spawn
 
@@ -30,6 +32,12 @@ def run_sender(config: Config, owner: str | None) -> None:
     sender (its worker), so that a restarted sender frees its dead
     predecessor's endpoints at once. The models must be bound already."""
     stop = threading.Event()
+    if config.metrics_port:
+        try:
+            start_http_server(config.metrics_port, addr=config.host)
+        except OSError as problem:
+            # Deliveries matter more than their counts: go on without them.
+            log.warning("webhook sender serves no metrics: port %d: %s", config.metrics_port, problem)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     service = WebhookService(config, owner or f"{socket.gethostname()}:{os.getpid()}")
@@ -49,6 +57,9 @@ class SenderSupervisor:
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._env = dict(os.environ if env is None else env)
+        # The worker's metrics are on METRICS_PORT; its sender's on the next port.
+        if self._env.get("METRICS_PORT"):
+            self._env["METRICS_PORT"] = str(int(self._env["METRICS_PORT"]) + 1)
         self._owner = f"{socket.gethostname()}:worker-{os.getpid()}"
         self._stop = threading.Event()
         self._process: subprocess.Popen | None = None

@@ -88,6 +88,7 @@ class WebhookService:
             for task in background:
                 task.cancel()
             await dispatcher.drop(list(dispatcher.lanes))
+            dispatcher.resolver_threads.shutdown(wait=False)
             if dispatcher.sender_id:
                 with contextlib.suppress(Exception):
                     await self._run_db(

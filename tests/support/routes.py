@@ -29,6 +29,7 @@ ADMIN_READS = {
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/activity"),
     ("get", f"/api/v1/accounts/{DUMMY_ID}/tokens"),
+    # Webhook endpoints: where events go, and the answers their receivers gave.
     ("get", "/api/v1/webhook-endpoints"),
     ("get", f"/api/v1/webhook-endpoints/{DUMMY_ID}"),
     ("get", f"/api/v1/webhook-endpoints/{DUMMY_ID}/deliveries"),
