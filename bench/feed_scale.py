@@ -8,12 +8,16 @@ settling worker, to a follower reading it), misses (an event a follower of
 one of the payment's accounts never got), the web process's resident memory,
 and what each idle follower added to it.
 
+Then 20,000 followers split by nginx between two web processes (the local
+topology, `deploy.local`), from two follower processes.
+
 The followers live in a process of their own (`--follow`, driven through
 its stdin), the payments are sent from this one, and the service runs in
 its own processes: one web, two workers. The open-files limit is raised
 here, for this process and its children, up to the hard limit.
 
-    python -m bench.feed_scale      # also writes "feed_scale" into bench/results.json
+    python -m bench.feed_scale                # the curve, into "feed_scale" of bench/results.json
+    python -m bench.feed_scale --two-web 20000  # 20,000 followers on two web processes behind nginx
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ import resource
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.keepalive import KeepAlivePool, paced
 from bench.notify_latency import percentile
-from bench.services import Services, database_url, redis_url
+from bench.services import Services, database_url, fresh_database, redis_url
 
 HERE = Path(__file__).resolve().parent
 STEPS = (0, 1_000, 5_000, 10_000)
@@ -137,7 +142,8 @@ class Followers:
 
 async def serve_followers(url: str) -> None:
     """The followers' process: reads commands on stdin, one a line
-    (`open <account> <token>...`, `report`), answers one JSON line each."""
+    (`open <account> <token>...`, `count`, `report`), answers one JSON line
+    each; `report` hands over what was received since the last one."""
     followers = Followers(url)
     loop = asyncio.get_running_loop()
     while line := await loop.run_in_executor(None, sys.stdin.readline):
@@ -147,6 +153,8 @@ async def serve_followers(url: str) -> None:
             for start in range(0, len(pairs), CONNECTING):
                 await asyncio.gather(*(followers.open(a, t) for a, t in pairs[start : start + CONNECTING]))
             answer: dict = {"open": len(followers.tasks), "failed": followers.failed}
+        elif command == "count":
+            answer = {"open": len(followers.tasks), "failed": followers.failed}
         else:
             answer = {"received": followers.received, "failed": followers.failed}
             followers.received = []
@@ -217,27 +225,31 @@ def wait_settled(timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def step(
-    services: Services,
-    followers: FollowerProcess,
-    accounts: list[str],
-    following: int,
-    rss_before: float,
-    seconds: int,
+def open_followers(processes: list[FollowerProcess], accounts: list[str], tokens: list[str]) -> int:
+    """Open a follower for each account, with its token, spread evenly over
+    the follower processes; returns how many are open in all."""
+    pairs = [f"{a} {t}" for a, t in zip(accounts, tokens, strict=True)]
+    for start in range(0, len(pairs), 1000):
+        processes[(start // 1000) % len(processes)].ask("open " + " ".join(pairs[start : start + 1000]))
+    return sum(process.ask("count")["open"] for process in processes)
+
+
+def under_load(
+    base: str, token: str, accounts: list[str], followed: set[str], processes: list[FollowerProcess], seconds: int
 ) -> dict:
-    web = services.web_pids[0]
-    time.sleep(2)  # the new connections idle
-    rss_idle = rss_mb(web)
-    load = asyncio.run(send_payments(services.urls[0], services.admin_token, accounts, RATE, seconds, following))
+    """Payments at RATE a second for `seconds`, and what the followers of
+    their accounts received: the POST's latency, settle to follower, misses."""
+    for process in processes:
+        process.ask("report")  # forget what came before
+    load = asyncio.run(send_payments(base, token, accounts, RATE, seconds, len(followed)))
     wait_settled()
     time.sleep(2)  # the last events on their way
-    received = followers.ask("report")
-    followed = set(accounts[:following])
+    reports = [process.ask("report") for process in processes]
+    received = [item for report in reports for item in report["received"]]
     expected = {(p, a) for p, sender, receiver in load["sent"] for a in (sender, receiver) if a in followed}
-    got = {(p, a) for p, a, _ in received["received"]}
-    delays = [delay for _, _, delay in received["received"]]
+    got = {(p, a) for p, a, _ in received}
+    delays = [delay for _, _, delay in received]
     return {
-        "followers": following,
         "post_p50_ms": round(percentile(load["answered"], 0.50), 1),
         "post_p99_ms": round(percentile(load["answered"], 0.99), 1),
         "post_errors": load["errors"],
@@ -245,15 +257,13 @@ def step(
         "settle_to_follower_p99_ms": round(percentile(delays, 0.99), 1) if delays else None,
         "deliveries": len(got),
         "misses": len(expected - got),
-        "followers_closed": received["failed"],
-        "web_rss_mb": round(rss_mb(web), 1),
-        "web_rss_idle_mb": round(rss_idle, 1),
-        "kb_per_idle_follower": round(1024 * (rss_idle - rss_before) / following, 1) if following else None,
+        "followers_closed": sum(report["failed"] for report in reports),
     }
 
 
 def run(steps: tuple[int, ...] = STEPS, seconds: int = SECONDS) -> dict:
-    """The curve: one row per step, followers added between steps."""
+    """The curve on one web process: one row per step, followers added
+    between steps."""
     from bench.fixtures import funded_accounts
     from bench.run import disconnect_here
 
@@ -262,21 +272,27 @@ def run(steps: tuple[int, ...] = STEPS, seconds: int = SECONDS) -> dict:
     with Services(web=1, workers=2) as services:
         accounts = funded_accounts(max(steps[-1], 1000), CURRENCY, ONE_MILLION, prefix="wallet")
         tokens = customer_tokens(accounts[: steps[-1]])
+        web = services.web_pids[0]
         followers = FollowerProcess(services.urls[0])
         try:
             rows, open_now = [], 0
             for following in steps:
-                rss_before = rss_mb(services.web_pids[0])
-                pairs = [
-                    f"{a} {t}" for a, t in zip(accounts[open_now:following], tokens[open_now:following], strict=True)
-                ]
-                for start in range(0, len(pairs), 1000):
-                    opened = followers.ask("open " + " ".join(pairs[start : start + 1000]))
+                rss_before = rss_mb(web)
+                opened = open_followers([followers], accounts[open_now:following], tokens[open_now:following])
                 open_now = following
-                if following:
-                    assert opened["open"] == following, opened
-                followers.ask("report")  # forget what opening took
-                row = step(services, followers, accounts, following, rss_before, seconds)
+                assert opened == following, (opened, following)
+                time.sleep(2)  # the new connections idle
+                rss_idle = rss_mb(web)
+                measured = under_load(
+                    services.urls[0], services.admin_token, accounts, set(accounts[:following]), [followers], seconds
+                )
+                row = {
+                    "followers": following,
+                    **measured,
+                    "web_rss_mb": round(rss_mb(web), 1),
+                    "web_rss_idle_mb": round(rss_idle, 1),
+                    "kb_per_idle_follower": round(1024 * (rss_idle - rss_before) / following, 1) if following else None,
+                }
                 rows.append(row)
                 print(f"feed scale: {row}", flush=True)
         finally:
@@ -294,6 +310,60 @@ def run(steps: tuple[int, ...] = STEPS, seconds: int = SECONDS) -> dict:
     }
 
 
+def feed_clients(web_url: str) -> int:
+    """Open feed connections of one web process, from its /metrics."""
+    with urllib.request.urlopen(web_url + "/metrics", timeout=10) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith("gateway_feed_clients "):
+                return int(float(line.split()[1]))
+    return 0
+
+
+def run_two_web_processes(following: int = 20_000, seconds: int = SECONDS) -> dict:
+    """`following` followers through nginx in front of two web processes
+    (`deploy.local`), from two follower processes, while payments arrive
+    through nginx at RATE a second."""
+    import redis
+
+    from bench.fixtures import funded_accounts
+    from bench.run import disconnect_here
+    from deploy.local import LocalTopology
+    from deploy.processes import server_command
+
+    limit = raise_open_files_limit()
+    disconnect_here()
+    env = {**os.environ, "DATABASE_URL": fresh_database(), "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    with LocalTopology(web=2, workers=2, env=env) as topology:
+        token = server_command(env, "create-token", "--name", "bench", "--scope", "admin").splitlines()[-1]
+        accounts = funded_accounts(following, CURRENCY, ONE_MILLION, prefix="wallet")
+        tokens = customer_tokens(accounts)
+        webs = [(process.pid, url) for process, url in topology.web]
+        processes = [FollowerProcess(topology.url) for _ in range(2)]
+        try:
+            rss_before = [rss_mb(pid) for pid, _ in webs]
+            opened = open_followers(processes, accounts, tokens)
+            assert opened == following, (opened, following)
+            time.sleep(2)
+            rss_idle = [rss_mb(pid) for pid, _ in webs]
+            split = [feed_clients(url) for _, url in webs]
+            measured = under_load(topology.url, token, accounts, set(accounts), processes, seconds)
+        finally:
+            for process in processes:
+                process.stop()
+    result = {
+        "followers": following,
+        "web_processes": 2,
+        "followers_per_web": split,
+        **measured,
+        "web_rss_idle_mb": [round(rss, 1) for rss in rss_idle],
+        "rss_growth_mb": [round(idle - before, 1) for idle, before in zip(rss_idle, rss_before, strict=True)],
+        "open_files_limit": limit,
+    }
+    print(f"feed scale, two web processes: {result}", flush=True)
+    return result
+
+
 def table(result: dict) -> str:
     lines = [
         "| followers | POST p50 / p99 (ms) | settle to follower p50 / p99 (ms) | misses | web RSS (MB) | KB per follower |",
@@ -309,6 +379,15 @@ def table(result: dict) -> str:
             f"| {row['followers']:,} | {row['post_p50_ms']} / {row['post_p99_ms']} | {delay} | {row['misses']} | "
             f"{row['web_rss_idle_mb']} | {row['kb_per_idle_follower'] or '–'} |"
         )
+    two = result.get("two_web_processes")
+    if two:
+        split = " + ".join(f"{n:,}" for n in two["followers_per_web"])
+        rss = " + ".join(str(mb) for mb in two["web_rss_idle_mb"])
+        lines.append(
+            f"| {two['followers']:,} on two web processes behind nginx ({split}) | {two['post_p50_ms']} / "
+            f"{two['post_p99_ms']} | {two['settle_to_follower_p50_ms']} / {two['settle_to_follower_p99_ms']} | "
+            f"{two['misses']} | {rss} | – |"
+        )
     return "\n".join(lines)
 
 
@@ -317,6 +396,9 @@ def main() -> None:
     parser.add_argument("--follow", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--steps", default=",".join(map(str, STEPS)), help="followers at each step")
     parser.add_argument("--seconds", type=int, default=SECONDS, help="seconds of payments at each step")
+    parser.add_argument(
+        "--two-web", type=int, metavar="N", help="only N followers on two web processes behind nginx (the curve stays)"
+    )
     args = parser.parse_args()
     if args.follow:
         asyncio.run(serve_followers(args.follow))
@@ -326,9 +408,13 @@ def main() -> None:
     os.environ.setdefault("DATABASE_URL", database_url())
     os.environ.setdefault("REDIS_URL", redis_url())
     connect_here()
-    result = run(tuple(int(n) for n in args.steps.split(",")), args.seconds)
     results_file = HERE / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    if args.two_web:
+        result = {**results.get("feed_scale", {"steps": []}), "two_web_processes": run_two_web_processes(args.two_web, args.seconds)}
+    else:
+        earlier = results.get("feed_scale", {}).get("two_web_processes")
+        result = {**run(tuple(int(n) for n in args.steps.split(",")), args.seconds), "two_web_processes": earlier}
     results["feed_scale"] = result
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(table(result))

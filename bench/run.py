@@ -174,7 +174,7 @@ def main() -> None:
         settlement_scenario(100, 8, 5000, 200),
         settlement_scenario(100_000, 0, 10_000, 200),
     ]
-    results["feed_scale"] = feed_scale.run()
+    results["feed_scale"] = {**feed_scale.run(), "two_web_processes": feed_scale.run_two_web_processes()}
     results["seconds"] = round(time.perf_counter() - started, 1)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
