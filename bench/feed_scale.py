@@ -411,7 +411,10 @@ def main() -> None:
     results_file = HERE / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     if args.two_web:
-        result = {**results.get("feed_scale", {"steps": []}), "two_web_processes": run_two_web_processes(args.two_web, args.seconds)}
+        result = {
+            **results.get("feed_scale", {"steps": []}),
+            "two_web_processes": run_two_web_processes(args.two_web, args.seconds),
+        }
     else:
         earlier = results.get("feed_scale", {}).get("two_web_processes")
         result = {**run(tuple(int(n) for n in args.steps.split(",")), args.seconds), "two_web_processes": earlier}
