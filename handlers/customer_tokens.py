@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from models.auth import ApiToken
-from models.customer_tokens import customer_token, customer_tokens, issue_customer_token
+from models.customer_tokens import customer_token, customer_tokens, issue_customer_token, revoke_customer_token
 from models.pagination import parse_limit
 from models.serialize import customer_token_json
 
@@ -37,12 +36,7 @@ class AccountTokensHandler(APIHandler):
 class AccountTokenHandler(APIHandler):
     @scope("admin")
     async def delete(self, account_id: str, token_id: str) -> None:
-        def revoke() -> ApiToken:
-            token = customer_token(account_id, token_id)
-            token.revoke()
-            return token
-
-        self.send(customer_token_json(await self.run_transaction(revoke)))
+        self.send(customer_token_json(await self.run_transaction(lambda: revoke_customer_token(account_id, token_id))))
 
 
 default_handlers = [

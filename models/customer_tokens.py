@@ -75,6 +75,13 @@ def customer_token(account_id: str, token_id: str) -> ApiToken:
     return token
 
 
+def revoke_customer_token(account_id: str, token_id: str) -> ApiToken:
+    """Revoke one of the account's tokens (again: no change). Call inside a transaction."""
+    token = customer_token(account_id, token_id)
+    token.revoke()
+    return token
+
+
 def customer_may(token: ApiToken, needed: str, open_to_customers: bool) -> bool:
     """Whether `token` covers a route needing the operator scope `needed`:
     an operator's token by its scope; a customer token only on a route open
