@@ -14,14 +14,17 @@ audited once at the end of any run that used the database.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from config import Config
-from deploy.processes import free_port
+from deploy.processes import answers_ready, free_port, spawn
 from tests.support.client import Api, issue_token
 from tests.support.environment import CONFIG
 from tests.support.ledger import assert_audit_ok
 from tests.support.server import RunningServer, prepare_database, start_workers
+from tests.support.waiting import wait_until
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -67,6 +70,23 @@ def browser():
         browser = launch(playwright)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def second_web(gateway):
+    """Another web process on its own port (services mode), or the same
+    server again when embedded: there is only one process then."""
+    if not CONFIG.database_url:
+        yield gateway.url
+        return
+    port = free_port()
+    env = dict(os.environ, PORT=str(port))
+    process = spawn(["serve"], env)
+    url = f"http://127.0.0.1:{port}"
+    assert wait_until(lambda: answers_ready(url), timeout=30)
+    yield url
+    process.terminate()
+    process.wait(30)
 
 
 @pytest.fixture(scope="session")

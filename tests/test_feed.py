@@ -14,9 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from deploy.processes import answers_ready, free_port, spawn
 from tests.support.client import issue_token
-from tests.support.environment import CONFIG
 from tests.support.events import events_after, head_seq
 from tests.support.ledger import all_final, assert_audit_ok, open_account
 from tests.support.waiting import wait_until
@@ -29,23 +27,6 @@ def database_balances() -> dict[str, str]:
     from models.serialize import balance_json
 
     return read_only(lambda: {b.id: balance_json(b)["amount"] for b in Balance.select()})
-
-
-@pytest.fixture
-def second_web(gateway):
-    """Another web process on its own port (services mode), or the same
-    server again when embedded: there is only one process then."""
-    if not CONFIG.database_url:
-        yield gateway.url
-        return
-    port = free_port()
-    env = dict(os.environ, PORT=str(port))
-    process = spawn(["serve"], env)
-    url = f"http://127.0.0.1:{port}"
-    assert wait_until(lambda: answers_ready(url), timeout=30)
-    yield url
-    process.terminate()
-    process.wait(30)
 
 
 @pytest.mark.slow
