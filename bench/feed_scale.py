@@ -338,11 +338,13 @@ def run_two_web_processes(following: int = 20_000, seconds: int = SECONDS) -> di
         token = server_command(env, "create-token", "--name", "bench", "--scope", "admin").splitlines()[-1]
         accounts = funded_accounts(following, CURRENCY, ONE_MILLION, prefix="wallet")
         tokens = customer_tokens(accounts)
+        print(f"feed scale, two web processes: {following} accounts and tokens made", flush=True)
         webs = [(process.pid, url) for process, url in topology.web]
         processes = [FollowerProcess(topology.url) for _ in range(2)]
         try:
             rss_before = [rss_mb(pid) for pid, _ in webs]
             opened = open_followers(processes, accounts, tokens)
+            print(f"feed scale, two web processes: {opened} followers open", flush=True)
             assert opened == following, (opened, following)
             time.sleep(2)
             rss_idle = [rss_mb(pid) for pid, _ in webs]
