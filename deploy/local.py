@@ -32,7 +32,10 @@ MAIN_CONF = """\
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
+# Each feed follower holds two connections (the client's and the upstream
+# one): room for 20,000 followers.
+worker_rlimit_nofile 50000;
+events {{ worker_connections 45000; }}
 http {{
     access_log off;
     client_body_temp_path {dir}/client_body;

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from models.auth import ApiToken
-from models.customer_tokens import customer_token, customer_tokens, issue_customer_token
+from models.customer_tokens import customer_token, issue_customer_token, revoke_customer_token, tokens_of_account
 from models.pagination import parse_limit
 from models.serialize import customer_token_json
 
@@ -17,7 +16,7 @@ class AccountTokensHandler(APIHandler):
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
 
         def work() -> dict:
-            rows, next_cursor = customer_tokens(account_id, limit, cursor)
+            rows, next_cursor = tokens_of_account(account_id, limit, cursor)
             return {"data": [customer_token_json(t) for t in rows], "next_cursor": next_cursor}
 
         self.send(await self.run_db(work))
@@ -37,12 +36,7 @@ class AccountTokensHandler(APIHandler):
 class AccountTokenHandler(APIHandler):
     @scope("admin")
     async def delete(self, account_id: str, token_id: str) -> None:
-        def revoke() -> ApiToken:
-            token = customer_token(account_id, token_id)
-            token.revoke()
-            return token
-
-        self.send(customer_token_json(await self.run_transaction(revoke)))
+        self.send(customer_token_json(await self.run_transaction(lambda: revoke_customer_token(account_id, token_id))))
 
 
 default_handlers = [

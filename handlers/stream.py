@@ -1,14 +1,15 @@
 """The live feed: WebSocket `/api/v1/stream` (SPEC section 6).
 
-Each connection keeps one number, the last `seq` it has passed on, and one
-task. The task catches up first: it takes the frames after that number from
-the hub's ring (or from the database, when the connection is further behind
-than the ring reaches) and sends the ones its filters want, up to the head.
-A connection with filters then keeps up from what the hub hands it
-(`web.followers`): the events it wants, and nothing else wakes it. It is
-followed before it starts catching up and drops what was handed to it while
-it did, so no event falls between the two or is sent twice. One that follows
-everything stays on the ring, woken once per batch of events.
+Each connection keeps one number, the last `seq` it has passed on. It
+catches up first: it takes the frames after that number from the hub's ring
+(or from the database, when it is further behind than the ring reaches) and
+sends the ones its filters want, up to the head. A connection with filters
+then keeps up from what the hub hands it (`web.followers`): the events it
+wants, and nothing else wakes it. It is followed before it starts catching
+up and drops what was handed to it while it did, so no event falls between
+the two or is sent twice. One that follows everything reads the ring again,
+woken once per batch of events. The sending runs as a task that ends when
+nothing is left, so an idle connection holds no task.
 
 A client that does not read makes its own sends wait and nobody else's; when
 one send has waited longer than `feed_send_timeout` the connection is closed
@@ -22,7 +23,6 @@ import asyncio
 import contextlib
 import functools
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
@@ -67,7 +67,9 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
     _pump: asyncio.Task | None = None
     _counted = False
     _token: ApiToken | None = None
-    _unwatch: Callable[[], None] | None = None
+    _watched: int | None = None
+    _follower: Follower | None = None
+    _catching_up = True
     if TYPE_CHECKING:
         request_id: str  # set by `tag_request`
 
@@ -129,10 +131,15 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         # 40 ms on Linux) whenever the one before it is still unacknowledged.
         self.set_nodelay(True)
         if self._token is not None:
-            self._unwatch = self.settings["token_watch"].watch(self._token, self._token_ended)
+            self._watched = self._token.id
+            self.settings["token_watch"].watch(self._token, self._token_ended)
             self._token = None
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
-        self._pump = asyncio.create_task(self._follow())
+        self._follower = Follower(self.account, self.types, self._pump_soon)
+        # Followed before anything is read, so that no event appended from
+        # here on can fall between catching up and being handed.
+        self.hub.follow(self._follower)
+        self._pump_soon()
 
     def _token_ended(self, reason: str) -> None:
         self.close(TOKEN_ENDED, f"{reason}: connect again with a live token")
@@ -141,61 +148,69 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         if self._counted:
             FEED_CLIENTS.dec()
             self._counted = False
+        if self._follower is not None:
+            self.hub.unfollow(self._follower)
+            self._follower = None
         if self._pump is not None:
             self._pump.cancel()
-        if self._unwatch is not None:
-            self._unwatch()
-            self._unwatch = None
+        if self._watched is not None:
+            self.settings["token_watch"].unwatch(self._watched, self._token_ended)
+            self._watched = None
 
     def on_message(self, message: str | bytes) -> None:
         """The feed is one-way; what clients send is ignored."""
 
-    async def _follow(self) -> None:
-        follower = Follower(self.account, self.types)
-        # Followed before anything is read, so that no event appended from
-        # here on can fall between catching up and being handed.
-        self.hub.follow(follower)
-        with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
-            try:
-                while True:
-                    await self._catch_up(follower)
-                    await self._keep_up(follower)
-            finally:
-                self.hub.unfollow(follower)
+    def _pump_soon(self) -> None:
+        """Send what this connection is owed, unless that is under way. The
+        task ends once nothing is left, so an idle connection holds none."""
+        if self._pump is None and self._follower is not None:
+            self._pump = asyncio.create_task(self._pump_until_idle(self._follower))
 
-    async def _catch_up(self, follower: Follower) -> None:
-        """Send what follows `last_sent` from the ring, or the log when the
-        ring no longer reaches back that far, up to the head. A follower of
-        everything stays here, woken once per batch the hub takes in."""
-        loop = asyncio.get_running_loop()
-        while True:
-            frames = self.hub.frames_after(self.last_sent, BATCH)
-            if frames is None:
-                frames = await loop.run_in_executor(
-                    self.settings["db_executor"], frames_from_log, self.last_sent, BATCH
-                )
-            if frames:
-                await self._send([frame.text for frame in frames if follower.wants(frame)])
-                self.last_sent = max(self.last_sent, frames[-1].seq)
-            elif follower.follows_everything:
-                await follower.woken()
-            else:
-                follower.start_afresh()
-                return
+    async def _pump_until_idle(self, follower: Follower) -> None:
+        try:
+            with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
+                busy = True
+                while busy:
+                    if self._catching_up or follower.overflowed or follower.follows_everything:
+                        busy = await self._catch_up(follower)
+                    else:
+                        busy = await self._keep_up(follower)
+        finally:
+            # With no wait since the last look: whatever comes next starts a new task.
+            self._pump = None
 
-    async def _keep_up(self, follower: Follower) -> None:
-        """Send the events the hub hands this follower as they come; back to
-        catching up if it fell a whole backlog behind."""
-        while not follower.overflowed:
-            head = self.hub.head
-            frames = [frame for frame in follower.take() if frame.seq > self.last_sent]
-            if frames:
-                await self._send([frame.text for frame in frames])
-                # Everything up to the head as it was at the take, that this
-                # follower wants, has now been sent.
-                self.last_sent = max(self.last_sent, head)
-            elif not follower.overflowed:
-                await follower.woken()
+    async def _catch_up(self, follower: Follower) -> bool:
+        """Send the next batch after `last_sent` from the ring, or the log
+        when the ring no longer reaches back that far. At the head, a
+        follower with filters goes on with what it is handed; False when
+        there is nothing more to do."""
+        frames = self.hub.frames_after(self.last_sent, BATCH)
+        if frames is None:
+            loop = asyncio.get_running_loop()
+            frames = await loop.run_in_executor(self.settings["db_executor"], frames_from_log, self.last_sent, BATCH)
+        if frames:
+            await self._send([frame.text for frame in frames if follower.wants(frame)])
+            self.last_sent = max(self.last_sent, frames[-1].seq)
+            return True
+        if follower.follows_everything:
+            return False
+        follower.start_afresh()
+        self._catching_up = False
+        return True
+
+    async def _keep_up(self, follower: Follower) -> bool:
+        """Send what the hub handed this follower since it last looked;
+        False when there was nothing (or it fell a whole backlog behind, and
+        must catch up: True)."""
+        head = self.hub.head
+        frames = [frame for frame in follower.take() if frame.seq > self.last_sent]
+        if not frames:
+            return follower.overflowed
+        await self._send([frame.text for frame in frames])
+        # Everything up to the head as it was at the take, that this
+        # follower wants, has now been sent.
+        self.last_sent = max(self.last_sent, head)
+        return True
 
     async def _send(self, texts: list[str]) -> None:
         """Queue every frame at once and await the socket's progress once: a

@@ -54,11 +54,16 @@ def issue_customer_token(account_id: str, body: Any) -> tuple[ApiToken, str]:
     )
 
 
+def tokens_of_account(account_id: str, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
+    """`customer_tokens` of an account that must exist (404 otherwise)."""
+    if Account.get_or_none(Account.id == account_id) is None:
+        raise not_found(f"account {account_id}")
+    return customer_tokens(account_id, limit, cursor)
+
+
 def customer_tokens(account_id: str, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
     """A page of the account's customer tokens, revoked and expired ones
     included, newest first (by the `api_token_account` index)."""
-    if Account.get_or_none(Account.id == account_id) is None:
-        raise not_found(f"account {account_id}")
     query = ApiToken.select().where(ApiToken.account_id == account_id)
     key = decode_cursor(cursor, SEQ)
     if key:
@@ -72,6 +77,13 @@ def customer_token(account_id: str, token_id: str) -> ApiToken:
         token = ApiToken.get_or_none((ApiToken.id == int(token_id)) & (ApiToken.account_id == account_id))
     if token is None:
         raise not_found(f"token {token_id} of account {account_id}")
+    return token
+
+
+def revoke_customer_token(account_id: str, token_id: str) -> ApiToken:
+    """Revoke one of the account's tokens (again: no change). Call inside a transaction."""
+    token = customer_token(account_id, token_id)
+    token.revoke()
     return token
 
 

@@ -242,3 +242,21 @@ def test_issuing_again_with_the_same_idempotency_key_replays_without_the_secret(
     assert again.status == 200 and again.header("idempotent-replayed") == "true"
     assert again.body == {k: v for k, v in first.body.items() if k != "token"}
     assert len(admin.get(f"/api/v1/accounts/{account}/tokens").body["data"]) == 1
+
+
+def test_revoking_a_token_through_another_web_process_closes_its_feeds_here(wallet, admin, gateway, second_web):
+    account = wallet["account"]
+    token = issue(admin, account, "read")
+    elsewhere = admin.at(second_web)
+
+    async def follow_then_revoke() -> tuple[int | None, str | None]:
+        following = asyncio.ensure_future(feed_until_closed(gateway.url, token["token"]))
+        await asyncio.sleep(0.5)
+        revoked = await asyncio.to_thread(
+            elsewhere.request, "DELETE", f"/api/v1/accounts/{account}/tokens/{token['id']}"
+        )
+        assert revoked.status == 200
+        return await following
+
+    code, reason = asyncio.run(follow_then_revoke())
+    assert code == 4001 and reason is not None and reason.startswith("token revoked"), (code, reason)

@@ -4,8 +4,6 @@ woken once per batch."""
 
 from __future__ import annotations
 
-import asyncio
-
 from models.event import Frame
 from web import followers as followers_module
 from web.followers import Follower, FollowerIndex
@@ -15,14 +13,28 @@ def frame(seq: int, event_type: str = "payment.completed", accounts: tuple[str, 
     return Frame(seq, event_type, accounts, f'{{"seq":{seq}}}')
 
 
+class Woken:
+    """Counts the times a follower is woken."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+def follower_of(account: str | None, types: frozenset[str] | None = None, woken: Woken | None = None) -> Follower:
+    return Follower(account, types, woken or Woken())
+
+
 def test_an_event_is_handed_only_to_the_followers_of_its_accounts_and_its_type():
     index = FollowerIndex()
-    alice = Follower("alice", None)
-    alice_completed = Follower("alice", frozenset({"payment.completed"}))
-    alice_failed = Follower("alice", frozenset({"payment.failed"}))
-    carol = Follower("carol", None)
-    completed = Follower(None, frozenset({"payment.completed", "payment.failed"}))
-    created = Follower(None, frozenset({"payment.created"}))
+    alice = follower_of("alice")
+    alice_completed = follower_of("alice", frozenset({"payment.completed"}))
+    alice_failed = follower_of("alice", frozenset({"payment.failed"}))
+    carol = follower_of("carol")
+    completed = follower_of(None, frozenset({"payment.completed", "payment.failed"}))
+    created = follower_of(None, frozenset({"payment.created"}))
     for follower in (alice, alice_completed, alice_failed, carol, completed, created):
         index.add(follower)
     index.hand(frame(1))
@@ -34,9 +46,33 @@ def test_an_event_is_handed_only_to_the_followers_of_its_accounts_and_its_type()
     assert alice_failed.take() == [] and created.take() == []
 
 
+def test_only_the_followers_handed_an_event_are_woken():
+    index = FollowerIndex()
+    alice_woken, bob_woken = Woken(), Woken()
+    index.add(follower_of("alice", woken=alice_woken))
+    index.add(follower_of("bob", woken=bob_woken))
+    for seq in range(1, 4):
+        index.hand(frame(seq, accounts=("alice", "carol")))
+    assert alice_woken.count == 3 and bob_woken.count == 0
+
+
+def test_followers_of_everything_are_woken_once_per_batch_and_handed_nothing():
+    index = FollowerIndex()
+    everything_woken, bob_woken = Woken(), Woken()
+    everything = follower_of(None, woken=everything_woken)
+    index.add(everything)
+    index.add(follower_of("bob", woken=bob_woken))
+    for seq in range(1, 4):
+        index.hand(frame(seq, accounts=("alice",)))
+    assert everything_woken.count == 0
+    index.wake_followers_of_everything()
+    assert everything_woken.count == 1 and bob_woken.count == 0
+    assert everything.take() == []
+
+
 def test_a_follower_removed_is_handed_nothing_more():
     index = FollowerIndex()
-    alice, types = Follower("alice", None), Follower(None, frozenset({"payment.completed"}))
+    alice, types = follower_of("alice"), follower_of(None, frozenset({"payment.completed"}))
     index.add(alice)
     index.add(types)
     index.remove(alice)
@@ -45,36 +81,9 @@ def test_a_follower_removed_is_handed_nothing_more():
     assert alice.take() == [] and types.take() == []
 
 
-def test_followers_of_everything_are_woken_once_per_batch_and_handed_nothing():
-    loop = asyncio.new_event_loop()
-    try:
-        index = FollowerIndex()
-        everything, bob = Follower(None, None), Follower("bob", None)
-        index.add(everything)
-        index.add(bob)
-
-        async def batch() -> tuple[bool, bool]:
-            waits = [asyncio.ensure_future(everything.woken()), asyncio.ensure_future(bob.woken())]
-            await asyncio.sleep(0)
-            for seq in range(1, 4):
-                index.hand(frame(seq, accounts=("alice",)))
-            await asyncio.sleep(0)
-            quiet = (waits[0].done(), waits[1].done())
-            index.wake_followers_of_everything()
-            await asyncio.sleep(0)
-            assert waits[0].done()
-            waits[1].cancel()
-            return quiet
-
-        assert loop.run_until_complete(batch()) == (False, False)
-        assert everything.take() == []
-    finally:
-        loop.close()
-
-
 def test_a_follower_handed_more_than_a_backlog_holds_none_and_is_told_to_catch_up(monkeypatch):
     monkeypatch.setattr(followers_module, "BACKLOG", 3)
-    follower = Follower("alice", None)
+    follower = follower_of("alice")
     for seq in range(1, 6):
         follower.hand(frame(seq))
     assert follower.overflowed and follower.take() == []

@@ -10,8 +10,7 @@ batch from the hub's ring itself.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from models.event import Frame
 
@@ -23,16 +22,18 @@ BACKLOG = 500
 
 class Follower:
     """One feed connection's filters, and the matching frames handed to it
-    since it last took them, in `seq` order."""
+    since it last took them, in `seq` order. `wake` is called whenever there
+    is something new for it: a frame handed, or a batch for a follower of
+    everything."""
 
-    __slots__ = ("account", "types", "_handed", "overflowed", "_waiter")
+    __slots__ = ("account", "types", "_handed", "overflowed", "wake")
 
-    def __init__(self, account: str | None, types: frozenset[str] | None) -> None:
+    def __init__(self, account: str | None, types: frozenset[str] | None, wake: Callable[[], None]) -> None:
         self.account = account
         self.types = types
         self._handed: list[Frame] = []
         self.overflowed = False
-        self._waiter: asyncio.Future[None] | None = None
+        self.wake = wake
 
     @property
     def follows_everything(self) -> bool:
@@ -64,19 +65,6 @@ class Follower:
         handed until now is behind it, and every later event will be handed."""
         self._handed = []
         self.overflowed = False
-
-    def wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def woken(self) -> None:
-        """Wait for the next `wake` (a hand, or a batch for a follower of
-        everything)."""
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
 
 
 class FollowerIndex:

@@ -46,9 +46,9 @@ class TokenWatch:
         self._expiries: list[tuple[datetime, int]] = []
         self._task: asyncio.Task | None = None
 
-    def watch(self, token: ApiToken, close: Close) -> Callable[[], None]:
-        """Call `close(reason)` once `token` expires or is revoked; returns
-        what stops watching (call it when the connection ends)."""
+    def watch(self, token: ApiToken, close: Close) -> None:
+        """Call `close(reason)` once `token` expires or is revoked, unless
+        `unwatch`ed first (when the connection ends)."""
         closers = self._closers.setdefault(token.id, set())
         if not closers and token.expires_at is not None:
             heapq.heappush(self._expiries, (token.expires_at, token.id))
@@ -56,14 +56,12 @@ class TokenWatch:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-        def unwatch() -> None:
-            remaining = self._closers.get(token.id)
-            if remaining is not None:
-                remaining.discard(close)
-                if not remaining:
-                    del self._closers[token.id]
-
-        return unwatch
+    def unwatch(self, token_id: int, close: Close) -> None:
+        remaining = self._closers.get(token_id)
+        if remaining is not None:
+            remaining.discard(close)
+            if not remaining:
+                del self._closers[token_id]
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

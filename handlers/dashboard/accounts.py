@@ -52,7 +52,7 @@ def accounts_page(args: dict, cursor: str | None) -> dict:
 
 def account_page(account_id: str, cursor: str | None) -> dict:
     """An account with its balances, one page of its history, the currencies
-    it could open a balance in, and its newest customer tokens (six queries)."""
+    it could open a balance in, and its newest customer tokens (five queries)."""
     account = account_json(_account(account_id), with_balances=True)
     rows, next_cursor = list_payments({}, HISTORY_SIZE, cursor, account=account_id)
     active, _ = list_currencies({"active": "true"}, 10_000, None)

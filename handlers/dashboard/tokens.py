@@ -5,7 +5,7 @@ revoke a customer token from its account's page."""
 from __future__ import annotations
 
 from models.auth import ApiToken
-from models.customer_tokens import customer_token
+from models.customer_tokens import revoke_customer_token
 from models.errors import ApiError, not_found
 from models.serialize import token_json
 
@@ -66,12 +66,7 @@ class TokenRevokeHandler(PageHandler):
 class CustomerTokenRevokeHandler(PageHandler):
     @admin_only
     async def post(self, account_id: str, token_id: str) -> None:
-        def revoke() -> ApiToken:
-            token = customer_token(account_id, token_id)
-            token.revoke()
-            return token
-
-        token = await self.run_transaction(revoke)
+        token = await self.run_transaction(lambda: revoke_customer_token(account_id, token_id))
         self.done(
             f"/accounts/{account_id}",
             f"Customer token {token.hint} revoked: its requests are refused and its feeds closed.",
