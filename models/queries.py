@@ -209,11 +209,14 @@ def list_events(args: dict, limit: int, cursor: str | None) -> tuple[list, str |
 
 
 def list_currencies(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """Currencies by code."""
+    """Currencies by code; `q`: the code or name contains it (any case)."""
     query = Currency.select()
     active = parse_bool("active", args.get("active"))
     if active is not None:
         query = query.where(Currency.active == active)
+    if args.get("q"):
+        # A few hundred rows at most: matched as they are read.
+        query = query.where(Currency.code.contains(args["q"]) | Currency.name.contains(args["q"]))
     key = decode_cursor(cursor, TEXT)
     if key:
         query = query.where(Currency.code > key[0])

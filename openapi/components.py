@@ -651,6 +651,7 @@ def parameters() -> dict:
         "EmailFilter": query("email", {"type": "string"}, "Email is exactly this."),
         "HoldsCurrency": query("currency", CURRENCY_CODE, "Holds a balance in this currency."),
         "SearchTerm": query("q", {"type": "string"}, "Id, owner or email contains this text."),
+        "CurrencySearch": query("q", {"type": "string"}, "Code or name contains this text (any case)."),
         "AccountReference": query("reference", {"type": "string"}, "Only the accounts with this `reference`."),
         "PaymentReference": query("reference", {"type": "string"}, "Only the payments with this `reference`."),
         "MetadataFilter": {

@@ -315,6 +315,15 @@ class LimitsForm(Form):
         return {"min_balance": self.min_balance.data, "max_balance": _text(self.max_balance.data)}
 
 
+class CurrencyFilterForm(Form):
+    q = SearchField(
+        "Find a currency", OPTIONAL, render_kw={"placeholder": "code or name: peso, EUR", "spellcheck": "false"}
+    )
+
+    def args(self) -> dict[str, str]:
+        return {"q": self.q.data.strip()} if self.q.data and self.q.data.strip() else {}
+
+
 class CurrencyForm(Form):
     code = StringField("Code", REQUIRED, render_kw={"autocomplete": "off", "placeholder": "BTC"})
     name = StringField("Name", REQUIRED, render_kw={"autocomplete": "off", "placeholder": "Bitcoin"})
