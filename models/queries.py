@@ -12,7 +12,7 @@ from peewee import fn, prefetch
 from .account import SYSTEM_ACCOUNT, Account, AccountMetadata, Balance
 from .connection import database
 from .currency import Currency
-from .errors import ApiError, invalid
+from .errors import ApiError, invalid, not_found
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment, PaymentMetadata
 from .metadata import metadata_filters
@@ -30,6 +30,14 @@ def account_with_balances(account_id: str) -> tuple[Account, list[Balance]] | No
         return None
     balances = Balance.raw(f"SELECT * FROM balance WHERE account_id = {mark} ORDER BY currency_id", account_id)
     return account, list(balances)
+
+
+def find_balance(balance_id: str) -> Balance:
+    """The balance, or 404 `not_found`."""
+    balance = Balance.get_or_none(Balance.id == balance_id)
+    if balance is None:
+        raise not_found(f"balance {balance_id}")
+    return balance
 
 
 def _bad(name: str, problem: str) -> ApiError:
