@@ -10,6 +10,7 @@ from models.errors import not_found
 from models.exports import statement_lines
 from models.pagination import parse_limit
 from models.queries import (
+    ACCOUNT_LIST_PARAMETERS,
     account_with_balances,
     balance_entries,
     find_balance,
@@ -30,10 +31,6 @@ from models.statements import (
 from .base import APIHandler, scope
 from .exports import stream_csv, wants_csv
 
-# The query parameters of each GET here, besides those of the lists.
-BALANCE_PARAMETERS = ("as_of",)
-STATEMENT_PARAMETERS = ("from", "to", "limit", "cursor", "format")
-
 
 def _account(account_id: str) -> Account:
     account = Account.get_or_none(Account.id == account_id)
@@ -51,6 +48,8 @@ def account_detail(account_id: str) -> dict:
 
 
 class AccountsHandler(APIHandler):
+    query_parameters = (*ACCOUNT_LIST_PARAMETERS, "limit", "cursor")
+
     @scope("read")
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
@@ -117,6 +116,8 @@ def balance_at(balance: Balance, moment: datetime) -> dict:
 
 
 class BalanceHandler(APIHandler):
+    query_parameters = ("as_of",)
+
     @scope("read")
     async def get(self, balance_id: str) -> None:
         as_of = parse_time("as_of", self.query_args().get("as_of"))
@@ -162,6 +163,8 @@ def statement_json(balance: Balance, period: Period, limit: int, cursor: str | N
 class BalanceStatementHandler(APIHandler):
     """Opening, closing, money in and out, and the entries of [from, to):
     paged JSON, or the whole of it as streamed CSV."""
+
+    query_parameters = ("from", "to", "format", "limit", "cursor")
 
     @scope("read")
     async def get(self, balance_id: str) -> None:

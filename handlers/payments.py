@@ -21,9 +21,6 @@ from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
 from .base import APIHandler, Created, scope
 from .exports import stream_csv, wants_csv
 
-# GET /api/v1/payments: the list's filters, paging, and `format`.
-PAYMENTS_PARAMETERS = (*PAYMENT_LIST_PARAMETERS, "limit", "cursor", "format")
-
 Submit = Callable[[object, RequestSettlement], Accepted]
 
 
@@ -98,6 +95,8 @@ class PaymentIntakeHandler(APIHandler):
 
 
 class PaymentsHandler(PaymentIntakeHandler):
+    query_parameters = (*PAYMENT_LIST_PARAMETERS, "format", "limit", "cursor")
+
     @scope("read")
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
