@@ -9,7 +9,15 @@ from models.connection import utcnow
 from models.errors import not_found
 from models.exports import statement_lines
 from models.pagination import parse_limit
-from models.queries import account_with_balances, balance_entries, list_accounts, list_payments, parse_time
+from models.queries import (
+    ACCOUNT_LIST_PARAMETERS,
+    account_with_balances,
+    balance_entries,
+    find_balance,
+    list_accounts,
+    list_payments,
+    parse_time,
+)
 from models.serialize import account_json, account_payment_json, balance_json, entry_json, iso, money
 from models.statements import (
     STATEMENT_COLUMNS,
@@ -23,10 +31,6 @@ from models.statements import (
 from .base import APIHandler, scope
 from .customer_access import account_in_path, balance_in_path
 from .exports import stream_csv, wants_csv
-
-# The query parameters of each GET here, besides those of the lists.
-BALANCE_PARAMETERS = ("as_of",)
-STATEMENT_PARAMETERS = ("from", "to", "limit", "cursor", "format")
 
 
 def _account(account_id: str) -> Account:
@@ -44,14 +48,9 @@ def account_detail(account_id: str) -> dict:
     return account_json(account, balances=balances)
 
 
-def _balance(balance_id: str) -> Balance:
-    balance = Balance.get_or_none(Balance.id == balance_id)
-    if balance is None:
-        raise not_found(f"balance {balance_id}")
-    return balance
-
-
 class AccountsHandler(APIHandler):
+    query_parameters = (*ACCOUNT_LIST_PARAMETERS, "limit", "cursor")
+
     @scope("read")
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
@@ -102,7 +101,7 @@ class AccountBalancesHandler(APIHandler):
     @scope("write")
     async def post(self, account_id: str) -> None:
         created = await self.create(lambda body: add_balance(_account(account_id), body), id_of=lambda b: b.id)
-        body = await self.run_db(lambda: balance_json(_balance(created.id)))
+        body = await self.run_db(lambda: balance_json(find_balance(created.id)))
         self.send(body, 200 if created.replayed else 201, created.replayed)
 
 
@@ -118,18 +117,20 @@ def balance_at(balance: Balance, moment: datetime) -> dict:
 
 
 class BalanceHandler(APIHandler):
+    query_parameters = ("as_of",)
+
     @scope("read", customers=balance_in_path)
     async def get(self, balance_id: str) -> None:
         as_of = parse_time("as_of", self.query_args().get("as_of"))
         if as_of is None:
-            self.send(await self.run_db(lambda: balance_json(_balance(balance_id))))
+            self.send(await self.run_db(lambda: balance_json(find_balance(balance_id))))
         else:
-            self.send(await self.run_db(lambda: balance_at(_balance(balance_id), as_of)))
+            self.send(await self.run_db(lambda: balance_at(find_balance(balance_id), as_of)))
 
     @scope("admin")
     async def patch(self, balance_id: str) -> None:
         body = self.json_body()
-        self.send(await self.run_transaction(lambda: balance_json(update_balance(_balance(balance_id), body))))
+        self.send(await self.run_transaction(lambda: balance_json(update_balance(find_balance(balance_id), body))))
 
 
 class BalanceEntriesHandler(APIHandler):
@@ -138,7 +139,7 @@ class BalanceEntriesHandler(APIHandler):
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
 
         def work() -> dict:
-            rows, next_cursor = balance_entries(_balance(balance_id), limit, cursor)
+            rows, next_cursor = balance_entries(find_balance(balance_id), limit, cursor)
             return {"data": [entry_json(e) for e in rows], "next_cursor": next_cursor}
 
         self.send(await self.run_db(work))
@@ -164,13 +165,15 @@ class BalanceStatementHandler(APIHandler):
     """Opening, closing, money in and out, and the entries of [from, to):
     paged JSON, or the whole of it as streamed CSV."""
 
+    query_parameters = ("from", "to", "format", "limit", "cursor")
+
     @scope("read")
     async def get(self, balance_id: str) -> None:
         args = self.query_args()
         limit = parse_limit(args.get("limit"))
         as_csv = wants_csv(args, self.request.headers.get("Accept"))
         period = check_period(parse_time("from", args.get("from")), parse_time("to", args.get("to")) or utcnow())
-        balance = await self.run_db(lambda: _balance(balance_id))
+        balance = await self.run_db(lambda: find_balance(balance_id))
         if not as_csv:
             self.send(await self.run_db(lambda: statement_json(balance, period, limit, args.get("cursor"))))
             return

@@ -7,11 +7,10 @@ from models.pagination import parse_limit
 
 from .base import APIHandler, scope
 
-# GET /api/v1/activity: its filters, and paging.
-ACTIVITY_QUERY = (*ACTIVITY_PARAMETERS, "limit", "cursor")
-
 
 class ActivityHandler(APIHandler):
+    query_parameters = (*ACTIVITY_PARAMETERS, "limit", "cursor")
+
     @scope("admin")
     async def get(self) -> None:
         args = self.query_args()

@@ -22,9 +22,6 @@ from .base import APIHandler, Created, scope
 from .customer_access import payer_in_body, payment_in_path
 from .exports import stream_csv, wants_csv
 
-# GET /api/v1/payments: the list's filters, paging, and `format`.
-PAYMENTS_PARAMETERS = (*PAYMENT_LIST_PARAMETERS, "limit", "cursor", "format")
-
 Submit = Callable[[object, RequestSettlement], Accepted]
 
 
@@ -102,6 +99,8 @@ class PaymentIntakeHandler(APIHandler):
 
 
 class PaymentsHandler(PaymentIntakeHandler):
+    query_parameters = (*PAYMENT_LIST_PARAMETERS, "format", "limit", "cursor")
+
     @scope("read")
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))

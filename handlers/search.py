@@ -8,9 +8,6 @@ from models.serialize import account_json, payment_json
 
 from .base import APIHandler, scope
 
-# The query parameters of GET /api/v1/search.
-SEARCH_PARAMETERS = ("q", "limit")
-
 
 def search_json(text: str, limit: int) -> dict:
     accounts, balances, payments = search(text, limit)
@@ -22,6 +19,8 @@ def search_json(text: str, limit: int) -> dict:
 
 
 class SearchHandler(APIHandler):
+    query_parameters = ("q", "limit")
+
     @scope("read")
     async def get(self) -> None:
         args = self.query_args()

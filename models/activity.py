@@ -27,7 +27,6 @@ from .serialize import iso
 ACTIVITY_PARAMETERS = ("actor", "type", "created_after", "created_before")
 # Which of two lines at the same instant comes first, newest first.
 CHANGE, ACCESS = 1, 0
-SOURCES = {CHANGE: "change", ACCESS: "access"}
 
 
 def list_activity(args: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
@@ -42,6 +41,20 @@ def list_activity(args: dict, limit: int, cursor: str | None) -> tuple[list[dict
     before = parse_time("created_before", args.get("created_before"))
     key = decode_cursor(cursor, TIME, SEQ, SEQ)
     lines: list[tuple[datetime, int, int, Any]] = []
+    for source, query in activity_queries(actor, kind, after, before, key):
+        lines += [(row.created_at, source, row.id, row) for row in query.limit(limit + 1)]
+    lines.sort(key=lambda line: line[:3], reverse=True)
+    page, more = lines[:limit], len(lines) > limit
+    next_cursor = encode_cursor([page[-1][0].isoformat(), page[-1][1], page[-1][2]]) if more else None
+    return [_line(source, row) for _, source, _, row in page], next_cursor
+
+
+def activity_queries(
+    actor: str | None, kind: str | None, after: datetime | None, before: datetime | None, key: list | None
+) -> list[tuple[int, Any]]:
+    """The queries of the changes and the accesses that match, each newest
+    first by (created_at, id) from the index made for it: (source, query)."""
+    queries = []
     for source, model, type_field in ((CHANGE, Event, Event.type), (ACCESS, AccessRecord, AccessRecord.action)):
         if kind is not None and (kind in EVENT_TYPES) != (source == CHANGE):
             continue
@@ -56,12 +69,8 @@ def list_activity(args: dict, limit: int, cursor: str | None) -> tuple[list[dict
             query = query.where(model.created_at < before)
         if key:
             query = query.where(_older_than(model, source, *key))
-        rows = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-        lines += [(row.created_at, source, row.id, row) for row in rows]
-    lines.sort(key=lambda line: line[:3], reverse=True)
-    page, more = lines[:limit], len(lines) > limit
-    next_cursor = encode_cursor([page[-1][0].isoformat(), page[-1][1], page[-1][2]]) if more else None
-    return [_line(source, row) for _, source, _, row in page], next_cursor
+        queries.append((source, query.order_by(model.created_at.desc(), model.id.desc())))
+    return queries
 
 
 def _older_than(model: Any, source: int, moment: datetime, last_source: int, last_id: int) -> Any:

@@ -32,6 +32,14 @@ def account_with_balances(account_id: str) -> tuple[Account, list[Balance]] | No
     return account, list(balances)
 
 
+def find_balance(balance_id: str) -> Balance:
+    """The balance, or 404 `not_found`."""
+    balance = Balance.get_or_none(Balance.id == balance_id)
+    if balance is None:
+        raise not_found(f"balance {balance_id}")
+    return balance
+
+
 def _bad(name: str, problem: str) -> ApiError:
     return invalid({name: problem}, code="invalid_request", status=400)
 
@@ -209,11 +217,14 @@ def list_events(args: dict, limit: int, cursor: str | None) -> tuple[list, str |
 
 
 def list_currencies(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    """Currencies by code."""
+    """Currencies by code; `q`: the code or name contains it (any case)."""
     query = Currency.select()
     active = parse_bool("active", args.get("active"))
     if active is not None:
         query = query.where(Currency.active == active)
+    if args.get("q"):
+        # A few hundred rows at most: matched as they are read.
+        query = query.where(Currency.code.contains(args["q"]) | Currency.name.contains(args["q"]))
     key = decode_cursor(cursor, TEXT)
     if key:
         query = query.where(Currency.code > key[0])

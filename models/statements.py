@@ -76,12 +76,19 @@ def statement_summary(balance: Balance, period: Period) -> dict[str, int]:
     }
 
 
+def period_entries(balance_id: str, period: Period, *columns: Any) -> Any:
+    """The query of the period's entries (of `columns`, else the entries'),
+    oldest first, in the order of the (balance, created_at, id) index."""
+    query = Entry.select(*(columns or (Entry,))).where(_in_period(balance_id, period))
+    return query.order_by(Entry.created_at, Entry.id)
+
+
 def statement_entries(balance: Balance, period: Period, limit: int, cursor: str | None) -> tuple[list, str | None]:
     """A page of the period's entries, oldest first, each with its balance
     (for `entry_json`)."""
-    query = Entry.select(Entry, Balance).join(Balance).where(_in_period(balance.id, period))
+    query = period_entries(balance.id, period, Entry, Balance).join(Balance)
     query = _after(query, decode_cursor(cursor, TIME, SEQ))
-    rows = list(query.order_by(Entry.created_at, Entry.id).limit(limit + 1))
+    rows = list(query.limit(limit + 1))
     return page(rows, limit, lambda e: [e.created_at.isoformat(), e.id])
 
 
@@ -104,25 +111,11 @@ def statement_batch(balance: Balance, period: Period, after: tuple[datetime, int
     """Up to `size` of the period's entries after `after` (created_at, id),
     with what a statement line shows of their payments, as tuples:
     STATEMENT_COLUMNS but amounts in minor units and times as datetimes."""
-    query = (
-        Entry.select(
-            Entry.created_at,
-            Entry.id,
-            Entry.payment,
-            Payment.kind,
-            Entry.direction,
-            Entry.amount,
-            Entry.balance_after,
-            Payment.from_account,
-            Payment.to_account,
-            Payment.reference,
-            Payment.description,
-        )
-        .join(Payment, on=Entry.payment == Payment.id)
-        .where(_in_period(balance.id, period))
-    )
+    columns: list[Any] = [Entry.created_at, Entry.id, Entry.payment, Payment.kind, Entry.direction, Entry.amount]
+    columns += [Entry.balance_after, Payment.from_account, Payment.to_account, Payment.reference, Payment.description]
+    query = period_entries(balance.id, period, *columns).join(Payment, on=Entry.payment == Payment.id)
     query = _after(query, list(after) if after else None)
-    return list(tuples(query.order_by(Entry.created_at, Entry.id).limit(size)))
+    return list(tuples(query.limit(size)))
 
 
 def _after(query: Any, key: list | None) -> Any:

@@ -108,7 +108,7 @@ def _operations() -> list[tuple[str, str, dict]]:
             "List currencies",
             "read",
             {"200": success("Currencies by code, a page at a time.", "CurrencyList")},
-            parameters=("ActiveFilter", "Limit", "Cursor"),
+            parameters=("ActiveFilter", "CurrencySearch", "Limit", "Cursor"),
             errors=("invalid_request", "invalid_cursor"),
         ),
         operation(

@@ -1,6 +1,7 @@
 // Small comforts for the dashboard's forms; every form works without them.
 // - A button with data-confirm asks before its form is sent.
 // - A form that is being sent cannot be sent twice by a second click.
+// - A chart wider than the screen opens on its newest day (the right end).
 "use strict";
 
 document.addEventListener("submit", (event) => {
@@ -27,4 +28,8 @@ window.addEventListener("pageshow", () => {
     delete form.dataset.sending;
     for (const button of form.querySelectorAll("[aria-disabled]")) button.removeAttribute("aria-disabled");
   }
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const chart of document.querySelectorAll(".chart")) chart.scrollLeft = chart.scrollWidth;
 });

@@ -91,23 +91,6 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def second_web(gateway):
-    """Another web process on its own port (services mode), or the same
-    server again when embedded: there is only one process then."""
-    if not CONFIG.database_url:
-        yield gateway.url
-        return
-    port = free_port()
-    env = dict(os.environ, PORT=str(port))
-    process = spawn(["serve"], env)
-    url = f"http://127.0.0.1:{port}"
-    assert wait_until(lambda: answers_ready(url), timeout=30)
-    yield url
-    process.terminate()
-    process.wait(30)
-
-
 @pytest.fixture(scope="session")
 def admin(gateway) -> Api:
     return Api(gateway.url, issue_token("admin"))

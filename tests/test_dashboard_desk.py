@@ -132,3 +132,23 @@ def test_an_operator_changes_their_own_password(browser, gateway, viewport):
     expect(page.locator(".notice")).to_contain_text("Your password is changed")
     again = open_page(browser, gateway, viewport=viewport)
     log_in(again, email, "my own new words")
+
+
+def test_a_payment_page_shows_its_metadata_and_who_created_it_and_an_account_page_its_own(
+    browser, gateway, writer, admin
+):
+    account = writer.post(
+        "/api/v1/accounts",
+        {"owner": "Meta Shown", "currencies": ["PHP"], "reference": "crm-77", "metadata": {"tier": "gold"}},
+    ).body["id"]
+    sender = open_account(writer, admin, {"PHP": "2.00"})
+    body = {"from_account": sender, "to_account": account, "amount": "1.00", "metadata": {"order_id": "A-1"}}
+    paid = pay(writer, body).body
+    page = open_page(browser, gateway)
+    log_in(page, new_operator("viewer"))
+    page.goto(f"/payments/{paid['id']}")
+    expect(page.locator('[data-metadata="order_id"]')).to_have_text("A-1")
+    expect(page.locator("[data-created-by]")).to_have_text("token “test write”")
+    page.goto(f"/accounts/{account}")
+    expect(page.locator('[data-metadata="tier"]')).to_have_text("tier: gold")
+    expect(page.get_by_text("crm-77")).to_be_visible()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from models.queries import accounts_query, payments_query
-from tests.support.plans import assert_read_in_order_from, assert_searched_through_an_index
+from tests.support.plans import assert_read_in_order_from, assert_searched_through_an_index, assert_served_by
 
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
@@ -34,3 +34,29 @@ def test_every_way_search_looks_is_an_index_search(database, text):
 
     for query in payment_searches(text, 20) + account_searches(text, 20):
         assert_searched_through_an_index(query)
+
+
+def test_a_statements_entries_are_read_from_the_balance_time_index(database):
+    from datetime import datetime
+
+    from models.statements import Period, period_entries
+
+    period = Period(datetime(2026, 1, 1), datetime(2026, 2, 1))
+    assert_served_by(period_entries("bal_x", period).limit(51), "entry_balance_time")
+    assert_served_by(period_entries("bal_x", Period(None, period.end)).limit(51), "entry_balance_time")
+
+
+@pytest.mark.parametrize(
+    ("actor", "indexes"),
+    [(None, ("event_time", "access_log_time")), ("operator:3", ("event_actor", "access_log_actor"))],
+    ids=["everyone", "one actor"],
+)
+def test_the_activity_log_is_read_newest_first_from_its_indexes(database, actor, indexes):
+    from datetime import datetime
+
+    from models.activity import activity_queries
+
+    for filters in ({}, {"after": datetime(2026, 1, 1), "before": datetime(2026, 2, 1)}):
+        queries = activity_queries(actor, None, filters.get("after"), filters.get("before"), None)
+        for (_, query), index in zip(queries, indexes, strict=True):
+            assert_served_by(query.limit(51), index)

@@ -104,3 +104,10 @@ def test_search_needs_a_token_and_answers_as_documented(anonymous, reader, payme
         anonymous.get("/api/v1/search", params={"q": tag}),
     ):
         assert_matches_documentation(document, "/api/v1/search", "get", response)
+
+
+def test_currencies_are_found_by_code_or_name(reader):
+    pesos = reader.get("/api/v1/currencies", params={"q": "peso", "limit": 500}).body["data"]
+    assert "PHP" in [c["code"] for c in pesos]
+    assert all("peso" in c["name"].lower() for c in pesos)
+    assert [c["code"] for c in reader.get("/api/v1/currencies", params={"q": "usd"}).body["data"]] == ["USD"]

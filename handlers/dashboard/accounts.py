@@ -10,7 +10,7 @@ from models.account import Account, Balance, add_balance, create_account, update
 from models.customer_tokens import customer_tokens
 from models.errors import ApiError, not_found
 from models.intake import submit_deposit, submit_withdrawal
-from models.queries import list_accounts, list_currencies, list_payments
+from models.queries import find_balance, list_accounts, list_currencies, list_payments
 from models.reports import currencies_in_use
 from models.serialize import account_json, account_payment_json, customer_token_json
 
@@ -210,10 +210,7 @@ class BalanceStateHandler(PageHandler):
         active = self.get_body_argument("active", "") == "true"
 
         def change() -> Balance:
-            balance = Balance.get_or_none(Balance.id == balance_id)
-            if balance is None:
-                raise not_found(f"balance {balance_id}")
-            return update_balance(balance, {"active": active})
+            return update_balance(find_balance(balance_id), {"active": active})
 
         balance = await self.run_transaction(change)
         state = "activated" if active else "deactivated"

@@ -19,6 +19,7 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_compact_currency, get_currency_symbol
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from .forms import field_attributes
 
@@ -88,12 +89,14 @@ def _space_after_letters(text: str, symbol: str) -> str:
     return text
 
 
-def format_time(iso: str | None) -> str:
-    """An API timestamp ("2026-01-05T15:04:05.123456Z") as "2026-01-05 15:04 UTC"."""
+def format_time(iso: str | None) -> Markup:
+    """An API timestamp ("2026-01-05T15:04:05.123456Z") as a <time> element
+    reading "2026-01-05 15:04:05 UTC", with the full time on hover."""
     if not iso:
-        return ""
+        return Markup("")
     moment = datetime.fromisoformat(iso.removesuffix("Z"))
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(iso, shown)
 
 
 def words(code: str | None) -> str:

@@ -200,6 +200,17 @@ class PaymentForm(Form):
         }
 
 
+def days(first: DateField, last: DateField, names: tuple[str, str] = ("created_after", "created_before")) -> dict:
+    """A range of whole days as query arguments: from the start of `first`
+    to the end of `last` (each left out when not given)."""
+    args = {}
+    if first.data:
+        args[names[0]] = first.data.isoformat()
+    if last.data:
+        args[names[1]] = (last.data + timedelta(days=1)).isoformat()
+    return args
+
+
 class PaymentFilterForm(Form):
     status = SelectField(
         "Status", OPTIONAL, choices=[SelectChoice("", "Any status")] + [SelectChoice(s, s.title()) for s in STATUSES]
@@ -216,11 +227,7 @@ class PaymentFilterForm(Form):
         """The filters as `list_payments` takes them; "until" a day means up
         to the end of that day."""
         args = {name: self.data[name] for name in ("status", "kind", "account", "currency") if self.data[name]}
-        if self.created_after.data:
-            args["created_after"] = self.created_after.data.isoformat()
-        if self.created_before.data:
-            args["created_before"] = (self.created_before.data + timedelta(days=1)).isoformat()
-        return args
+        return {**args, **days(self.created_after, self.created_before)}
 
 
 class ActivityFilterForm(Form):
@@ -239,11 +246,7 @@ class ActivityFilterForm(Form):
         """The filters as `list_activity` takes them; "until" a day means up
         to the end of that day."""
         args = {name: self.data[name].strip() for name in ("actor", "type") if self.data[name]}
-        if self.created_after.data:
-            args["created_after"] = self.created_after.data.isoformat()
-        if self.created_before.data:
-            args["created_before"] = (self.created_before.data + timedelta(days=1)).isoformat()
-        return args
+        return {**args, **days(self.created_after, self.created_before)}
 
 
 class OperatorForm(Form):
@@ -277,12 +280,7 @@ class StatementForm(Form):
 
     def args(self) -> dict[str, str]:
         """The period as the statement's `from` and `to` take it."""
-        args = {}
-        if self.start.data:
-            args["from"] = self.start.data.isoformat()
-        if self.end.data:
-            args["to"] = (self.end.data + timedelta(days=1)).isoformat()
-        return args
+        return days(self.start, self.end, names=("from", "to"))
 
 
 class ReverseForm(Form):
@@ -313,6 +311,15 @@ class LimitsForm(Form):
 
     def body(self) -> dict:
         return {"min_balance": self.min_balance.data, "max_balance": _text(self.max_balance.data)}
+
+
+class CurrencyFilterForm(Form):
+    q = SearchField(
+        "Find a currency", OPTIONAL, render_kw={"placeholder": "code or name: peso, EUR", "spellcheck": "false"}
+    )
+
+    def args(self) -> dict[str, str]:
+        return {"q": self.q.data.strip()} if self.q.data and self.q.data.strip() else {}
 
 
 class CurrencyForm(Form):

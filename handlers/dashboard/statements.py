@@ -3,11 +3,10 @@ export of a filtered payment list."""
 
 from __future__ import annotations
 
-from models.account import Balance
 from models.connection import utcnow
-from models.errors import ApiError, not_found
+from models.errors import ApiError
 from models.exports import PAYMENT_COLUMNS, payment_lines, statement_lines
-from models.queries import parse_time
+from models.queries import find_balance, parse_time
 from models.serialize import entry_json, iso, money
 from models.statements import STATEMENT_COLUMNS, Period, check_period, statement_entries, statement_summary
 
@@ -16,13 +15,6 @@ from .base import PageHandler, viewer
 from .forms import Arguments, PaymentFilterForm, StatementForm
 
 PAGE_SIZE = 50
-
-
-def _balance(balance_id: str) -> Balance:
-    balance = Balance.get_or_none(Balance.id == balance_id)
-    if balance is None:
-        raise not_found(f"balance {balance_id}")
-    return balance
 
 
 def _period(form: StatementForm) -> Period:
@@ -34,7 +26,7 @@ def _period(form: StatementForm) -> Period:
 
 def statement_page(balance_id: str, period: Period, cursor: str | None) -> dict:
     """The statement's figures and a page of its entries (four queries)."""
-    balance = _balance(balance_id)
+    balance = find_balance(balance_id)
     code = balance.currency_id
     rows, next_cursor = statement_entries(balance, period, PAGE_SIZE, cursor)
     summary = {name: money(value, code) for name, value in statement_summary(balance, period).items()}
@@ -63,7 +55,7 @@ class StatementExportHandler(PageHandler):
     @viewer
     async def get(self, balance_id: str) -> None:
         period = _period(StatementForm(Arguments.queried(self)))
-        balance = await self.run_db(lambda: _balance(balance_id))
+        balance = await self.run_db(lambda: find_balance(balance_id))
         filename = f"statement-{balance.account_id}-{balance.currency_id}.csv"
         await stream_csv(self, filename, STATEMENT_COLUMNS, lambda after: statement_lines(balance, period, after))
 

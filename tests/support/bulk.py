@@ -63,3 +63,22 @@ def alternating_transfers(first: dict, second: dict, pairs: int, minor: int, sta
                 }
             )
         retried_transaction(functools.partial(insert_rows, (Payment, payments), (Entry, entries)))
+
+
+def fill(sqlite_path: str, first: dict, second: dict, pairs: int, minor: int, start: datetime) -> None:
+    """`alternating_transfers` into the SQLite database of another deployment
+    (run in a process of its own: this one's models are bound to the suite's)."""
+    from pathlib import Path
+
+    from models.connection import connect
+
+    connect(None, Path(sqlite_path))
+    alternating_transfers(first, second, pairs, minor, start)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    path, first, second, pairs, minor, start = sys.argv[1:]
+    fill(path, json.loads(first), json.loads(second), int(pairs), int(minor), datetime.fromisoformat(start))

@@ -41,3 +41,12 @@ def assert_searched_through_an_index(query) -> None:
         assert "SCAN t1" not in plan, plan
     else:
         assert "Index Cond" in plan or "Recheck Cond" in plan, plan
+
+
+def assert_served_by(query, index: str) -> None:
+    """The query reads through `index` (in its order, or, when the planner
+    expects few rows, gathering them from it and sorting those), never a
+    whole table."""
+    plan = plan_of(query)
+    assert index in plan, plan
+    assert "Seq Scan" not in plan and "SCAN t1\n" not in plan + "\n", plan
