@@ -4,6 +4,8 @@ deepObject `metadata`), so the declaration and the document cannot drift."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from handlers.base import APIHandler
@@ -18,10 +20,10 @@ DECLARING = [
 
 
 def documented_path(pattern: str) -> str:
-    names = iter(["{account_id}", "{balance_id}"] if "balances" not in pattern else ["{balance_id}"])
-    path = pattern
-    while "([^/]+)" in path:
-        path = path.replace("([^/]+)", next(names), 1)
+    """The document's path for a route's pattern: the one whose `{name}`s
+    stand where the pattern's groups do."""
+    shape = re.compile("^" + re.escape(pattern).replace(re.escape("([^/]+)"), r"\{[a-z_]+\}") + "$")
+    (path,) = [path for path in openapi_document()["paths"] if shape.match(path)]
     return path
 
 

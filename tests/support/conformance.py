@@ -169,16 +169,6 @@ def known_values(admin: Api) -> dict[str, list[str]]:
     changing or deleting one name)."""
     payer = open_account(admin, admin, {"PHP": "1000.00"})
     payee = open_account(admin, admin, currencies=["PHP"])
-    transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
-    made = [admin.post("/api/v1/payments", {**transfer, "amount": "10.00"}, wait=30)]
-    made += [
-        admin.post("/api/v1/payments", {**transfer, "amount": "5.00", "capture": "manual"}, wait=30) for _ in range(4)
-    ]
-    group = admin.post(
-        "/api/v1/payment-groups", {"atomic": True, "payments": [{**transfer, "amount": "1.00"}] * 2}, wait=30
-    )
-    for response in [*made, group]:
-        assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
     # Nothing listens there: its deliveries fail, and the log shows them.
     hook = admin.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/", "account": payee})
     others = {
@@ -189,6 +179,16 @@ def known_values(admin: Api) -> dict[str, list[str]]:
         assert response.status == 201, response.body
     token = admin.post(f"/api/v1/accounts/{payee}/tokens", {"scope": "read"})
     assert token.status == 201, token.body
+    transfer = {"from_account": payer, "to_account": payee, "currency": "PHP"}
+    made = [admin.post("/api/v1/payments", {**transfer, "amount": "10.00"}, wait=30)]
+    made += [
+        admin.post("/api/v1/payments", {**transfer, "amount": "5.00", "capture": "manual"}, wait=30) for _ in range(4)
+    ]
+    group = admin.post(
+        "/api/v1/payment-groups", {"atomic": True, "payments": [{**transfer, "amount": "1.00"}] * 2}, wait=30
+    )
+    for response in [*made, group]:
+        assert response.status == 201 and response.body["status"] in ("completed", "authorized"), response.body
     endpoint = hook.body["id"]
     attempts = wait_until(lambda: admin.get(f"/api/v1/webhook-endpoints/{endpoint}/deliveries").body["data"], 30)
     assert attempts, "no delivery was attempted"
