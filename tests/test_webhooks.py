@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from deploy.processes import free_port, spawn
+from deploy.processes import free_port_pair, spawn
 from tests.support.client import Api
 from tests.support.environment import CONFIG, RECEIVER_CERTIFICATE
 from tests.support.events import events_after, head_seq
@@ -334,7 +334,7 @@ def test_attempts_are_counted_for_metrics_where_they_are_sent(gateway, admin, wr
     worker = None
     url = gateway.url + "/metrics"
     if CONFIG.database_url:
-        port = free_port()
+        port = free_port_pair()
         worker = spawn(["worker", "--workers", "1"], dict(os.environ, METRICS_PORT=str(port)))
         url = f"http://127.0.0.1:{port + 1}/metrics"
     made = []
