@@ -50,6 +50,10 @@ CURRENCY, ONE_MILLION = "PHP", 100_000_000
 CONNECTING = 100
 
 
+# Open files nginx keeps for itself (its listeners, logs, upstream spares).
+NGINX_FILES_SPARE = 1000
+
+
 def raise_open_files_limit() -> int:
     """Raise this process's soft limit on open files to its hard limit
     (children inherit it); returns the new limit."""
@@ -331,6 +335,10 @@ def run_two_web_processes(following: int = 20_000, seconds: int = SECONDS) -> di
     from deploy.processes import server_command
 
     limit = raise_open_files_limit()
+    # nginx holds two open files a follower (its client's connection and
+    # the web process's), under the same hard limit: it takes what that
+    # limit allows, and the result says how many were wanted.
+    wanted, following = following, min(following, (limit - NGINX_FILES_SPARE) // 2)
     disconnect_here()
     env = {**os.environ, "DATABASE_URL": fresh_database(), "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
@@ -355,6 +363,7 @@ def run_two_web_processes(following: int = 20_000, seconds: int = SECONDS) -> di
                 process.stop()
     result = {
         "followers": following,
+        "followers_wanted": wanted,
         "web_processes": 2,
         "followers_per_web": split,
         **measured,
