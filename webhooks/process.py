@@ -45,9 +45,17 @@ def run_sender(config: Config, owner: str | None) -> None:
     log.info("webhook sender running")
     while not stop.wait(1):
         if not service.alive:
-            raise SystemExit("the webhook sender stopped")
-    service.stop()
-    log.info("webhook sender stopped")
+            log.error("the webhook sender stopped by itself; exiting to be started again")
+            break
+    else:
+        service.stop()
+        log.info("webhook sender stopped")
+    logging.shutdown()
+    # Nothing is left to save (a sender's endpoints are handed back by
+    # `stop`, or taken over when its heartbeat is old), and a database thread
+    # still retrying against a server that went away must not keep the
+    # process alive after its worker is gone.
+    os._exit(0 if stop.is_set() else 1)
 
 
 class SenderSupervisor:

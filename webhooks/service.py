@@ -73,6 +73,8 @@ class WebhookService:
         background: list[asyncio.Task] = []
         try:
             dispatcher.sender_id = await self._register()
+            if not dispatcher.sender_id:
+                return
             await dispatcher.feed.start()
             background = [
                 asyncio.create_task(dispatcher.feed.follow(), name="webhooks-feed"),
@@ -104,12 +106,14 @@ class WebhookService:
         return [asyncio.create_task(dispatcher.feed.listen(config.redis_url, channel), name="webhooks-events")]
 
     async def _register(self) -> int:
-        while True:
+        assert self._stop is not None
+        while not self._stop.is_set():
             try:
                 return await self._run_db(lambda: retried_transaction(lambda: sharing.register(self._owner)))
             except Exception:
                 log.warning("webhook sender cannot register; trying again", exc_info=True)
                 await asyncio.sleep(1)
+        return 0
 
     async def _keep_share(self, dispatcher: Dispatcher, lease: sharing.Lease) -> None:
         """Every second: beat, and run exactly the lanes of this sender's share."""
