@@ -33,7 +33,8 @@ worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 # Each feed follower holds two connections (the client's and the upstream
-# one): room for 20,000 followers.
+# one): room for 20,000 followers, where the hard limit of open files nginx
+# starts with allows it (nginx cannot raise its limit past that).
 worker_rlimit_nofile 50000;
 events {{ worker_connections 45000; }}
 http {{
