@@ -22,6 +22,7 @@ from config import Config
 from deploy.processes import answers_ready, free_port, spawn
 from tests.support.client import Api, issue_token
 from tests.support.environment import CONFIG
+from tests.support.faults import Stack, throwaway_services
 from tests.support.ledger import assert_audit_ok
 from tests.support.server import RunningServer, prepare_database, start_workers
 from tests.support.waiting import wait_until
@@ -76,6 +77,23 @@ def second_web(gateway):
     yield url
     process.terminate()
     process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def services():
+    """A PostgreSQL and a Redis of the module's own, for the fault tests
+    that stop, kill and restart them (services mode only)."""
+    if not CONFIG.database_url:
+        pytest.skip("embedded run")
+    with throwaway_services() as pair:
+        yield Stack(*pair)
+
+
+@pytest.fixture
+def stack(services):
+    """The fault tests' processes on those services, all stopped after each test."""
+    yield services
+    services.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from tasks.queue import QUEUE_NAME
 from tests.support.client import Api
 from tests.support.environment import CONFIG
 from tests.support.events import events_after, head_seq
-from tests.support.faults import Stack, throwaway_services
+from tests.support.faults import Stack
 from tests.support.ledger import all_final, amounts, assert_audit_ok, open_account
 from tests.support.waiting import wait_until
 from tools.feed import FeedClient
@@ -47,20 +47,6 @@ def services_only(test):
 
 
 ACCEPTED = (200, 201, 202)
-
-
-@pytest.fixture(scope="module")
-def services():
-    if not CONFIG.database_url:
-        pytest.skip("embedded run")
-    with throwaway_services() as pair:
-        yield Stack(*pair)
-
-
-@pytest.fixture
-def stack(services):
-    yield services
-    services.stop_all()
 
 
 def pay_until_accepted(apis: list[Api], body: dict, key: str, seen: Counter, attempts: int = 120) -> str:

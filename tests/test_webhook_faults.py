@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.client import Api
 from tests.support.environment import CONFIG, RECEIVER_CERTIFICATE
-from tests.support.faults import Stack, throwaway_services
+from tests.support.faults import Stack
 from tests.support.receiver import Receiver, assert_in_order
 from tests.support.waiting import wait_until
 
@@ -34,20 +34,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.server,
 ]
-
-
-@pytest.fixture(scope="module")
-def services():
-    if not CONFIG.database_url:
-        pytest.skip("embedded run")
-    with throwaway_services() as pair:
-        yield Stack(*pair)
-
-
-@pytest.fixture
-def stack(services):
-    yield services
-    services.stop_all()
 
 
 @pytest.fixture
