@@ -16,12 +16,12 @@ from tornado.log import access_log
 
 from config import Config
 from openapi.document import query_parameters
+from web.access_watch import AccessWatch
 from web.batching import CaptureBatcher, IntakeBatcher
 from web.inflight import InFlight
 from web.metrics import observe_request
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
-from web.token_watch import TokenWatch
 
 from . import (
     accounts,
@@ -97,7 +97,7 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         query_parameters=documented_query_parameters(table),
         db_executor=services.executor,
         hub=services.hub,
-        token_watch=TokenWatch(services.executor),
+        access_watch=AccessWatch(services.executor),
         request_settlement=services.request_settlement,
         intake_batcher=IntakeBatcher(services.executor, services.request_settlement),
         capture_batcher=CaptureBatcher(services.executor, services.request_settlement),

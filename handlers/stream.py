@@ -32,6 +32,7 @@ from models.errors import ApiError, invalid
 from models.event import EVENT_TYPES
 from models.pagination import MAX_SEQ, parse_count
 from models.retry import read_only
+from web.access_watch import Key
 from web.followers import Follower
 from web.hub import EventHub, frames_from_log
 from web.metrics import FEED_CLIENTS
@@ -49,8 +50,9 @@ from .base import (
 
 BATCH = 500
 SLOW_CLIENT = 4008
-# The connection's token expired or was revoked (`web.token_watch`).
-TOKEN_ENDED = 4001
+# The connection's token expired or was revoked, or its operator was
+# disabled (`web.access_watch`).
+ACCESS_ENDED = 4001
 SESSION_COOKIE = "operator"
 SESSION_DAYS = 0.5  # a dashboard session lasts 12 hours, here as on its pages
 
@@ -67,7 +69,8 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
     _pump: asyncio.Task | None = None
     _counted = False
     _token: ApiToken | None = None
-    _watched: int | None = None
+    _operator_id: int | None = None
+    _watched: Key | None = None
     _follower: Follower | None = None
     _catching_up = True
     if TYPE_CHECKING:
@@ -86,7 +89,7 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         secret = bearer_secret(self.request) or self.get_query_argument("token", None)
         cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS) if secret is None else None
         if cookie is not None:
-            await loop.run_in_executor(executor, _operator, cookie)
+            self._operator_id = (await loop.run_in_executor(executor, _operator, cookie)).id
         else:
             self._token = await loop.run_in_executor(
                 executor, functools.partial(authorize_token, secret, "read", open_to_customers=True)
@@ -130,10 +133,12 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         # algorithm on, each would wait for the client's delayed ACK (up to
         # 40 ms on Linux) whenever the one before it is still unacknowledged.
         self.set_nodelay(True)
+        watch = self.settings["access_watch"]
         if self._token is not None:
-            self._watched = self._token.id
-            self.settings["token_watch"].watch(self._token, self._token_ended)
+            self._watched = watch.watch_token(self._token, self._access_ended)
             self._token = None
+        elif self._operator_id is not None:
+            self._watched = watch.watch_operator(self._operator_id, self._access_ended)
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
         self._follower = Follower(self.account, self.types, self._pump_soon)
         # Followed before anything is read, so that no event appended from
@@ -141,8 +146,8 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         self.hub.follow(self._follower)
         self._pump_soon()
 
-    def _token_ended(self, reason: str) -> None:
-        self.close(TOKEN_ENDED, f"{reason}: connect again with a live token")
+    def _access_ended(self, reason: str) -> None:
+        self.close(ACCESS_ENDED, f"{reason}: connect again with live credentials")
 
     def on_close(self) -> None:
         if self._counted:
@@ -154,7 +159,7 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         if self._pump is not None:
             self._pump.cancel()
         if self._watched is not None:
-            self.settings["token_watch"].unwatch(self._watched, self._token_ended)
+            self.settings["access_watch"].unwatch(self._watched, self._access_ended)
             self._watched = None
 
     def on_message(self, message: str | bytes) -> None:

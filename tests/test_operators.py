@@ -6,11 +6,14 @@ they were last used."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import uuid
 
 import pytest
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from tests.support.environment import CONFIG
 from tests.support.ledger import assert_audit_ok
@@ -94,6 +97,29 @@ def test_a_role_changes_and_a_disabled_operators_sessions_end_at_once_on_every_w
     assert refused.status == 422 and "Wrong email or password" in refused.text
     assert admin.post(f"/operators/{target.id}/state", {"active": "true"}).status == 303
     assert Session(gateway.url).login(email, PASSWORD).status == 303
+
+
+def test_disabling_an_operator_closes_their_open_live_feeds_on_every_web_process(gateway, second_web):
+    admin = Session(second_web)
+    admin.cookies = dict(logged_in(gateway.url).cookies)
+    email = new_operator("viewer")
+    session = Session(gateway.url)
+    assert session.login(email, PASSWORD).status == 303
+    cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+    ws_url = gateway.url.replace("http://", "ws://") + "/api/v1/stream"
+
+    async def follow_then_disable() -> tuple[int | None, str | None]:
+        connection = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": cookie}))
+        hello = await asyncio.wait_for(connection.read_message(), 10)
+        assert hello is not None and '"hello"' in hello
+        disabled = await asyncio.to_thread(admin.post, f"/operators/{operator(email).id}/state", {"active": "false"})
+        assert disabled.status == 303
+        while await asyncio.wait_for(connection.read_message(), 30) is not None:
+            pass
+        return connection.close_code, connection.close_reason
+
+    code, reason = asyncio.run(follow_then_disable())
+    assert code == 4001 and reason is not None and reason.startswith("operator disabled"), (code, reason)
 
 
 def test_an_admin_resets_a_password_and_the_old_one_stops_working(gateway):
