@@ -7,6 +7,13 @@ were made (on PostgreSQL, inside a transaction: a statement that fails
 fails them all, and the transaction with them). Under load every round trip
 waits its turn for a core and for the GIL, whatever its statement; SQLite
 has none to save and runs each at once.
+
+Inside `statement_stream()` each `send()` hands what was gathered so far to
+a thread that sends it on the caller's connection, in order, while the
+caller goes on making the next statements: the database writes one part
+while Python prepares the next, on two cores rather than one after the
+other. The block ends once everything has been sent; a statement that
+failed is raised then.
 """
 
 from __future__ import annotations
@@ -14,16 +21,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 import peewee
 from peewee import Field, Model
-from psycopg2.extensions import AsIs
 
 from .connection import atomic, database, is_sqlite
-from .peewee_internals import column_type, is_text_field, translated_errors
+from .peewee_internals import is_text_field, translated_errors
 
 Rows = tuple[type[Model], list[dict]]
 
@@ -86,41 +94,84 @@ class Statements:
             columns = {f: peewee.Case(key, [(row[key.name], f.db_value(row[f.name])) for row in rows]) for f in fields}
             model.update({**columns, **constant}).where(key.in_(ids)).execute()
             return
-        cursor = database.cursor()
+        plan = [(f.name, *_json_column(f)) for f in (key, *fields)]
         sets = [f'"{f.column_name}" = v."{f.column_name}"' for f in fields]
-        for field, value in constant.items():
-            literal = cursor.mogrify("%s", (field.db_value(value),)).decode().replace("%", "%%")
-            sets.append(f'"{field.column_name}" = {literal}')
-        names = ", ".join(f'"{f.column_name}"' for f in (key, *fields))
-        template = "(" + ", ".join(f"%s::{column_type(database.obj, f)}" for f in (key, *fields)) + ")"
-        values = b",".join(
-            cursor.mogrify(template, tuple(f.db_value(row[f.name]) for f in (key, *fields))) for row in rows
-        )
+        sets += [f'"{field.column_name}" = %s' for field in constant]
+        table = f'"{model._meta.table_name}"'
         sql = (
-            f'UPDATE "{model._meta.table_name}" AS t SET {", ".join(sets)} FROM (VALUES %s) AS v({names})'
+            f"UPDATE {table} AS t SET {', '.join(sets)} FROM json_populate_recordset(NULL::{table}, %s) AS v"
             f' WHERE t."{key.column_name}" = v."{key.column_name}"'
         )
-        self._send(sql, (AsIs(values.decode()),))
+        rows_json = _ROWS_JSON.encode([_json_row(row, plan) for row in rows])
+        self._send(sql, (*(field.db_value(value) for field, value in constant.items()), rows_json))
 
     def _send(self, sql: str, params: Any) -> None:
         database.execute_sql(sql, params)
+
+    def send(self) -> None:
+        """Send what was gathered; here nothing is: each statement was sent as it was made."""
 
 
 class StatementBatch(Statements):
     """Bulk statements gathered, to be sent together by `send` (PostgreSQL)."""
 
     def __init__(self) -> None:
-        self._pending: list[bytes] = []
+        self._pending: list[tuple[str, Any]] = []
 
     def _send(self, sql: str, params: Any) -> None:
-        self._pending.append(database.cursor().mogrify(sql, params))
+        self._pending.append((sql, params))
 
     def send(self) -> None:
         """Send every statement gathered so far, in one round trip."""
         pending, self._pending = self._pending, []
         if pending:
-            with translated_errors():
-                database.cursor().execute(b";\n".join(pending))
+            _execute_together(database.cursor(), pending)
+
+
+def _execute_together(cursor: Any, statements: list[tuple[str, Any]]) -> None:
+    with translated_errors():
+        cursor.execute(b";\n".join(cursor.mogrify(sql, params) for sql, params in statements))
+
+
+class StatementStream(StatementBatch):
+    """Bulk statements sent by a thread of their own on the caller's
+    connection, each `send()`'s in one round trip, in order, while the
+    caller goes on (PostgreSQL). The caller runs no other statement on the
+    connection until `close`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._connection = database.connection()
+        self._parts: queue.SimpleQueue[list[tuple[str, Any]] | None] = queue.SimpleQueue()
+        self._failure: BaseException | None = None
+        self._sender = threading.Thread(target=self._run, name="statement-stream", daemon=True)
+        self._sender.start()
+
+    def send(self) -> None:
+        """Hand every statement gathered so far to the sender, and go on."""
+        pending, self._pending = self._pending, []
+        if pending:
+            self._parts.put(pending)
+
+    def close(self, send_the_rest: bool) -> None:
+        """Wait until the sender is done (after sending what is gathered, if
+        `send_the_rest`); raise what failed, if anything did."""
+        if send_the_rest:
+            self.send()
+        self._parts.put(None)
+        self._sender.join()
+        if send_the_rest and self._failure is not None:
+            raise self._failure
+
+    def _run(self) -> None:
+        cursor = self._connection.cursor()
+        while (part := self._parts.get()) is not None:
+            # After a failure the transaction is lost: what follows is dropped.
+            if self._failure is None:
+                try:
+                    _execute_together(cursor, part)
+                except BaseException as failure:  # raised in the caller's thread by `close`
+                    self._failure = failure
 
 
 IMMEDIATE = Statements()
@@ -136,6 +187,24 @@ def statement_batch() -> Iterator[Statements]:
     batch = StatementBatch()
     yield batch
     batch.send()
+
+
+@contextlib.contextmanager
+def statement_stream() -> Iterator[Statements]:
+    """Statements made on what this yields are sent as each `send()` asks,
+    by another thread, while the caller goes on; all of them by the end of
+    the block (see the module doc). On SQLite each is run at once, and
+    `send()` has nothing to do."""
+    if is_sqlite():
+        yield IMMEDIATE
+        return
+    stream = StatementStream()
+    try:
+        yield stream
+    except BaseException:
+        stream.close(send_the_rest=False)
+        raise
+    stream.close(send_the_rest=True)
 
 
 def insert_rows(*tables: Rows) -> None:

@@ -23,7 +23,6 @@ class _DatabaseInternals(Protocol):
     stubs (its public API only) do not describe."""
 
     _state: peewee._ConnectionState
-    _field_types: dict[str, str]
 
     def _clear_commit_callbacks(self) -> None: ...
 
@@ -48,11 +47,6 @@ def forget_connection(db: Database) -> None:
     """Drop this thread's connection state without closing it: for a
     connection so broken that closing it fails too."""
     _internals(db)._state.reset()
-
-
-def column_type(db: Database, field: Field) -> str:
-    """The SQL type of `field`'s column on `db` (custom field types included)."""
-    return _internals(db)._field_types.get(field.field_type, field.field_type)
 
 
 def is_text_field(field: Field) -> bool:

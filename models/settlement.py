@@ -34,7 +34,7 @@ from peewee import ModelSelect
 
 from .account import Balance, inactive_accounts
 from .actors import NOBODY, Acting, acting_of_text
-from .bulk import statement_batch
+from .bulk import Statements, statement_stream
 from .connection import utcnow
 from .currency import exponent_of
 from .dialect import claim_rows, lock_rows, walk_queue_indexes
@@ -50,6 +50,9 @@ from .reversals import recount_reversed
 from .serialize import payment_json, payment_with_balances
 
 BATCH = 2000
+# Payments settled between two sends of their writes: the database writes
+# one part while the next is settled (`models.bulk.statement_stream`).
+PART = 250
 # Atomic groups claimed by one batch (each holds at most 50 payments).
 GROUPS_PER_BATCH = 20
 
@@ -148,13 +151,19 @@ def _settle_locked(
     # Read the clock only once every lock is held, rates included: a rate
     # change waited for is then always older than the settlement it shaped.
     batch = _Batch(balances, system, inactive_accounts(balances.values()), rates, utcnow())
-    for payment in singles:
-        batch.settle(payment)
-    for _, members in groups:
-        batch.settle_all_or_none(members)
-    for hold in captures:
-        batch.capture(hold)
-    batch.write(everything)
+    with statement_stream() as stream:
+        for payment in singles:
+            batch.settle(payment)
+            batch.send_when_full(stream)
+        for _, members in groups:
+            batch.settle_all_or_none(members)
+            batch.send_when_full(stream)
+        for hold in captures:
+            batch.capture(hold)
+            batch.send_when_full(stream)
+        batch.write(stream)
+    recount_reversed({p.reverses_id for p in everything if p.status == FAILED and p.reverses_id})
+    count_outcomes(everything, batch.now)
 
 
 class _Batch:
@@ -170,6 +179,9 @@ class _Batch:
         now: datetime,
     ) -> None:
         self.balances, self.system, self.inactive, self.rates, self.now = balances, system, inactive, rates, now
+        # What was settled since the last part was sent: the payments, their
+        # entries and their events.
+        self.settled: list[Payment] = []
         self.entries: list[dict] = []
         self.events: list[tuple[str, dict]] = []
         # The events recorded for others than the system (a capture's, as
@@ -185,6 +197,7 @@ class _Batch:
             self.authorize(payment)
         else:
             self.complete(payment)
+        self.settled.append(payment)
 
     def settle_all_or_none(self, members: list[Payment]) -> None:
         """An atomic group: every payment completes, or every one fails and
@@ -192,6 +205,7 @@ class _Batch:
         touched = {b for p in members for b in balance_ids(p, self.system)}
         before = {b: (self.balances[b].amount, self.balances[b].held) for b in touched}
         entries, events = len(self.entries), len(self.events)
+        self.settled += members
         failures: dict[str, str] = {}
         for payment in members:
             failure = self.judge(payment)
@@ -261,6 +275,7 @@ class _Batch:
         the rate the authorization fixed, and the hold's reservation is
         released; or, if the receiver can no longer take it, the payment
         fails and the reservation is released all the same."""
+        self.settled.append(hold)
         amount = int(hold.capture_requested)
         self.acted[len(self.events)] = acting_of_text(hold.capture_requested_by)
         hold.capture_requested_by = None
@@ -288,39 +303,49 @@ class _Batch:
         payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now
         self.events.append(("payment.failed", payment_json(payment)))
 
-    def write(self, payments: list[Payment]) -> None:
-        """The batch's updates, one statement per table (two for payments
-        when exchanges were priced: their amounts and rates), its entries
-        with its events: one round trip. Then what depends on the outcomes:
-        reversed payments' totals, and the groups' counts."""
+    def send_when_full(self, stream: Statements) -> None:
+        """Once a part's worth is settled, send its writes (`send_part`)."""
+        if len(self.settled) >= PART:
+            self.send_part(stream)
+
+    def send_part(self, stream: Statements) -> None:
+        """The writes of what was settled since the last part: one statement
+        updates its payments (two when exchanges were priced: their amounts
+        and rates), one inserts its entries with its events; handed to the
+        stream, which sends them while the next part is settled."""
+        payments, self.settled = self.settled, []
         priced = [p for p in payments if p.kind == "exchange" and p.status in (COMPLETED, AUTHORIZED)]
-        with statement_batch() as batch:
-            batch.update_rows(
-                Balance,
-                [{"id": b.id, "amount": b.amount, "held": b.held} for b in self.changed.values()],
-                same={"updated_at": self.now},
-            )
-            batch.update_rows(
-                Payment,
-                [
-                    {
-                        "id": p.id,
-                        "status": p.status,
-                        "failure_code": p.failure_code,
-                        "authorized_amount": p.authorized_amount,
-                        "captured_amount": p.captured_amount,
-                        "capture_requested": p.capture_requested,
-                        "capture_requested_by": p.capture_requested_by,
-                    }
-                    for p in payments
-                ],
-                same={"settled_at": self.now},
-            )
-            batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in priced])
-            actings = [self.acted.get(n, NOBODY) for n in range(len(self.events))] if self.acted else None
-            record_events(self.events, (Entry, self.entries), at=self.now, into=batch, actings=actings)
-        recount_reversed({p.reverses_id for p in payments if p.status == FAILED and p.reverses_id})
-        count_outcomes(payments, self.now)
+        stream.update_rows(
+            Payment,
+            [
+                {
+                    "id": p.id,
+                    "status": p.status,
+                    "failure_code": p.failure_code,
+                    "authorized_amount": p.authorized_amount,
+                    "captured_amount": p.captured_amount,
+                    "capture_requested": p.capture_requested,
+                    "capture_requested_by": p.capture_requested_by,
+                }
+                for p in payments
+            ],
+            same={"settled_at": self.now},
+        )
+        stream.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in priced])
+        actings = [self.acted.get(n, NOBODY) for n in range(len(self.events))] if self.acted else None
+        record_events(self.events, (Entry, self.entries), at=self.now, into=stream, actings=actings)
+        self.entries, self.events, self.acted = [], [], {}
+        stream.send()
+
+    def write(self, stream: Statements) -> None:
+        """The last part's writes, then every balance the batch changed, at
+        its final amount and held: one statement."""
+        self.send_part(stream)
+        stream.update_rows(
+            Balance,
+            [{"id": b.id, "amount": b.amount, "held": b.held} for b in self.changed.values()],
+            same={"updated_at": self.now},
+        )
 
 
 def stale_pending_ids(older_than: timedelta, limit: int = 1000) -> list[str]:

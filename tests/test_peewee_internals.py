@@ -65,11 +65,6 @@ def test_forget_connection_leaves_the_next_use_to_open_a_new_one(db):
     first.close()
 
 
-def test_column_type_names_custom_field_types_as_the_database_declares_them(db):
-    assert internals.column_type(db, MinorUnitsField()) == "TEXT"
-    assert internals.column_type(db, IntegerField()) == "INTEGER"
-
-
 def test_is_text_field_knows_peewees_text_fields_and_nothing_else():
     assert internals.is_text_field(CharField()) and internals.is_text_field(TextField())
     assert not internals.is_text_field(IntegerField()) and not internals.is_text_field(MinorUnitsField())

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from peewee import IntegrityError
 
-from models.bulk import statement_batch
+from models.bulk import statement_batch, statement_stream
 from models.connection import utcnow
 from models.currency import Currency
 from models.retry import retried_transaction
@@ -56,5 +56,56 @@ def test_a_statement_that_fails_takes_those_made_with_it_along(gateway):
             batch.insert_rows((Currency, [currency_row("PHP")]))  # already there
 
     with pytest.raises(IntegrityError):
+        retried_transaction(work)
+    assert not Currency.select().where(Currency.code == fresh).exists()
+
+
+def test_statements_streamed_chunk_by_chunk_land_in_order_in_the_callers_transaction(gateway):
+    first, second = unused_code(), unused_code()
+
+    def work() -> None:
+        with statement_stream() as stream:
+            stream.insert_rows((Currency, [currency_row(first)]))
+            stream.send()
+            stream.update_rows(Currency, [{"code": first, "name": "Renamed", "exponent": 3}])
+            stream.send()
+            # Made while the sends may still be under way; sent when the block ends.
+            stream.insert_rows((Currency, [currency_row(second)]))
+            stream.update_rows(Currency, [{"code": first, "exponent": 4}], same={"active": True})
+        # Everything has landed once the block is left, in this transaction.
+        assert Currency.select().where(Currency.code.in_([first, second])).count() == 2
+
+    retried_transaction(work)
+    stored = {
+        c.code: (c.name, c.exponent, c.active) for c in Currency.select().where(Currency.code.in_([first, second]))
+    }
+    assert stored == {first: ("Renamed", 4, True), second: ("Sent together", 2, False)}
+
+
+def test_a_streamed_statement_that_fails_fails_the_block_and_the_transaction(gateway):
+    fresh, later = unused_code(), unused_code()
+
+    def work() -> None:
+        with statement_stream() as stream:
+            stream.insert_rows((Currency, [currency_row(fresh)]))
+            stream.send()
+            stream.insert_rows((Currency, [currency_row("PHP")]))  # already there
+            stream.send()
+            stream.insert_rows((Currency, [currency_row(later)]))
+
+    with pytest.raises(IntegrityError):
+        retried_transaction(work)
+    assert not Currency.select().where(Currency.code.in_([fresh, later])).exists()
+
+
+def test_a_block_left_by_an_error_sends_nothing_more(gateway):
+    fresh = unused_code()
+
+    def work() -> None:
+        with statement_stream() as stream:
+            stream.insert_rows((Currency, [currency_row(fresh)]))
+            raise LookupError("the caller gave up")
+
+    with pytest.raises(LookupError):
         retried_transaction(work)
     assert not Currency.select().where(Currency.code == fresh).exists()
