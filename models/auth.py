@@ -6,7 +6,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-import time
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -18,6 +17,7 @@ from .actors import ANONYMOUS, Acting, Actor
 from .connection import BaseModel, database, utcnow
 from .errors import ApiError, invalid
 from .pagination import SEQ, decode_cursor, page
+from .recently_checked import RecentlyChecked
 
 SCOPES = ("read", "write", "admin")
 ROLES = ("admin", "viewer")
@@ -25,11 +25,11 @@ TOKEN_PREFIX = "pgw_"
 
 _hasher = PasswordHasher()
 
-# Tokens this process has checked lately: digest -> (token, valid until).
-# Saves a database read on every request; only live tokens are kept.
+# Tokens this process has checked lately, by digest. Saves a database read
+# on every request; only live tokens are kept.
 TOKEN_CACHE_SECONDS = 5.0
 USE_NOTED_EVERY = timedelta(minutes=1)
-_live_tokens: dict[str, tuple[ApiToken, float]] = {}
+_live_tokens: RecentlyChecked[ApiToken] = RecentlyChecked(TOKEN_CACHE_SECONDS)
 
 
 @functools.cache
@@ -106,7 +106,7 @@ class ApiToken(BaseModel):
         # so the answer never depends on how much of a guess was right.
         if not hmac.compare_digest(token.digest, digest):
             return None
-        _live_tokens[digest] = (token, time.monotonic() + TOKEN_CACHE_SECONDS)
+        _live_tokens.remember(digest, token)
         return token
 
     @classmethod
@@ -115,10 +115,10 @@ class ApiToken(BaseModel):
         TOKEN_CACHE_SECONDS, without touching the database; else None (ask
         `authenticate`). A revocation in this process takes effect at once,
         one in another process within TOKEN_CACHE_SECONDS."""
-        hit = _live_tokens.get(_digest(secret))
-        if hit is None or hit[1] < time.monotonic() or hit[0].expired:
+        token = _live_tokens.get(_digest(secret))
+        if token is None or token.expired:
             return None
-        return hit[0]
+        return token
 
     @classmethod
     def newest_first(cls, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
@@ -146,8 +146,8 @@ class ApiToken(BaseModel):
             record_access("token.revoked", self.label)
         # Forget it now and again once committed, in case a request read the
         # row, still live, in between.
-        _live_tokens.pop(self.digest, None)
-        database.after_commit(lambda: _live_tokens.pop(self.digest, None))
+        _live_tokens.forget(self.digest)
+        database.after_commit(lambda: _live_tokens.forget(self.digest))
 
 
 class Operator(BaseModel):
