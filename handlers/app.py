@@ -20,6 +20,7 @@ from web.access_watch import AccessWatch
 from web.batching import CaptureBatcher, IntakeBatcher
 from web.inflight import InFlight
 from web.metrics import observe_request
+from web.pinger import Pinger
 from web.ratelimit import api_limiter, login_limiter
 from web.services import WebServices
 
@@ -62,6 +63,7 @@ ROUTE_MODULES = (
     dashboard,
 )
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FEED_PING_SECONDS = 20.0
 
 
 def routes() -> list:
@@ -120,7 +122,8 @@ def make_app(config: Config, services: WebServices, debug: bool = False) -> torn
         write_marks=services.write_marks,
         # Webhook URLs may name private and loopback hosts (tests, local set-ups).
         webhook_allow_private=config.webhook_allow_private,
-        websocket_ping_interval=20,
+        # Every feed connection is pinged every 20 s, by one task (web.pinger).
+        feed_pinger=Pinger(FEED_PING_SECONDS),
         log_function=log_request,
         debug=debug,
     )

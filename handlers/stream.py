@@ -73,6 +73,8 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
     _watched: Key | None = None
     _follower: Follower | None = None
     _catching_up = True
+    # Whether the last ping was answered (`web.pinger`).
+    ponged = True
     if TYPE_CHECKING:
         request_id: str  # set by `tag_request`
 
@@ -140,11 +142,32 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         elif self._operator_id is not None:
             self._watched = watch.watch_operator(self._operator_id, self._access_ended)
         await self.write_message(json.dumps({"type": "hello", "head": self.hub.head}))
+        self._forget_the_handshake()
+        self.settings["feed_pinger"].add(self)
         self._follower = Follower(self.account, self.types, self._pump_soon)
         # Followed before anything is read, so that no event appended from
         # here on can fall between catching up and being handed.
         self.hub.follow(self._follower)
         self._pump_soon()
+
+    def _forget_the_handshake(self) -> None:
+        """Let go of the upgrade request's headers and the response's: read
+        and answered, they are of no more use, and a follower may stay
+        connected for days, one among thousands."""
+        # Emptied in place: the server's own request loop holds them too.
+        self.request.headers.clear()
+        self._headers.clear()
+        self.request.arguments = self.request.query_arguments = {}
+
+    def ping(self, data: str | bytes = b"") -> None:
+        with contextlib.suppress(WebSocketClosedError):
+            super().ping(data)
+
+    def on_pong(self, data: bytes) -> None:
+        self.ponged = True
+
+    def close_unanswered(self) -> None:
+        self.close(reason="ping timed out")
 
     def _access_ended(self, reason: str) -> None:
         self.close(ACCESS_ENDED, f"{reason}: connect again with live credentials")
@@ -156,6 +179,7 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
         if self._follower is not None:
             self.hub.unfollow(self._follower)
             self._follower = None
+        self.settings["feed_pinger"].discard(self)
         if self._pump is not None:
             self._pump.cancel()
         if self._watched is not None:
