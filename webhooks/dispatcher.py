@@ -313,9 +313,9 @@ class Dispatcher:
         self.tls = tls_context(config.webhook_ca_file)
         # Host names are resolved on threads of their own (see EndpointClient).
         self.resolver_threads = ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="webhooks-dns")
-        self.feed = EventFeed(run_db)
-        self.recorder = Recorder()
         self.lanes: dict[str, Lane] = {}
+        self.feed = EventFeed(run_db, wanted=lambda: bool(self.lanes))
+        self.recorder = Recorder()
         self.sender_id = 0
         self._flushing = asyncio.Lock()
 

@@ -10,6 +10,11 @@ With services the relay publishes each numbered batch on Redis: a batch
 that follows the window's newest event is taken as it is, without reading
 the log, and any other wakes the reader at once. Pub/sub may drop a batch;
 the reader still looks at the log between them, so nothing depends on it.
+
+All of it only while the sender holds an endpoint: with many workers, most
+senders hold none, and they neither read the log nor decode the relay's
+batches. One that takes an endpoint again starts its window at the log's
+head; its lanes read anything older from the log themselves.
 """
 
 from __future__ import annotations
@@ -42,9 +47,30 @@ SUBSCRIBED_POLL_SECONDS = 0.5
 RunDb = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 
+def log_head() -> int:
+    return read_only(Event.head)
+
+
+def log_after(seq: int, limit: int) -> list[Frame]:
+    return read_only(lambda: frames_after(seq, limit))
+
+
 class EventFeed:
-    def __init__(self, run_db: RunDb) -> None:
+    def __init__(
+        self,
+        run_db: RunDb,
+        wanted: Callable[[], bool],
+        read_head: Callable[[], int] = log_head,
+        read_after: Callable[[int, int], list[Frame]] = log_after,
+    ) -> None:
+        """`wanted`: whether the sender holds an endpoint now. `read_head`
+        and `read_after`: the log's head, and its frames after a seq (at
+        most so many), read blocking (on `run_db`)."""
         self._run_db = run_db
+        self._wanted = wanted
+        self._read_head = read_head
+        self._read_after = read_after
+        self._idle = False
         self._frames: list[Frame] = []
         self._head = 0  # the newest seq read
         self._start = 0  # the window holds the events after this seq
@@ -53,7 +79,12 @@ class EventFeed:
         self._subscribed = False
 
     async def start(self) -> None:
-        self._head = self._start = await self._run_db(lambda: read_only(Event.head))
+        """Start the window at the log's head."""
+        self._head = self._start = await self._run_db(self._read_head)
+        self._frames = []
+        # Lanes waiting for the old head look again (`wait_past`).
+        self._grown.set()
+        self._grown = asyncio.Event()
 
     @property
     def head(self) -> int:
@@ -62,8 +93,15 @@ class EventFeed:
     async def follow(self) -> None:
         """Read new events as they are numbered, until cancelled."""
         while True:
+            if not self._wanted():
+                self._idle = True
+                await asyncio.sleep(SUBSCRIBED_POLL_SECONDS)
+                continue
             try:
-                frames = await self._run_db(lambda: read_only(lambda: frames_after(self._head, PAGE)))
+                if self._idle:
+                    await self.start()
+                    self._idle = False
+                frames = await self._run_db(lambda: self._read_after(self._head, PAGE))
             except Exception:
                 frames = []
                 await asyncio.sleep(1)
@@ -96,8 +134,8 @@ class EventFeed:
                     await pubsub.subscribe(channel)
                     self._subscribed = True
                     async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self._offer(read_frames(message["data"]))
+                        if message["type"] == "message" and not self._idle:
+                            self.offer_batch(read_frames(message["data"]))
             except (redis.RedisError, OSError):
                 log.warning("webhook sender lost its Redis subscription; reading the log meanwhile")
             finally:
@@ -105,9 +143,11 @@ class EventFeed:
                 await client.aclose()
             await asyncio.sleep(1)
 
-    def _offer(self, frames: list[Frame]) -> None:
+    def offer_batch(self, frames: list[Frame]) -> None:
         """A published batch: taken if it follows the newest event read,
-        else the log is read now."""
+        else the log is read now (nothing while the sender holds no endpoint)."""
+        if self._idle:
+            return
         if frames and frames[0].seq == self._head + 1:
             self._extend(frames)
         elif frames and frames[-1].seq > self._head:
@@ -119,7 +159,7 @@ class EventFeed:
         if seq >= self._start:
             index = bisect.bisect_right(self._frames, seq, key=lambda frame: frame.seq)
             return self._frames[index : index + LANE_PAGE]
-        return await self._run_db(lambda: read_only(lambda: frames_after(seq, LANE_PAGE)))
+        return await self._run_db(lambda: self._read_after(seq, LANE_PAGE))
 
     async def wait_past(self, seq: int) -> None:
         """Return once an event after `seq` has been read."""
