@@ -57,6 +57,8 @@ class AccessWatch:
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
         self._closers: dict[Key, set[Close]] = {}
+        # The operators among them, asked about by id (tokens by revocation time).
+        self._operators: set[int] = set()
         self._expiries: list[tuple[datetime, Key]] = []
         self._task: asyncio.Task | None = None
 
@@ -73,6 +75,7 @@ class AccessWatch:
         """Call `close(reason)` once the operator is disabled."""
         key = ("operator", operator_id)
         self._watch(key, close)
+        self._operators.add(operator_id)
         return key
 
     def unwatch(self, key: Key, close: Close) -> None:
@@ -80,7 +83,7 @@ class AccessWatch:
         if remaining is not None:
             remaining.discard(close)
             if not remaining:
-                del self._closers[key]
+                self._forget(key)
 
     def _watch(self, key: Key, close: Close) -> None:
         self._closers.setdefault(key, set()).add(close)
@@ -95,7 +98,7 @@ class AccessWatch:
             while self._expiries and self._expiries[0][0] <= now:
                 _, key = heapq.heappop(self._expiries)
                 self._end(key, "token expired")
-            operators = [key[1] for key in self._closers if key[0] == "operator"]
+            operators = list(self._operators)
             try:
                 ended = await loop.run_in_executor(self._executor, ended_since, now - LOOK_BACK, operators)
             except Exception:
@@ -106,5 +109,11 @@ class AccessWatch:
         self._expiries.clear()
 
     def _end(self, key: Key, reason: str) -> None:
-        for close in self._closers.pop(key, ()):
+        for close in self._closers.get(key, set()).copy():
             close(reason)
+        self._forget(key)
+
+    def _forget(self, key: Key) -> None:
+        self._closers.pop(key, None)
+        if key[0] == "operator":
+            self._operators.discard(key[1])
