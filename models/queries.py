@@ -18,6 +18,7 @@ from .ledger import KINDS, STATUSES, Entry, Payment, PaymentMetadata
 from .metadata import metadata_filters
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
 from .rates import ExchangeRate, RateChange
+from .rows import instances
 
 
 def account_with_balances(account_id: str) -> tuple[Account, list[Balance]] | None:
@@ -142,7 +143,7 @@ def accounts_query(args: dict, cursor: str | None) -> Any:
 
 def list_payments(args: dict, limit: int, cursor: str | None, account: str | None = None) -> tuple[list, str | None]:
     """Payments newest first (or `order=asc`), by id, which sorts by time."""
-    rows = list(payments_query(args, cursor, account).limit(limit + 1))
+    rows = instances(payments_query(args, cursor, account).limit(limit + 1))
     return page(rows, limit, lambda p: [p.id])
 
 
