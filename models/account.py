@@ -25,6 +25,7 @@ from .funds import SYSTEM_ACCOUNT, available
 from .ids import new_id
 from .metadata import account_metadata_rows, check_metadata, metadata_of, metadata_text
 from .money import AmountError, format_amount, parse_signed_amount
+from .rows import instances
 from .serialize import account_json, balance_json, currency_json
 from .validation import AMOUNT, CODES, check_shape
 
@@ -98,7 +99,7 @@ class Balance(BaseModel):
         """Lock the given balances, always in id order so that two settlements
         touching the same balances can never wait on each other in a cycle."""
         query = cls.select().where(among(cls.id, sorted(set(balance_ids)))).order_by(cls.id)
-        return {balance.id: balance for balance in lock_rows(query)}
+        return {balance.id: balance for balance in instances(lock_rows(query))}
 
 
 ACCOUNT_FIELDS: dict[str, object] = {"owner": str, "email": str, "reference": str, "metadata": dict}

@@ -47,6 +47,7 @@ from .posting import balance_ids, exchange_pair, incoming, legs, post, system_ba
 from .rates import convert, rate_in_force, target_problem
 from .retry import retried_transaction
 from .reversals import recount_reversed
+from .rows import instances
 from .serialize import payment_json, payment_with_balances
 
 BATCH = 2000
@@ -71,8 +72,10 @@ def settle_pending(limit: int = BATCH) -> int:
             .order_by(Payment.created_at)
             .limit(limit)
         )
-        singles = list(claim_rows(query))
-        captures = list(claim_rows(_captures_requested().limit(limit - len(singles)))) if len(singles) < limit else []
+        singles = instances(claim_rows(query))
+        captures = (
+            instances(claim_rows(_captures_requested().limit(limit - len(singles)))) if len(singles) < limit else []
+        )
         groups = _claim_atomic_groups()
         if singles or captures or groups:
             _settle_locked(singles, groups, captures)
