@@ -10,7 +10,6 @@ from models.errors import not_found
 from models.exports import statement_lines
 from models.pagination import parse_limit
 from models.queries import (
-    ACCOUNT_LIST_PARAMETERS,
     account_with_balances,
     balance_entries,
     find_balance,
@@ -49,8 +48,6 @@ def account_detail(account_id: str) -> dict:
 
 
 class AccountsHandler(APIHandler):
-    query_parameters = (*ACCOUNT_LIST_PARAMETERS, "limit", "cursor")
-
     @scope("read")
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))
@@ -117,8 +114,6 @@ def balance_at(balance: Balance, moment: datetime) -> dict:
 
 
 class BalanceHandler(APIHandler):
-    query_parameters = ("as_of",)
-
     @scope("read", customers=balance_in_path)
     async def get(self, balance_id: str) -> None:
         as_of = parse_time("as_of", self.query_args().get("as_of"))
@@ -164,8 +159,6 @@ def statement_json(balance: Balance, period: Period, limit: int, cursor: str | N
 class BalanceStatementHandler(APIHandler):
     """Opening, closing, money in and out, and the entries of [from, to):
     paged JSON, or the whole of it as streamed CSV."""
-
-    query_parameters = ("from", "to", "format", "limit", "cursor")
 
     @scope("read")
     async def get(self, balance_id: str) -> None:

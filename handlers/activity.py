@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from models.activity import ACTIVITY_PARAMETERS, list_activity
+from models.activity import list_activity
 from models.pagination import parse_limit
 
 from .base import APIHandler, scope
 
 
 class ActivityHandler(APIHandler):
-    query_parameters = (*ACTIVITY_PARAMETERS, "limit", "cursor")
-
     @scope("admin")
     async def get(self) -> None:
         args = self.query_args()

@@ -252,10 +252,6 @@ class APIHandler(Counted, ReadRouting, NamesAllowedMethods, RefusalsAreNotFaults
     413 without ever being held in memory."""
 
     token: ApiToken | None = None
-    # The query parameters a GET takes, declared by the handlers whose lists
-    # and reads take some (a `metadata[key]` parameter stands for any key):
-    # they are those its OpenAPI operation documents.
-    query_parameters: tuple[str, ...] = ()
     # What of a body this handler keeps; past it, 413 `body_too_large`.
     max_body_bytes = MAX_BODY_BYTES
     _body_size = 0

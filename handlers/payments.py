@@ -13,7 +13,7 @@ from models.intake import Accepted, RequestSettlement, submit_deposit, submit_tr
 from models.ledger import AUTHORIZED, PENDING, REVERSIBLE_KINDS, Payment
 from models.pagination import parse_limit
 from models.payment_edits import update_payment
-from models.queries import PAYMENT_LIST_PARAMETERS, list_payments, payment_entries
+from models.queries import list_payments, payment_entries
 from models.reversals import reversal_ids, submit_reversal
 from models.serialize import payment_json
 from web.protocol import MAX_WAIT_SECONDS, PREFER_WAIT
@@ -99,8 +99,6 @@ class PaymentIntakeHandler(APIHandler):
 
 
 class PaymentsHandler(PaymentIntakeHandler):
-    query_parameters = (*PAYMENT_LIST_PARAMETERS, "format", "limit", "cursor")
-
     @scope("read")
     async def get(self) -> None:
         args, limit = self.query_args(), parse_limit(self.get_query_argument("limit", None))

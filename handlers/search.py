@@ -19,8 +19,6 @@ def search_json(text: str, limit: int) -> dict:
 
 
 class SearchHandler(APIHandler):
-    query_parameters = ("q", "limit")
-
     @scope("read")
     async def get(self) -> None:
         args = self.query_args()

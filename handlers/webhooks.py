@@ -3,8 +3,6 @@ secret, the delivery log, and sending a delivery again.
 
 A URL is checked (its host resolved) on a database thread before any
 transaction opens: DNS may take seconds, a transaction must not wait on it.
-The query parameters each handler reads are declared on it
-(`query_parameters`), and the OpenAPI document lists the same ones.
 """
 
 from __future__ import annotations
@@ -29,12 +27,8 @@ from models.webhooks import (
 
 from .base import APIHandler, scope
 
-PAGED = ("limit", "cursor")
-
 
 class WebhookHandler(APIHandler):
-    query_parameters: tuple[str, ...] = ()
-
     def check_idempotency_key(self) -> None:
         """A POST that creates nothing still refuses a key no POST takes."""
         key = self.request.headers.get("Idempotency-Key")
@@ -48,8 +42,6 @@ class WebhookHandler(APIHandler):
 
 
 class EndpointsHandler(WebhookHandler):
-    query_parameters = PAGED
-
     @scope("admin")
     async def get(self) -> None:
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)
@@ -101,8 +93,6 @@ class RotateSecretHandler(WebhookHandler):
 
 
 class DeliveriesHandler(WebhookHandler):
-    query_parameters = PAGED
-
     @scope("admin")
     async def get(self, endpoint_id: str) -> None:
         limit, cursor = parse_limit(self.get_query_argument("limit", None)), self.get_query_argument("cursor", None)

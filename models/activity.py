@@ -23,8 +23,6 @@ from .pagination import SEQ, TIME, decode_cursor, encode_cursor
 from .queries import parse_time
 from .serialize import iso
 
-# The query parameters of the activity list, besides `limit` and `cursor`.
-ACTIVITY_PARAMETERS = ("actor", "type", "created_after", "created_before")
 # Which of two lines at the same instant comes first, newest first.
 CHANGE, ACCESS = 1, 0
 

@@ -71,23 +71,6 @@ def parse_choice(name: str, raw: str | None, choices: Sequence[str]) -> str | No
     return raw
 
 
-# The query parameters of each list, besides `limit` and `cursor`; a
-# `metadata[key]=value` parameter (METADATA_FILTER) may be given for any key.
-METADATA_FILTER = "metadata[key]"
-ACCOUNT_LIST_PARAMETERS = ("active", "owner", "email", "currency", "q", "reference", METADATA_FILTER)
-PAYMENT_LIST_PARAMETERS = (
-    "status",
-    "kind",
-    "account",
-    "currency",
-    "created_after",
-    "created_before",
-    "order",
-    "reference",
-    METADATA_FILTER,
-)
-
-
 def list_accounts(args: dict, limit: int, cursor: str | None) -> tuple[list, str | None]:
     """Accounts oldest first, each with its balances (two queries).
 

@@ -3,7 +3,6 @@ gateway sends (OpenAPI 3.1's top-level `webhooks`)."""
 
 from __future__ import annotations
 
-from handlers.webhooks import DeliveriesHandler, EndpointsHandler, WebhookHandler
 from models.account import ACCOUNT_ID_PATTERN
 from models.destinations import MAX_URL_LENGTH
 from models.event import EVENT_TYPES
@@ -16,13 +15,8 @@ from .components import TIME, closed, nullable, page_of, ref, text
 ENDPOINTS = "/api/v1/webhook-endpoints"
 ENDPOINT = ENDPOINTS + "/{endpoint}"
 TAG = "Webhooks"
-# The query parameters each list takes: the handlers declare them, the document says them.
-QUERY_PARAMETERS = {"Limit": "limit", "Cursor": "cursor"}
-
-
-def _query(handler: type[WebhookHandler]) -> tuple[str, ...]:
-    names = {value: key for key, value in QUERY_PARAMETERS.items()}
-    return tuple(names[name] for name in handler.query_parameters)
+# The parameters of a list of pages.
+PAGED = ("Limit", "Cursor")
 
 
 def webhook_operations() -> list[tuple[str, str, dict]]:
@@ -36,7 +30,7 @@ def webhook_operations() -> list[tuple[str, str, dict]]:
             "List webhook endpoints",
             "admin",
             {"200": success("Endpoints, oldest first.", "WebhookEndpointList")},
-            parameters=_query(EndpointsHandler),
+            parameters=PAGED,
         ),
         operation(
             "post",
@@ -125,7 +119,7 @@ def webhook_operations() -> list[tuple[str, str, dict]]:
             "An endpoint's delivery log",
             "admin",
             {"200": success("Every attempt, newest first.", "WebhookAttemptList")},
-            parameters=("WebhookEndpointPath", *_query(DeliveriesHandler)),
+            parameters=("WebhookEndpointPath", *PAGED),
             errors=endpoint_errors,
         ),
         operation(
