@@ -23,7 +23,7 @@ from functools import partial
 import redis
 from peewee import InterfaceError, OperationalError
 
-from config import Config, StartupError
+from config import Config, StartupError, redis_client
 from models.account import SYSTEM_ACCOUNT, Account, create_account
 from models.audit import run_audit
 from models.auth import ApiToken, Operator
@@ -96,7 +96,7 @@ def reach_dependencies(config: Config) -> None:
         raise StartupError(_database_problem(config, problem)) from None
     if config.redis_url:
         try:
-            redis.Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+            redis_client(config.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
         except redis.RedisError as problem:
             raise StartupError(f"Redis at {config.redis_url} does not answer ({problem}): is it running?") from None
 

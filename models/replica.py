@@ -42,6 +42,8 @@ from peewee import Database
 from prometheus_client import Counter
 from psycopg2.extensions import connection
 
+from config import redis_client
+
 log = logging.getLogger(__name__)
 
 READS = Counter(
@@ -149,7 +151,7 @@ class WriteMarks:
     """
 
     def __init__(self, redis_url: str, max_lag: float) -> None:
-        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        client = redis_client(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._client = client
         self._start = client.register_script(self._START)
         self._end = client.register_script(self._END)

@@ -21,11 +21,10 @@ import threading
 import time
 from datetime import timedelta
 
-import redis
 from huey import Huey, crontab
 from prometheus_client import Counter, Histogram
 
-from config import Config
+from config import Config, redis_client
 from models.idempotency import forget_expired
 from models.settlement import BATCH, captures_waiting, settle_pending, stale_pending_ids
 
@@ -45,7 +44,7 @@ FLAG_TTL = 2.0
 
 class RedisFlag:
     def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._client = redis_client(url, socket_timeout=2, socket_connect_timeout=2)
         self._key = f"{QUEUE_NAME}:settlement-requested"
 
     def raise_(self) -> bool:
