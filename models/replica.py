@@ -106,6 +106,12 @@ class Replica:
             conn.close()
             raise
 
+    def _forget(self, which: str) -> None:
+        conn = self._connections.pop(which, None)
+        if conn is not None:
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()
+
     def _monitor(self) -> None:
         while not self._stop.wait(MONITOR_SECONDS):
             try:
@@ -115,12 +121,17 @@ class Replica:
             except psycopg2.Error:
                 pass  # the replica's bound only ages: reads fall back as it grows
             try:
-                replayed = self._query("replica", "SELECT pg_last_wal_replay_lsn() - '0/0'")
+                # NULL on a server that is not a standby (one promoted in a
+                # failover, or a `prefer-standby` URL that found none).
+                replayed = self._query(
+                    "replica", "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() - '0/0' END"
+                )
             except psycopg2.Error:
                 self._covered_at = None
                 continue
-            if replayed is None:  # not a standby at all
+            if replayed is None:  # not a standby (now): look for one again at the next round
                 self._covered_at = None
+                self._forget("replica")
                 continue
             self._advance(int(replayed))
 
