@@ -47,7 +47,7 @@ class Cluster:
     def __init__(self, services: HaServices, topology: LocalTopology) -> None:
         self.services, self.topology = services, topology
         self.admin = Api(topology.url, self.token("admin"))
-        self.reader = Api(topology.url, self.token("read"))
+        self.read_token = self.token("read")
 
     def token(self, scope: str) -> str:
         return server_command(self.topology.env, "create-token", "--name", f"ha {scope}", "--scope", scope).split()[-1]
@@ -86,7 +86,7 @@ def through(cluster: Cluster, fault: Callable[[], None], recovered: Callable[[],
     start = head_seq(cluster.admin)
     feed_times: list[float] = []
     follower = FeedClient(
-        cluster.topology.url, cluster.reader.token, after=start, on_event=lambda _: feed_times.append(time.monotonic())
+        cluster.topology.url, cluster.read_token, after=start, on_event=lambda _: feed_times.append(time.monotonic())
     ).start()
     traffic = Traffic(cluster.admin, accounts).start()
     try:
