@@ -44,6 +44,9 @@ class Config:
     # queued again by the sweeper, which runs every sweep_seconds.
     stale_after: float = 30.0
     sweep_seconds: int = 60
+    # Each worker runs the audit this often (its findings go to /metrics,
+    # for the alert on a failing audit); 0: never.
+    audit_seconds: float = 3600.0
     # API requests per second per token (a token bucket holding `burst`),
     # shared by every web process through Redis; 0 turns the limit off.
     api_rate_limit: float = 5000.0
@@ -92,6 +95,7 @@ class Config:
             feed_send_timeout=float(env.get("FEED_SEND_TIMEOUT", cls.feed_send_timeout)),
             stale_after=float(env.get("STALE_AFTER_SECONDS", cls.stale_after)),
             sweep_seconds=int(env.get("SWEEP_SECONDS", cls.sweep_seconds)),
+            audit_seconds=float(env.get("AUDIT_SECONDS", cls.audit_seconds)),
             api_rate_limit=float(env.get("API_RATE_LIMIT", cls.api_rate_limit)),
             api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
             login_attempts_per_minute=int(env.get("LOGIN_ATTEMPTS_PER_MINUTE", cls.login_attempts_per_minute)),

@@ -41,6 +41,10 @@ log = logging.getLogger("gateway")
 
 # What an access log line carries besides its message (handlers.app.log_request).
 REQUEST_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "remote_ip")
+# What a line about a payment carries besides, so that one query by either
+# id finds every line of its life, in every process: intake, settlement,
+# the relay's publication, webhook attempts.
+TRACE_FIELDS = ("payment_id",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,7 +58,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({name: record.__dict__[name] for name in REQUEST_FIELDS if name in record.__dict__})
+        entry.update({name: record.__dict__[name] for name in REQUEST_FIELDS + TRACE_FIELDS if name in record.__dict__})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)

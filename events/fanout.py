@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def read_frames(message: bytes) -> list[Frame]:
     """The frames of one events-channel message."""
-    return [Frame(seq, kind, tuple(accounts), text) for seq, kind, accounts, text in json.loads(message)]
+    return [Frame(seq, kind, tuple(accounts), text, *rest) for seq, kind, accounts, text, *rest in json.loads(message)]
 
 
 def deployment_tag(database_url: str) -> str:

@@ -27,13 +27,14 @@ and a claimed payment's row stays locked until its batch commits.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from peewee import ModelSelect
 
 from .account import Balance, inactive_accounts
-from .actors import NOBODY, Acting, acting_of_text
+from .actors import NOBODY, SYSTEM, Acting, acting_of_text
 from .bulk import statement_batch
 from .connection import utcnow
 from .currency import exponent_of
@@ -48,6 +49,8 @@ from .rates import convert, rate_in_force, target_problem
 from .retry import retried_transaction
 from .reversals import recount_reversed
 from .serialize import payment_json, payment_with_balances
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000
 # Atomic groups claimed by one batch (each holds at most 50 payments).
@@ -288,6 +291,16 @@ class _Batch:
         payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now
         self.events.append(("payment.failed", payment_json(payment)))
 
+    def actings(self, payments: list[Payment]) -> list[Acting]:
+        """Who each event is by: the system (or whoever asked for a
+        capture), in the request that sent its payment, so that the
+        payment's trace (`request_id`) follows it to the feed and webhooks."""
+        sent_in = {p.id: p.request_id for p in payments}
+        return [
+            self.acted.get(n) or (Acting(SYSTEM, None, sent_in.get(data["id"])) if sent_in.get(data["id"]) else NOBODY)
+            for n, (_, data) in enumerate(self.events)
+        ]
+
     def write(self, payments: list[Payment]) -> None:
         """The batch's updates, one statement per table (two for payments
         when exchanges were priced: their amounts and rates), its entries
@@ -317,10 +330,12 @@ class _Batch:
                 same={"settled_at": self.now},
             )
             batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in priced])
-            actings = [self.acted.get(n, NOBODY) for n in range(len(self.events))] if self.acted else None
-            record_events(self.events, (Entry, self.entries), at=self.now, into=batch, actings=actings)
+            record_events(self.events, (Entry, self.entries), at=self.now, into=batch, actings=self.actings(payments))
         recount_reversed({p.reverses_id for p in payments if p.status == FAILED and p.reverses_id})
         count_outcomes(payments, self.now)
+        if log.isEnabledFor(logging.INFO):
+            for p in payments:
+                log.info("payment %s %s", p.id, p.status, extra={"payment_id": p.id, "request_id": p.request_id})
 
 
 def stale_pending_ids(older_than: timedelta, limit: int = 1000) -> list[str]:

@@ -5,15 +5,18 @@ the PostgreSQL leader, losing the Redis master and a switchover, with
 clients sending payments all along: every payment answered 2xx settles
 exactly once, no Idempotency-Key makes two payments, the feed has no gap and
 the audit holds. How long intake, settlement and the feed stopped is
-measured and printed."""
+measured and printed. And each log line of a payment's life, in every
+process, carries its request id and its id."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -22,9 +25,10 @@ from deploy.ha import HaServices
 from deploy.local import LocalTopology
 from deploy.processes import server_command
 from tests.support.client import Api
-from tests.support.environment import CONFIG
+from tests.support.environment import CONFIG, RECEIVER_CERTIFICATE
 from tests.support.events import events_after, head_seq
 from tests.support.ledger import open_account
+from tests.support.receiver import Receiver
 from tests.support.traffic import Traffic, longest_gap, monotonic_of
 from tools.feed import FeedClient
 
@@ -44,8 +48,8 @@ INTAKE_GOAL_SECONDS = 15.0
 
 
 class Cluster:
-    def __init__(self, services: HaServices, topology: LocalTopology) -> None:
-        self.services, self.topology = services, topology
+    def __init__(self, services: HaServices, topology: LocalTopology, log_dir: Path) -> None:
+        self.services, self.topology, self.log_dir = services, topology, log_dir
         self.admin = Api(topology.url, self.token("admin"))
         self.read_token = self.token("read")
 
@@ -69,7 +73,7 @@ def cluster(tmp_path_factory):
         env.update(services.environment(), LOG_LEVEL="info", LOG_FORMAT="json", **FAST_SWEEPER)
         logs = tmp_path_factory.mktemp("ha-logs")
         with LocalTopology(web=2, workers=2, env=env, log_dir=logs) as topology:
-            yield Cluster(services, topology)
+            yield Cluster(services, topology, logs)
 
 
 def report(capsys: pytest.CaptureFixture, what: str, figures: dict) -> None:
@@ -159,6 +163,65 @@ def wait(check: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.25)
     return False
+
+
+def json_lines(folder: Path) -> dict[str, list[dict]]:
+    """Every JSON line of every process's log in `folder`, by file name."""
+    found: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob("*.log")):
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.startswith("{")]
+        found[path.name] = [json.loads(line) for line in lines]
+    return found
+
+
+def test_every_log_line_of_a_payments_life_carries_its_request_id_and_payment_id(cluster):
+    receiver = Receiver(RECEIVER_CERTIFICATE)
+    made = cluster.admin.post("/api/v1/webhook-endpoints", {"url": receiver.url, "event_types": ["payment.completed"]})
+    assert made.status == 201, made.body
+    receiver.secrets = [made.body["secret"]]
+    try:
+        sender = open_account(cluster.admin, cluster.admin, {"PHP": "10.00"})
+        receiver_account = open_account(cluster.admin, cluster.admin, currencies=["PHP"])
+        request_id = f"trace-{uuid.uuid4().hex}"
+        paid = cluster.admin.post(
+            "/api/v1/payments",
+            {"from_account": sender, "to_account": receiver_account, "amount": "2.50"},
+            headers={"X-Request-Id": request_id},
+            wait=20,
+        )
+        assert paid.status == 201 and paid.body["status"] == "completed", paid.body
+        payment_id = paid.body["id"]
+        receiver.wait_for(lambda got: any(payment_id in d.body.decode() for d in got))
+
+        def traced() -> dict[str, list[dict]]:
+            return {
+                name: [
+                    line
+                    for line in lines
+                    if payment_id in (line.get("payment_id"), line.get("request_id"))
+                    or request_id in (line.get("payment_id"), line.get("request_id"))
+                ]
+                for name, lines in json_lines(cluster.log_dir).items()
+            }
+
+        def every_step_logged() -> bool:
+            loggers = {line["logger"] for lines in traced().values() for line in lines}
+            return {"tornado.access", "models.settlement", "events.relay", "webhooks.dispatcher"} <= loggers
+
+        assert wait(every_step_logged, 20), traced()
+        lines = traced()
+        # Found by either id, every line carries both.
+        for line in (line for found in lines.values() for line in found):
+            assert (line.get("request_id"), line.get("payment_id")) == (request_id, payment_id), line
+        # The web process that took it, and the workers that settled and published it.
+        assert any(name.startswith("web-") and found for name, found in lines.items()), lines
+        assert any(name.startswith("worker-") and found for name, found in lines.items()), lines
+        messages = [line["message"] for found in lines.values() for line in found]
+        assert any("payment.created published" in m for m in messages), messages
+        assert any("payment.completed published" in m for m in messages), messages
+    finally:
+        cluster.admin.request("DELETE", f"/api/v1/webhook-endpoints/{made.body['id']}")
+        receiver.stop()
 
 
 def test_killing_the_postgresql_leader_mid_traffic_loses_no_answered_payment(cluster, capsys):

@@ -210,6 +210,16 @@ class Lane:
             await self.d.lease_valid()
             attempts += 1
             ok, row = await self._attempt(frame.seq, self.delivered, message_id, body, attempts)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "webhook %s attempt %d of event %d to endpoint %s: %s",
+                    message_id,
+                    attempts,
+                    frame.seq,
+                    self.id,
+                    row["status_code"] or row["error"],
+                    extra=frame.trace(),
+                )
             now = utcnow()
             first_at = first_at or now
             if ok:
