@@ -163,6 +163,15 @@ class LocalTopology:
         self.stop()
 
 
+def process_running(pid: int) -> bool:
+    """Whether process `pid` exists and has not ended (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,12 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "down":
         pid = int(state.read_text())
         os.kill(pid, signal.SIGTERM)
-        # Back when everything it started has stopped.
+        # Back when everything it started has stopped: `up` removes its state
+        # file last (or, killed, is gone; a zombie counts as gone).
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not state.exists() or not process_running(pid):
                 return
             time.sleep(0.2)
         raise SystemExit(f"process {pid} did not stop within 120 s")
