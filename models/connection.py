@@ -81,7 +81,15 @@ def reading_replica() -> Iterator[Database]:
     connection of its own is opened if need be); yields its database."""
     assert replica is not None, "no replica is connected"
     standby = replica.database
+    measured = replica.measured
+    if measured is not None and not standby.is_closed():
+        info = standby.connection().info
+        if (info.host, info.port) != measured:
+            standby.close()  # on a server the monitor does not measure (now)
     if standby.is_closed():
+        if measured is not None:
+            # The one server whose lag is known, out of a multi-host URL's.
+            standby.connect_params.update(host=measured[0], port=measured[1])
         standby.connect()
     _reading.database = standby
     try:

@@ -65,6 +65,11 @@ class Replica:
         self._connections: dict[str, connection] = {}
         self._samples: deque[tuple[float, int]] = deque()
         self._covered_at: float | None = None
+        # The server (host, port) the monitor measures: with a multi-host
+        # READ_REPLICA_URL (`prefer-standby`), reads are made to go there
+        # too (`models.connection.reading_replica`), never to another
+        # standby whose lag nobody measured.
+        self.measured: tuple[str, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._monitor, name="replica-monitor", daemon=True)
         self._thread.start()
@@ -96,6 +101,9 @@ class Replica:
             conn = psycopg2.connect(self._urls[which], connect_timeout=2)
             conn.autocommit = True
             self._connections[which] = conn
+            if which == "replica":
+                self._covered_at = None  # perhaps another server than before: measured anew
+                self.measured = (conn.info.host, conn.info.port)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)

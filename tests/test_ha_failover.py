@@ -28,6 +28,7 @@ from tests.support.client import Api
 from tests.support.environment import CONFIG, RECEIVER_CERTIFICATE
 from tests.support.events import events_after, head_seq
 from tests.support.ledger import open_account
+from tests.support.metrics import scrape
 from tests.support.receiver import Receiver
 from tests.support.traffic import Traffic, longest_gap, monotonic_of
 from tools.feed import FeedClient
@@ -222,6 +223,39 @@ def test_every_log_line_of_a_payments_life_carries_its_request_id_and_payment_id
     finally:
         cluster.admin.request("DELETE", f"/api/v1/webhook-endpoints/{made.body['id']}")
         receiver.stop()
+
+
+def test_reads_go_to_a_standby_of_the_cluster_the_monitor_measures(cluster):
+    # READ_REPLICA_URL names every node with prefer-standby: a reader's
+    # reads are answered by a standby, and show its latest data once the
+    # lag rules allow (the reader sent no write).
+    reader = Api(cluster.topology.url, cluster.read_token)
+    account = open_account(cluster.admin, cluster.admin, {"PHP": "3.00"})
+    standby_ports = {m["port"] for m in cluster.services.members() if m.get("role") in ("replica", "sync_standby")}
+
+    def replica_reads() -> float:
+        return sum(
+            scrape(url + "/metrics").get(("gateway_routed_reads_total", (("database", "replica"),)), 0.0)
+            for _, url in cluster.topology.web
+        )
+
+    before = replica_reads()
+    assert wait(lambda: reader.get(f"/api/v1/accounts/{account}").status == 200 and replica_reads() > before, 30)
+    # Those reads ran on a standby: besides each web process's monitor
+    # connection, the standbys hold the connections the reads ran on.
+    on_standbys = 0
+    for port in standby_ports:
+        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = 'gateway' AND usename = 'gateway'"
+                    " AND backend_type = 'client backend'"
+                )
+                on_standbys += cur.fetchone()[0]  # type: ignore[index]
+        finally:
+            conn.close()
+    assert on_standbys > len(cluster.topology.web)
 
 
 def test_killing_the_postgresql_leader_mid_traffic_loses_no_answered_payment(cluster, capsys):
