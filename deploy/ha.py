@@ -29,6 +29,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -172,8 +173,13 @@ class PatroniNode:
             return False
 
     def postmaster_pid(self) -> int | None:
+        """The pid of this node's running postmaster, if one runs (a stale
+        postmaster.pid naming another process does not count)."""
         with contextlib.suppress(OSError, ValueError):
-            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if command and command[0].endswith(b"postgres") and str(self.data).encode() in command:
+                return pid
         return None
 
     def kill(self) -> None:
@@ -183,7 +189,7 @@ class PatroniNode:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        if postmaster:
+        if postmaster and postmaster == self.postmaster_pid():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(postmaster, signal.SIGKILL)
         wait_for(lambda: not self.accepts_connections(), 10, f"{self.name}'s PostgreSQL still answers")

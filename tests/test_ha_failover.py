@@ -279,6 +279,8 @@ def test_killing_the_redis_master_mid_traffic_promotes_the_replica_and_loses_not
 
 
 def test_a_switchover_under_load_loses_nothing_and_fails_no_request_a_retry_does_not_recover(cluster, capsys):
+    # After a failover, Patroni names a synchronous standby again within a few of its loops.
+    assert wait(cluster.services.has_sync_standby, 60), cluster.services.members()
     leader = cluster.services.leader()
     members = cluster.services.members()
     candidate = next(m["name"] for m in members if m.get("role") == "sync_standby")
