@@ -34,9 +34,9 @@ from datetime import datetime, timedelta
 from peewee import ModelSelect
 
 from .account import Balance, inactive_accounts
-from .actors import NOBODY, SYSTEM, Acting, acting_of_text
+from .actors import NOBODY, Acting, acting_of_text
 from .bulk import statement_batch
-from .connection import utcnow
+from .connection import database, utcnow
 from .currency import exponent_of
 from .dialect import claim_rows, lock_rows, walk_queue_indexes
 from .event import record_events
@@ -179,6 +179,26 @@ class _Batch:
         # whoever asked for it), by their place in `events`.
         self.acted: dict[int, Acting] = {}
         self.changed: dict[str, Balance] = {}
+        # What was settled, for its lines in the log once committed.
+        self.traced: dict[str, Payment] = {}
+        if log.isEnabledFor(logging.INFO):
+            database.after_commit(self.log_settled)
+
+    def trace(self, payment: Payment) -> None:
+        """The event about to be recorded is by the system, in the request
+        that sent `payment`: its trace (`request_id`) follows it to the
+        feed, webhooks and the logs."""
+        if payment.request_id:
+            self.acted[len(self.events)] = NOBODY._replace(request_id=payment.request_id)
+        else:
+            self.acted.pop(len(self.events), None)
+        self.traced[payment.id] = payment
+
+    def log_settled(self) -> None:
+        """One line per settled payment, with its trace, after the commit."""
+        for payment in self.traced.values():
+            extra = {"payment_id": payment.id, "request_id": payment.request_id}
+            log.info("payment %s %s", payment.id, payment.status, extra=extra)
 
     def settle(self, payment: Payment) -> None:
         failure = self.judge(payment)
@@ -248,6 +268,7 @@ class _Batch:
         self.entries += post(payment, payment_legs, self.now)
         payment.status, payment.settled_at = COMPLETED, self.now
         self.changed.update((balance.id, balance) for balance, _, _ in payment_legs)
+        self.trace(payment)
         self.events.append(("payment.completed", payment_with_balances(payment, [b for b, _, _ in payment_legs])))
 
     def authorize(self, payment: Payment) -> None:
@@ -257,6 +278,7 @@ class _Batch:
         source.updated_at = self.now
         self.changed[source.id] = source
         payment.status, payment.settled_at, payment.authorized_amount = AUTHORIZED, self.now, payment.amount
+        self.trace(payment)
         self.events.append(("payment.authorized", payment_with_balances(payment, [source, target])))
 
     def capture(self, hold: Payment) -> None:
@@ -271,6 +293,7 @@ class _Batch:
         source.held -= int(hold.authorized_amount or 0)
         self.changed[source.id] = source
         hold.capture_requested = None
+        self.traced[hold.id] = hold  # its events are by whoever asked for the capture
         refusal = capture_refusal(hold, amount, self.balances, self.inactive)
         if refusal is not None:
             hold.status, hold.failure_code, hold.settled_at = FAILED, refusal.code, self.now
@@ -289,17 +312,8 @@ class _Batch:
 
     def fail(self, payment: Payment, failure: str) -> None:
         payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now
+        self.trace(payment)
         self.events.append(("payment.failed", payment_json(payment)))
-
-    def actings(self, payments: list[Payment]) -> list[Acting]:
-        """Who each event is by: the system (or whoever asked for a
-        capture), in the request that sent its payment, so that the
-        payment's trace (`request_id`) follows it to the feed and webhooks."""
-        sent_in = {p.id: p.request_id for p in payments}
-        return [
-            self.acted.get(n) or (Acting(SYSTEM, None, sent_in.get(data["id"])) if sent_in.get(data["id"]) else NOBODY)
-            for n, (_, data) in enumerate(self.events)
-        ]
 
     def write(self, payments: list[Payment]) -> None:
         """The batch's updates, one statement per table (two for payments
@@ -330,12 +344,10 @@ class _Batch:
                 same={"settled_at": self.now},
             )
             batch.update_rows(Payment, [{"id": p.id, "rate": p.rate, "target_amount": p.target_amount} for p in priced])
-            record_events(self.events, (Entry, self.entries), at=self.now, into=batch, actings=self.actings(payments))
+            actings = [self.acted.get(n, NOBODY) for n in range(len(self.events))] if self.acted else None
+            record_events(self.events, (Entry, self.entries), at=self.now, into=batch, actings=actings)
         recount_reversed({p.reverses_id for p in payments if p.status == FAILED and p.reverses_id})
         count_outcomes(payments, self.now)
-        if log.isEnabledFor(logging.INFO):
-            for p in payments:
-                log.info("payment %s %s", p.id, p.status, extra={"payment_id": p.id, "request_id": p.request_id})
 
 
 def stale_pending_ids(older_than: timedelta, limit: int = 1000) -> list[str]:
