@@ -33,10 +33,11 @@ from datetime import datetime, timedelta
 
 from peewee import ModelSelect
 
+from . import connection
 from .account import Balance, inactive_accounts
 from .actors import NOBODY, Acting, acting_of_text
 from .bulk import statement_batch
-from .connection import database, utcnow
+from .connection import utcnow
 from .currency import exponent_of
 from .dialect import claim_rows, lock_rows, walk_queue_indexes
 from .event import record_events
@@ -182,7 +183,7 @@ class _Batch:
         # What was settled, for its lines in the log once committed.
         self.traced: dict[str, Payment] = {}
         if log.isEnabledFor(logging.INFO):
-            database.after_commit(self.log_settled)
+            connection.database.after_commit(self.log_settled)
 
     def trace(self, payment: Payment) -> None:
         """The event about to be recorded is by the system, in the request
