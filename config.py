@@ -197,6 +197,16 @@ def _sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str, int, str | No
     return hosts, unquote(master), int(db or 0), password
 
 
+def redis_place(url: str) -> str:
+    """Where Redis is, for a message: the URL, or the master's name and its
+    Sentinels (never a password)."""
+    if not url.startswith(SENTINEL_SCHEME + "://"):
+        return f"Redis at {url}"
+    hosts, master, db, _ = _sentinel_parts(url)
+    sentinels = ",".join(f"{host}:{port}" for host, port in hosts)
+    return f"the Redis master {master!r} (database {db}) of the Sentinels {sentinels}"
+
+
 # How long asking a Sentinel who the master is may take.
 SENTINEL_TIMEOUT = 0.5
 

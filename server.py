@@ -23,7 +23,7 @@ from functools import partial
 import redis
 from peewee import InterfaceError, OperationalError
 
-from config import Config, StartupError, redis_client
+from config import Config, StartupError, redis_client, redis_place
 from models.account import SYSTEM_ACCOUNT, Account, create_account
 from models.audit import run_audit
 from models.auth import ApiToken, Operator
@@ -102,6 +102,11 @@ def reach_dependencies(config: Config) -> None:
         try:
             redis_client(config.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
         except redis.RedisError as problem:
+            if config.redis_sentinels:
+                raise StartupError(
+                    f"{redis_place(config.redis_url)} cannot be reached ({problem}):"
+                    " are the Sentinels running, and do they know REDIS_SENTINEL_MASTER?"
+                ) from None
             raise StartupError(f"Redis at {config.redis_url} does not answer ({problem}): is it running?") from None
 
 

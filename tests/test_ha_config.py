@@ -5,12 +5,17 @@ which Redis is the master."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from config import Config, StartupError
+from deploy.processes import free_port
 from events.fanout import deployment_tag
 from models.connection import open_database
-from tests.support.environment import CONFIG, required_database_url
+from tests.support.environment import CONFIG, ROOT, required_database_url
 
 SENTINELS = {"REDIS_SENTINELS": "127.0.0.1:26390, 127.0.0.1:26391,127.0.0.1:26392", "REDIS_SENTINEL_MASTER": "gateway"}
 
@@ -69,3 +74,28 @@ def test_a_multi_host_database_url_reaches_the_host_that_answers():
         assert db.execute_sql("SELECT NOT pg_is_in_recovery()").fetchone() == (True,)
     finally:
         db.close()
+
+
+def test_redis_sentinels_that_do_not_answer_are_named_in_one_line():
+    # Nothing listens on these ports: the server says where it looked.
+    env = dict(
+        os.environ,
+        DATABASE_URL=CONFIG.database_url or "",
+        REDIS_SENTINELS="127.0.0.1:1,127.0.0.1:2",
+        REDIS_SENTINEL_MASTER="gateway",
+    )
+    env.pop("REDIS_URL", None)
+    if not CONFIG.database_url:
+        env.pop("DATABASE_URL")
+    done = subprocess.run(
+        [sys.executable, "server.py", "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "the Redis master 'gateway' (database 0) of the Sentinels 127.0.0.1:1,127.0.0.1:2" in lines[0]
+    assert "REDIS_SENTINEL_MASTER" in lines[0]
