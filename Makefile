@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 AXE_VERSION := 4.14.1
 AXE := .cache/node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-fast test-embedded test-services lint format bench topology clean
+.PHONY: run test test-fast test-embedded test-services lint format bench topology topology-ha clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,14 @@ bench: $(VENV)/.installed
 topology: $(VENV)/.installed
 	command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
 	$(PY) -m deploy.local up
+
+## The same on loopback with etcd, 3 PostgreSQL nodes under Patroni and Redis with 3 Sentinels of its own; Ctrl-C stops all
+topology-ha: $(VENV)/.installed
+	command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
+	command -v patroni >/dev/null && command -v etcd >/dev/null && command -v redis-sentinel >/dev/null \
+		&& test -x /usr/lib/postgresql/15/bin/postgres \
+		|| (apt-get update -qq && apt-get install -y -qq patroni etcd-server redis-sentinel postgresql-15)
+	$(PY) -m deploy.local up --ha
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 
 class StartupError(Exception):
@@ -43,6 +44,9 @@ class Config:
     # queued again by the sweeper, which runs every sweep_seconds.
     stale_after: float = 30.0
     sweep_seconds: int = 60
+    # Each worker runs the audit this often (its findings go to /metrics,
+    # for the alert on a failing audit); 0: never.
+    audit_seconds: float = 3600.0
     # API requests per second per token (a token bucket holding `burst`),
     # shared by every web process through Redis; 0 turns the limit off.
     api_rate_limit: float = 5000.0
@@ -80,7 +84,7 @@ class Config:
             port=int(env.get("PORT", cls.port)),
             data_dir=Path(env.get("DATA_DIR", "./var")),
             database_url=env.get("DATABASE_URL") or None,
-            redis_url=env.get("REDIS_URL") or None,
+            redis_url=redis_address(env),
             read_replica_url=env.get("READ_REPLICA_URL") or None,
             cookie_secret=env.get("COOKIE_SECRET") or None,
             log_format=env.get("LOG_FORMAT", cls.log_format),
@@ -91,6 +95,7 @@ class Config:
             feed_send_timeout=float(env.get("FEED_SEND_TIMEOUT", cls.feed_send_timeout)),
             stale_after=float(env.get("STALE_AFTER_SECONDS", cls.stale_after)),
             sweep_seconds=int(env.get("SWEEP_SECONDS", cls.sweep_seconds)),
+            audit_seconds=float(env.get("AUDIT_SECONDS", cls.audit_seconds)),
             api_rate_limit=float(env.get("API_RATE_LIMIT", cls.api_rate_limit)),
             api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
             login_attempts_per_minute=int(env.get("LOGIN_ATTEMPTS_PER_MINUTE", cls.login_attempts_per_minute)),
@@ -106,6 +111,11 @@ class Config:
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def redis_sentinels(self) -> bool:
+        """Whether Redis is found through Sentinels (REDIS_SENTINELS)."""
+        return bool(self.redis_url and self.redis_url.startswith(SENTINEL_SCHEME + "://"))
 
     @property
     def embedded(self) -> bool:
@@ -141,3 +151,88 @@ class Config:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+# How the Redis address reads when Sentinels name the master:
+# redis+sentinel://[:password@]host:port,host:port/master/db
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+def redis_address(env: Mapping[str, str]) -> str | None:
+    """REDIS_URL, or, with REDIS_SENTINELS and REDIS_SENTINEL_MASTER, the
+    Sentinels' address (`SENTINEL_SCHEME`). There REDIS_URL, if also set,
+    gives only the database number and the password; the Sentinels give
+    the host."""
+    sentinels = (env.get("REDIS_SENTINELS") or "").strip()
+    plain = env.get("REDIS_URL") or None
+    if not sentinels:
+        return plain
+    master = (env.get("REDIS_SENTINEL_MASTER") or "").strip()
+    if not master:
+        raise StartupError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER: the name the Sentinels know the master by")
+    for sentinel in sentinels.split(","):
+        host, _, port = sentinel.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise StartupError(f"REDIS_SENTINELS must be host:port,host:port,...; {sentinel!r} is not host:port")
+    password, db = "", "0"
+    if plain:
+        given = urlsplit(plain)
+        password = f":{given.password}@" if given.password else ""
+        db = given.path.strip("/") or "0"
+    hosts = ",".join(s.strip() for s in sentinels.split(","))
+    return f"{SENTINEL_SCHEME}://{password}{hosts}/{master}/{db}"
+
+
+def _sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
+    """(sentinels, master name, database number, password) of a
+    `SENTINEL_SCHEME` address."""
+    parts = urlsplit(url)
+    credentials, _, netloc = parts.netloc.rpartition("@")
+    password = unquote(credentials.partition(":")[2]) or None
+    hosts = []
+    for sentinel in netloc.split(","):
+        host, _, port = sentinel.rpartition(":")
+        hosts.append((host.strip("[]"), int(port)))
+    master, _, db = parts.path.strip("/").partition("/")
+    return hosts, unquote(master), int(db or 0), password
+
+
+def redis_place(url: str) -> str:
+    """Where Redis is, for a message: the URL, or the master's name and its
+    Sentinels (never a password)."""
+    if not url.startswith(SENTINEL_SCHEME + "://"):
+        return f"Redis at {url}"
+    hosts, master, db, _ = _sentinel_parts(url)
+    sentinels = ",".join(f"{host}:{port}" for host, port in hosts)
+    return f"the Redis master {master!r} (database {db}) of the Sentinels {sentinels}"
+
+
+# How long asking a Sentinel who the master is may take.
+SENTINEL_TIMEOUT = 0.5
+
+
+def redis_client(url: str, **options: Any) -> Any:
+    """A Redis client for the address `url` (`Config.redis_url`). Through
+    Sentinels, its connection pool asks them for the master whenever it
+    connects, so after a failover the next command reaches the new master
+    without a restart. `options` are redis-py's (timeouts, ...)."""
+    import redis
+    from redis.sentinel import Sentinel
+
+    if not url.startswith(SENTINEL_SCHEME + "://"):
+        return redis.Redis.from_url(url, **options)
+    hosts, master, db, password = _sentinel_parts(url)
+    sentinel_options = {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT}
+    return Sentinel(hosts, sentinel_kwargs=sentinel_options).master_for(master, db=db, password=password, **options)
+
+
+def async_redis_client(url: str, **options: Any) -> Any:
+    """`redis_client` for asyncio (redis.asyncio)."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.sentinel import Sentinel
+
+    if not url.startswith(SENTINEL_SCHEME + "://"):
+        return aioredis.Redis.from_url(url, **options)
+    hosts, master, db, password = _sentinel_parts(url)
+    sentinel_options = {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT}
+    return Sentinel(hosts, sentinel_kwargs=sentinel_options).master_for(master, db=db, password=password, **options)

@@ -23,7 +23,7 @@ from functools import partial
 import redis
 from peewee import InterfaceError, OperationalError
 
-from config import Config, StartupError
+from config import Config, StartupError, redis_client, redis_place
 from models.account import SYSTEM_ACCOUNT, Account, create_account
 from models.audit import run_audit
 from models.auth import ApiToken, Operator
@@ -41,6 +41,10 @@ log = logging.getLogger("gateway")
 
 # What an access log line carries besides its message (handlers.app.log_request).
 REQUEST_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "remote_ip")
+# What a line about a payment carries besides, so that one query by either
+# id finds every line of its life, in every process: intake, settlement,
+# the relay's publication, webhook attempts.
+TRACE_FIELDS = ("payment_id",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,7 +58,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({name: record.__dict__[name] for name in REQUEST_FIELDS if name in record.__dict__})
+        entry.update({name: record.__dict__[name] for name in REQUEST_FIELDS + TRACE_FIELDS if name in record.__dict__})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -96,8 +100,13 @@ def reach_dependencies(config: Config) -> None:
         raise StartupError(_database_problem(config, problem)) from None
     if config.redis_url:
         try:
-            redis.Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+            redis_client(config.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
         except redis.RedisError as problem:
+            if config.redis_sentinels:
+                raise StartupError(
+                    f"{redis_place(config.redis_url)} cannot be reached ({problem}):"
+                    " are the Sentinels running, and do they know REDIS_SENTINEL_MASTER?"
+                ) from None
             raise StartupError(f"Redis at {config.redis_url} does not answer ({problem}): is it running?") from None
 
 

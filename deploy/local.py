@@ -4,7 +4,12 @@ Redis (DATABASE_URL and REDIS_URL). For tests, benchmarks and trying
 failover by hand:
 
     python -m deploy.local up [--web 2] [--workers 2] [--port 8080]   # Ctrl-C stops everything
+    python -m deploy.local up --ha                                     # ...on Patroni, etcd and Sentinels
     python -m deploy.local down                                        # ...or this, from another shell
+
+With --ha it starts, besides, the highly available services of
+`deploy.ha` (etcd, three PostgreSQL nodes under Patroni, a Redis master and
+replica with three Sentinels) and runs the service on them instead.
 
 nginx runs as a foreground child with a generated configuration (the same
 template docker-compose.yml uses) in a folder of its own. Every process is
@@ -15,6 +20,7 @@ killed, so nothing outlives a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -24,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from deploy.processes import ROOT, die_with_parent, free_port, server_command, spawn, wait_ready
+from config import Config
+from deploy.ha import HaServices
+from deploy.processes import ROOT, die_with_parent, free_port, free_port_pair, server_command, spawn, wait_ready
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "gateway.conf.template"
 
@@ -78,10 +86,23 @@ def nginx_config(directory: Path, listen: int, web_ports: list[int]) -> Path:
 class LocalTopology:
     """nginx + `web` web processes + `workers` workers, on loopback."""
 
-    def __init__(self, web: int = 2, workers: int = 2, port: int | None = None, env: dict | None = None) -> None:
+    def __init__(
+        self,
+        web: int = 2,
+        workers: int = 2,
+        port: int | None = None,
+        env: dict | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
         self.env = dict(os.environ if env is None else env)
-        if not self.env.get("DATABASE_URL") or not self.env.get("REDIS_URL"):
-            raise SystemExit("the local topology needs DATABASE_URL and REDIS_URL (PostgreSQL and Redis)")
+        config = Config.from_env(self.env)
+        if not config.database_url or not config.redis_url:
+            raise SystemExit(
+                "the local topology needs DATABASE_URL and REDIS_URL (or REDIS_SENTINELS): PostgreSQL and Redis"
+            )
+        # Each process's output in a file of its own here (web-1.log,
+        # worker-1.log, ...) when given; else this process's.
+        self.log_dir = log_dir
         self.web_count, self.worker_count = web, workers
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -90,18 +111,22 @@ class LocalTopology:
         self.nginx: subprocess.Popen | None = None
         self.directory = Path(tempfile.mkdtemp(prefix="gateway-nginx-"))
 
-    def _spawn(self, args: list[str], **env: str) -> subprocess.Popen:
-        return spawn(args, {**self.env, **env})
+    def _spawn(self, args: list[str], log_name: str, **env: str) -> subprocess.Popen:
+        if self.log_dir is None:
+            return spawn(args, {**self.env, **env})
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{log_name}.log", "ab") as log:
+            return spawn(args, {**self.env, **env}, stdout=log, stderr=subprocess.STDOUT)
 
     def start(self) -> LocalTopology:
         server_command(self.env, "migrate")
-        for _ in range(self.worker_count):
-            port = free_port()
-            process = self._spawn(["worker", "--workers", "4"], METRICS_PORT=str(port))
+        for n in range(self.worker_count):
+            port = free_port_pair()  # its metrics, and its webhook sender's on the next port
+            process = self._spawn(["worker", "--workers", "4"], f"worker-{n + 1}", METRICS_PORT=str(port))
             self.workers.append((process, f"http://127.0.0.1:{port}"))
-        for _ in range(self.web_count):
+        for n in range(self.web_count):
             port = free_port()
-            web = self._spawn(["serve", "--port", str(port)], TRUST_PROXY_HEADERS="1")
+            web = self._spawn(["serve", "--port", str(port)], f"web-{n + 1}", TRUST_PROXY_HEADERS="1")
             self.web.append((web, f"http://127.0.0.1:{port}"))
         for _, url in self.web:
             wait_ready(url)
@@ -138,6 +163,15 @@ class LocalTopology:
         self.stop()
 
 
+def process_running(pid: int) -> bool:
+    """Whether process `pid` exists and has not ended (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,12 +179,23 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--web", type=int, default=2)
     up.add_argument("--workers", type=int, default=2)
     up.add_argument("--port", type=int, default=8080, help="nginx's port (default 8080)")
-    commands.add_parser("down", help="stop the topology started by `up`")
+    up.add_argument(
+        "--ha", action="store_true", help="on etcd, Patroni (3 PostgreSQL nodes) and Redis Sentinels of its own"
+    )
+    commands.add_parser("down", help="stop the topology started by `up` (and with --ha, its services)")
     args = parser.parse_args(argv)
     state = state_file()
     if args.command == "down":
-        os.kill(int(state.read_text()), signal.SIGTERM)
-        return
+        pid = int(state.read_text())
+        os.kill(pid, signal.SIGTERM)
+        # Back when everything it started has stopped: `up` removes its state
+        # file last (or, killed, is gone; a zombie counts as gone).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not state.exists() or not process_running(pid):
+                return
+            time.sleep(0.2)
+        raise SystemExit(f"process {pid} did not stop within 120 s")
     stopping = False
 
     def stop(*_) -> None:
@@ -159,7 +204,17 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with LocalTopology(args.web, args.workers, args.port) as topology:
+    with contextlib.ExitStack() as running:
+        env = dict(os.environ)
+        if args.ha:
+            services = running.enter_context(HaServices())
+            for name in ("DATABASE_URL", "REDIS_URL", "READ_REPLICA_URL"):
+                env.pop(name, None)
+            env.update(services.environment())
+            print(f"etcd, Patroni, Redis and Sentinels in {services.folder}", flush=True)
+            for name, value in services.environment().items():
+                print(f"{name}={value}", flush=True)
+        topology = running.enter_context(LocalTopology(args.web, args.workers, args.port, env=env))
         state.parent.mkdir(parents=True, exist_ok=True)
         state.write_text(str(os.getpid()))
         print(f"nginx on {topology.url}", flush=True)

@@ -19,10 +19,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from urllib.parse import urlparse
 
 import redis
+from psycopg2.extensions import parse_dsn
 
+from config import redis_client
 from models.event import Frame
 
 from .relay import FOLLOWER_RETRY_SECONDS
@@ -32,15 +33,15 @@ log = logging.getLogger(__name__)
 
 def read_frames(message: bytes) -> list[Frame]:
     """The frames of one events-channel message."""
-    return [Frame(seq, kind, tuple(accounts), text) for seq, kind, accounts, text in json.loads(message)]
+    return [Frame(seq, kind, tuple(accounts), text, *rest) for seq, kind, accounts, text, *rest in json.loads(message)]
 
 
 def deployment_tag(database_url: str) -> str:
     """The prefix of every Redis key and channel of the deployment whose
     database is at `database_url`, so that deployments sharing a Redis never
     see each other's."""
-    url = urlparse(database_url)
-    identity = f"{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"
+    parts = parse_dsn(database_url)
+    identity = f"{parts.get('host')}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
     return "gateway:" + hashlib.sha256(identity.encode()).hexdigest()[:12]
 
 
@@ -56,7 +57,7 @@ class RedisFanout:
     def __init__(self, redis_url: str, database_url: str) -> None:
         self.redis_url = redis_url
         self.wake_channel, self.events_channel = channel_names(database_url)
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._client = redis_client(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     def wake_relay(self) -> None:
         """After a commit that recorded events. A lost wake only delays
@@ -86,7 +87,7 @@ class RedisFanout:
                     stop.wait(FOLLOWER_RETRY_SECONDS)
                     continue
                 try:
-                    pubsub = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2).pubsub()
+                    pubsub = redis_client(self.redis_url, socket_connect_timeout=2).pubsub()
                     pubsub.subscribe(self.wake_channel)
                     while not stop.is_set() and leading():
                         if pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5):

@@ -7,12 +7,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from prometheus_client import Gauge
+
 from config import Config
 from models.event import forget_waker, on_commit_of_events
 
 from .fanout import RedisFanout
 from .relay import EventRelay, Leadership, Publish
 from .signals import Coalesced
+
+RELAY_LEADER = Gauge("gateway_relay_leader", "1 while this process's relay is the one numbering events, else 0")
 
 
 class EventPipeline:
@@ -36,6 +40,7 @@ class EventPipeline:
             self._wake = self._wake_leader
             fanout.follow_wakes(self.relay.wake, self._stop, leading=lambda: self.relay.leading)
         on_commit_of_events(self._wake)
+        RELAY_LEADER.set_function(lambda: 1.0 if self.relay.leading else 0.0)
         self.relay.start()
 
     def _wake_leader(self) -> None:

@@ -174,4 +174,8 @@ class EventRelay:
             except Exception:
                 # Subscribers notice the gap and read the log: nothing is lost.
                 log.warning("could not publish events %d-%d", frames[0].seq, frames[-1].seq, exc_info=True)
+            else:
+                if log.isEnabledFor(logging.INFO):
+                    for frame in frames:
+                        log.info("event %d %s published", frame.seq, frame.type, extra=frame.trace())
         return len(frames)

@@ -153,6 +153,9 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         "duration_ms": duration_ms,
         "remote_ip": request.remote_ip,
     }
+    payment_id = getattr(handler, "payment_id", None)
+    if payment_id is not None:
+        fields["payment_id"] = payment_id
     access_log.log(
         level, "%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip, duration_ms, extra=fields
     )

@@ -19,23 +19,43 @@ process directly, sees it.
 
 from __future__ import annotations
 
+import math
+
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from models import connection
+from models.connection import utcnow
 from models.ledger import PENDING, Payment
-from web.metrics import PENDING_PAYMENTS, QUEUE_DEPTH
+from web.metrics import OLDEST_PENDING, PENDING_PAYMENTS, QUEUE_DEPTH, REPLICA_STALENESS
 
 from .base import APIHandler, public
 
 
-def _pending_payments() -> int:
-    return Payment.select().where(Payment.status == PENDING).count()
+def _pending_payments() -> tuple[int, float]:
+    """How many payments are pending, and how long the oldest has waited (by
+    the (status, created_at) index)."""
+    count = Payment.select().where(Payment.status == PENDING).count()
+    oldest = (
+        Payment.select(Payment.created_at)
+        .where(Payment.status == PENDING)
+        .order_by(Payment.created_at)
+        .limit(1)
+        .scalar()
+    )
+    return count, (utcnow() - oldest).total_seconds() if oldest else 0.0
 
 
 class MetricsHandler(APIHandler):
     @public
     async def get(self) -> None:
         QUEUE_DEPTH.set(await self.executor_run(self.settings["queue_depth"]))
-        PENDING_PAYMENTS.set(await self.run_db(_pending_payments))
+        pending, oldest = await self.run_db(_pending_payments)
+        PENDING_PAYMENTS.set(pending)
+        OLDEST_PENDING.set(oldest)
+        replica = connection.replica
+        if replica is not None:
+            staleness = replica.staleness()
+            REPLICA_STALENESS.set(math.inf if staleness is None else staleness)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(generate_latest(REGISTRY))
 

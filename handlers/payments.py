@@ -57,6 +57,7 @@ class PaymentIntakeHandler(APIHandler):
         else:
             created = await self.create(lambda body: submit(body, self.request_settlement), id_of=lambda a: a.id)
         payment_id, replayed = created.id, created.replayed
+        self.payment_id = payment_id  # on the access log's line (`handlers.app.log_request`)
         wait = self.wait_seconds()
         if created.made is not None and not wait:
             # New and pending: its detail was encoded when it was accepted.

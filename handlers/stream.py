@@ -35,7 +35,7 @@ from models.retry import read_only
 from web.access_watch import Key
 from web.followers import Follower
 from web.hub import EventHub, frames_from_log
-from web.metrics import FEED_CLIENTS
+from web.metrics import FEED_CLIENTS, FEED_CLIENTS_DROPPED
 
 from .base import (
     NamesAllowedMethods,
@@ -257,6 +257,7 @@ class StreamHandler(NamesAllowedMethods, RefusalsAreNotFaults, WebSocketHandler)
             for write in writes:
                 write.add_done_callback(_quietly)
         if pending:
+            FEED_CLIENTS_DROPPED.inc()
             self.close(SLOW_CLIENT, f"too slow: resume with after={self.last_sent}")
             raise WebSocketClosedError()
         for write in done:

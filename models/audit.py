@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from peewee import JOIN, fn
+from prometheus_client import Gauge
 
 from .account import SYSTEM_ACCOUNT, Balance
 from .connection import utcnow
@@ -20,6 +21,11 @@ from .ledger import AUTHORIZED, COMPLETED, Entry, Payment
 from .money import format_amount
 from .rows import tuples
 from .serialize import iso
+
+# For /metrics and the alert on a failing audit: what the last audit this
+# process ran found (the workers run one every AUDIT_SECONDS).
+AUDIT_PROBLEMS = Gauge("gateway_audit_problems", "Problems the last audit run by this process found (0: all good)")
+AUDITED_AT = Gauge("gateway_audit_last_run_timestamp_seconds", "When this process last ran the audit (Unix time)")
 
 
 def run_audit() -> dict:
@@ -123,6 +129,8 @@ def run_audit() -> dict:
                     currency=row["currency"],
                 )
             )
+    AUDIT_PROBLEMS.set(len(problems))
+    AUDITED_AT.set_to_current_time()
     return {"ok": not problems, "checked_at": iso(utcnow()), "currencies": currencies, "problems": problems}
 
 

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+import psycopg2
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from psycopg2.extensions import parse_dsn
 
 from .replica import Replica
 
@@ -80,7 +81,15 @@ def reading_replica() -> Iterator[Database]:
     connection of its own is opened if need be); yields its database."""
     assert replica is not None, "no replica is connected"
     standby = replica.database
+    measured = replica.measured
+    if measured is not None and not standby.is_closed():
+        info = standby.connection().info
+        if (info.host, info.port) != measured:
+            standby.close()  # on a server the monitor does not measure (now)
     if standby.is_closed():
+        if measured is not None:
+            # The one server whose lag is known, out of a multi-host URL's.
+            standby.connect_params.update(host=measured[0], port=measured[1])
         standby.connect()
     _reading.database = standby
     try:
@@ -133,15 +142,20 @@ class _BigSum:
 
 
 def postgresql(database_url: str, connect_timeout: int = 5) -> PostgresqlDatabase:
-    url = urlparse(database_url)
-    if url.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"a database URL must be postgresql://..., not {url.scheme}://")
+    """The database at `database_url`, which goes to libpq as it is: a
+    multi-host URL (`postgresql://user@h1:5432,h2:5432/db?target_session_attrs=read-write`)
+    finds the leader of a cluster, and a connection lost in a failover
+    finds the new one when it is opened again."""
+    scheme = database_url.partition("://")[0]
+    if scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"a database URL must be postgresql://..., not {scheme}://")
+    try:
+        name = parse_dsn(database_url).get("dbname") or "postgres"
+    except psycopg2.ProgrammingError as problem:
+        raise ValueError(f"not a database URL libpq can read: {problem}".strip()) from None
     return PostgresqlDatabase(
-        unquote(url.path.lstrip("/")) or "postgres",
-        user=unquote(url.username) if url.username else None,
-        password=unquote(url.password) if url.password else None,
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 5432,
+        name,
+        dsn=database_url,
         connect_timeout=connect_timeout,
         field_types={"MINOR_UNITS": "NUMERIC(40,0)"},
     )

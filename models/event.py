@@ -95,6 +95,15 @@ class Frame(NamedTuple):
     type: str
     accounts: tuple[str, ...]
     text: str
+    # The request that made the change (for a payment's events, the one
+    # that sent the payment): for the logs, never sent to clients.
+    request_id: str | None = None
+
+    def trace(self) -> dict[str, str | None]:
+        """What a log line about this event carries to be found with the
+        rest of its payment's lines (`request_id`, `payment_id`)."""
+        payment_id = json.loads(self.text)["data"].get("id") if self.type.startswith("payment.") else None
+        return {"request_id": self.request_id, "payment_id": payment_id}
 
     @classmethod
     def of_row(
@@ -106,17 +115,18 @@ class Frame(NamedTuple):
         account_a: str | None,
         account_b: str | None,
         actor: str | None,
+        request_id: str | None = None,
     ) -> Frame:
         """The frame of a stored event's columns; the stored JSON of its data
         and actor go into the text as they are, never parsed and written again."""
         stamp = iso(Event.created_at.python_value(created_at))
         who = actor or _SYSTEM_TEXT
         text = f'{{"seq":{seq},"type":"{event_type}","created_at":"{stamp}","actor":{who},"data":{data}}}'
-        return cls(seq, event_type, tuple(a for a in (account_a, account_b) if a), text)
+        return cls(seq, event_type, tuple(a for a in (account_a, account_b) if a), text, request_id)
 
 
 _SYSTEM_TEXT = '{"type":"system"}'
-FRAME_COLUMNS = ("seq", "type", "created_at", "data", "account_a", "account_b", "actor")
+FRAME_COLUMNS = ("seq", "type", "created_at", "data", "account_a", "account_b", "actor", "request_id")
 
 
 def frames_after(seq: int, limit: int) -> list[Frame]:

@@ -327,6 +327,7 @@ def new_payment(
     body). Built from its row's values (foreign keys as ids, the fields not
     given null): every field with a default is given, and setting each field
     through its descriptor cost a quarter of judging a transfer."""
+    acting = current()
     return instance_of_row(
         Payment,
         {
@@ -341,7 +342,8 @@ def new_payment(
             "currency": source.currency_id,
             "description": data.get("description"),
             "metadata": metadata_text(data.get("metadata")),
-            "created_by": current().actor.text(),
+            "created_by": acting.actor.text(),
+            "request_id": acting.request_id,
             "created_at": at,
             "reversed_amount": 0,
             "in_atomic_group": False,

@@ -118,6 +118,9 @@ class Payment(BaseModel):
     in_atomic_group = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow, index=True)
     settled_at = DateTimeField(null=True)
+    # The request that sent it (X-Request-Id): every log line of its life
+    # carries it (migration 0014).
+    request_id = CharField(max_length=64, null=True)
 
     if TYPE_CHECKING:
         # The foreign keys' ids, as Peewee's accessors (made with the class)

@@ -42,6 +42,8 @@ from peewee import Database
 from prometheus_client import Counter
 from psycopg2.extensions import connection
 
+from config import redis_client
+
 log = logging.getLogger(__name__)
 
 READS = Counter(
@@ -63,6 +65,11 @@ class Replica:
         self._connections: dict[str, connection] = {}
         self._samples: deque[tuple[float, int]] = deque()
         self._covered_at: float | None = None
+        # The server (host, port) the monitor measures: with a multi-host
+        # READ_REPLICA_URL (`prefer-standby`), reads are made to go there
+        # too (`models.connection.reading_replica`), never to another
+        # standby whose lag nobody measured.
+        self.measured: tuple[str, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._monitor, name="replica-monitor", daemon=True)
         self._thread.start()
@@ -94,6 +101,9 @@ class Replica:
             conn = psycopg2.connect(self._urls[which], connect_timeout=2)
             conn.autocommit = True
             self._connections[which] = conn
+            if which == "replica":
+                self._covered_at = None  # perhaps another server than before: measured anew
+                self.measured = (conn.info.host, conn.info.port)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
@@ -104,6 +114,12 @@ class Replica:
             conn.close()
             raise
 
+    def _forget(self, which: str) -> None:
+        conn = self._connections.pop(which, None)
+        if conn is not None:
+            with contextlib.suppress(psycopg2.Error):
+                conn.close()
+
     def _monitor(self) -> None:
         while not self._stop.wait(MONITOR_SECONDS):
             try:
@@ -113,12 +129,17 @@ class Replica:
             except psycopg2.Error:
                 pass  # the replica's bound only ages: reads fall back as it grows
             try:
-                replayed = self._query("replica", "SELECT pg_last_wal_replay_lsn() - '0/0'")
+                # NULL on a server that is not a standby (one promoted in a
+                # failover, or a `prefer-standby` URL that found none).
+                replayed = self._query(
+                    "replica", "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() - '0/0' END"
+                )
             except psycopg2.Error:
                 self._covered_at = None
                 continue
-            if replayed is None:  # not a standby at all
+            if replayed is None:  # not a standby (now): look for one again at the next round
                 self._covered_at = None
+                self._forget("replica")
                 continue
             self._advance(int(replayed))
 
@@ -149,7 +170,7 @@ class WriteMarks:
     """
 
     def __init__(self, redis_url: str, max_lag: float) -> None:
-        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        client = redis_client(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._client = client
         self._start = client.register_script(self._START)
         self._end = client.register_script(self._END)

@@ -27,11 +27,13 @@ and a claimed payment's row stays locked until its batch commits.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from peewee import ModelSelect
 
+from . import connection
 from .account import Balance, inactive_accounts
 from .actors import NOBODY, Acting, acting_of_text
 from .bulk import Statements, statement_stream
@@ -49,6 +51,8 @@ from .retry import retried_transaction
 from .reversals import recount_reversed
 from .rows import instances
 from .serialize import payment_json, payment_with_balances
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000
 # Payments settled between two sends of their writes: the database writes
@@ -191,6 +195,26 @@ class _Batch:
         # whoever asked for it), by their place in `events`.
         self.acted: dict[int, Acting] = {}
         self.changed: dict[str, Balance] = {}
+        # What was settled, for its lines in the log once committed.
+        self.traced: dict[str, Payment] = {}
+        if log.isEnabledFor(logging.INFO):
+            connection.database.after_commit(self.log_settled)
+
+    def trace(self, payment: Payment) -> None:
+        """The event about to be recorded is by the system, in the request
+        that sent `payment`: its trace (`request_id`) follows it to the
+        feed, webhooks and the logs."""
+        if payment.request_id:
+            self.acted[len(self.events)] = NOBODY._replace(request_id=payment.request_id)
+        else:
+            self.acted.pop(len(self.events), None)
+        self.traced[payment.id] = payment
+
+    def log_settled(self) -> None:
+        """One line per settled payment, with its trace, after the commit."""
+        for payment in self.traced.values():
+            extra = {"payment_id": payment.id, "request_id": payment.request_id}
+            log.info("payment %s %s", payment.id, payment.status, extra=extra)
 
     def settle(self, payment: Payment) -> None:
         failure = self.judge(payment)
@@ -262,6 +286,7 @@ class _Batch:
         self.entries += post(payment, payment_legs, self.now)
         payment.status, payment.settled_at = COMPLETED, self.now
         self.changed.update((balance.id, balance) for balance, _, _ in payment_legs)
+        self.trace(payment)
         self.events.append(("payment.completed", payment_with_balances(payment, [b for b, _, _ in payment_legs])))
 
     def authorize(self, payment: Payment) -> None:
@@ -271,6 +296,7 @@ class _Batch:
         source.updated_at = self.now
         self.changed[source.id] = source
         payment.status, payment.settled_at, payment.authorized_amount = AUTHORIZED, self.now, payment.amount
+        self.trace(payment)
         self.events.append(("payment.authorized", payment_with_balances(payment, [source, target])))
 
     def capture(self, hold: Payment) -> None:
@@ -286,6 +312,7 @@ class _Batch:
         source.held -= int(hold.authorized_amount or 0)
         self.changed[source.id] = source
         hold.capture_requested = None
+        self.traced[hold.id] = hold  # its events are by whoever asked for the capture
         refusal = capture_refusal(hold, amount, self.balances, self.inactive)
         if refusal is not None:
             hold.status, hold.failure_code, hold.settled_at = FAILED, refusal.code, self.now
@@ -304,6 +331,7 @@ class _Batch:
 
     def fail(self, payment: Payment, failure: str) -> None:
         payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now
+        self.trace(payment)
         self.events.append(("payment.failed", payment_json(payment)))
 
     def send_when_full(self, stream: Statements) -> None:

@@ -21,12 +21,13 @@ import threading
 import time
 from datetime import timedelta
 
-import redis
 from huey import Huey, crontab
 from prometheus_client import Counter, Histogram
 
-from config import Config
+from config import Config, redis_client
+from models.audit import run_audit
 from models.idempotency import forget_expired
+from models.retry import read_only
 from models.settlement import BATCH, captures_waiting, settle_pending, stale_pending_ids
 
 from .queue import QUEUE_NAME, make_huey
@@ -45,7 +46,7 @@ FLAG_TTL = 2.0
 
 class RedisFlag:
     def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._client = redis_client(url, socket_timeout=2, socket_connect_timeout=2)
         self._key = f"{QUEUE_NAME}:settlement-requested"
 
     def raise_(self) -> bool:
@@ -86,6 +87,8 @@ class Settlement:
         self.huey = huey or make_huey(config)
         self._flag = RedisFlag(config.redis_url) if config.redis_url else LocalFlag()
         self._stale_after = timedelta(seconds=config.stale_after)
+        self._audit_seconds = config.audit_seconds
+        self._audited_at = time.monotonic()  # the first, `audit_seconds` after start
         self.settle_backlog = self.huey.task(retries=10, retry_delay=1)(self._settle_backlog)
         self.sweeper = self.huey.periodic_task(crontab(minute="*"))(self._sweeper)
 
@@ -104,6 +107,18 @@ class Settlement:
         mid-sweep would stop every sweep after it."""
         self.sweep_pending()
         forget_expired()
+        self.audit_when_due()
+
+    def audit_when_due(self) -> None:
+        """Run the audit every `audit_seconds`, for /metrics
+        (`gateway_audit_problems`)."""
+        now = time.monotonic()
+        if not self._audit_seconds or now - self._audited_at < self._audit_seconds:
+            return
+        self._audited_at = now
+        report = read_only(run_audit)
+        if not report["ok"]:
+            log.error("audit found %d problems: %s", len(report["problems"]), report["problems"][:3])
 
     def request(self) -> None:
         """After a payment's commit: make sure a worker will settle it.

@@ -20,8 +20,7 @@ from collections import defaultdict, deque
 from concurrent.futures import Executor
 from itertools import islice
 
-import redis.asyncio as aioredis
-
+from config import async_redis_client
 from events.fanout import read_frames
 from models.event import Event, Frame, frames_after
 from models.retry import read_only
@@ -84,7 +83,7 @@ class EventHub:
 
     async def _subscribe(self, url: str, channel: str) -> None:
         while True:
-            client = aioredis.Redis.from_url(url)
+            client = async_redis_client(url)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(channel)

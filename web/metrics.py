@@ -23,6 +23,16 @@ LATENCY = Histogram(
 FEED_CLIENTS = Gauge("gateway_feed_clients", "Open WebSocket feed connections on this process")
 QUEUE_DEPTH = Gauge("gateway_queue_depth", "Settlement tasks waiting in the queue (whole system)")
 PENDING_PAYMENTS = Gauge("gateway_pending_payments", "Payments accepted and not yet settled (whole system)")
+OLDEST_PENDING = Gauge(
+    "gateway_oldest_pending_payment_seconds", "Age of the oldest payment not yet settled, 0 if none (whole system)"
+)
+FEED_CLIENTS_DROPPED = Counter(
+    "gateway_feed_clients_dropped", "Feed connections this process closed because the client did not keep up"
+)
+REPLICA_STALENESS = Gauge(
+    "gateway_replica_staleness_seconds",
+    "How far behind the read replica may be, at most; +Inf while unknown or down (absent without a replica)",
+)
 
 
 def observe_request(handler: RequestHandler) -> None:

@@ -32,7 +32,7 @@ from concurrent.futures import Executor
 
 import redis
 
-from config import Config
+from config import Config, redis_client
 from events.fanout import deployment_tag
 from models.errors import ApiError
 
@@ -96,7 +96,7 @@ class RedisTokenBuckets:
         self._executor = executor
         self.lease = max(1, min(burst, int(rate * LEASE_SECONDS)))
         self._prefix = prefix
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+        self._client = redis_client(redis_url, socket_timeout=1, socket_connect_timeout=1)
         self._script = self._client.register_script(_TAKE)
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()

@@ -210,6 +210,7 @@ class Lane:
             await self.d.lease_valid()
             attempts += 1
             ok, row = await self._attempt(frame.seq, self.delivered, message_id, body, attempts)
+            self._trace(frame, row)
             now = utcnow()
             first_at = first_at or now
             if ok:
@@ -256,9 +257,24 @@ class Lane:
             await self.d.lease_valid()
             body = with_prev_seq(frames[0], resend.prev_seq)
             ok, row = await self._attempt(resend.seq, resend.prev_seq, webhook_id(self.id, resend.seq), body, 1)
+            self._trace(frames[0], row)
             row["manual"] = True
             self._log(row)
         self.d.recorder.resend_done(resend.id)
+
+    def _trace(self, frame: Frame, row: dict) -> None:
+        """The attempt's line in the process log, with its payment's trace
+        (`request_id`, `payment_id`)."""
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "webhook %s attempt %d of event %d to endpoint %s: %s",
+                row["webhook_id"],
+                row["attempt"],
+                frame.seq,
+                self.id,
+                row["status_code"] or row["error"],
+                extra=frame.trace(),
+            )
 
     def _log(self, row: dict) -> None:
         ATTEMPTS.labels(row["outcome"]).inc()

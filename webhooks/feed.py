@@ -28,6 +28,7 @@ from typing import Any
 
 import redis.asyncio
 
+from config import async_redis_client
 from events.fanout import read_frames
 from models.event import Event, Frame, frames_after
 from models.retry import read_only
@@ -128,7 +129,7 @@ class EventFeed:
     async def listen(self, redis_url: str, channel: str) -> None:
         """Take the relay's published batches, until cancelled."""
         while True:
-            client = redis.asyncio.Redis.from_url(redis_url, socket_connect_timeout=2)
+            client = async_redis_client(redis_url, socket_connect_timeout=2)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
