@@ -1,10 +1,10 @@
 """A webhook receiver for the benchmarks, in a process of its own: it
-answers every POST at once (200, or 500 when started with --fail) and
-records when each event arrived (wall clock, comparable with the
+answers every POST at once (200, or 500 when started with --fail; with
+--hang it reads each request and never answers) and records when each event arrived (wall clock, comparable with the
 benchmark's process). `GET /arrivals` gives what it has recorded as JSON:
 `{"count": n, "payments": {payment id: [first arrival, seq]}}`.
 
-    python -m bench.receiver --port 9000 [--fail]
+    python -m bench.receiver --port 9000 [--fail | --hang]
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ FAIL = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 
 
 class Arrivals:
-    def __init__(self, fail: bool) -> None:
+    def __init__(self, fail: bool, hang: bool = False) -> None:
         self.fail = fail
+        self.hang = hang
         self.count = 0
         self.payments: dict[str, list] = {}
 
@@ -36,6 +37,8 @@ class Arrivals:
                 if request_line.startswith(b"GET /arrivals"):
                     text = json.dumps({"count": self.count, "payments": self.payments}).encode()
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+                elif self.hang:
+                    await asyncio.Event().wait()
                 elif self.fail:
                     writer.write(FAIL)
                 else:
@@ -52,8 +55,8 @@ class Arrivals:
             writer.close()
 
 
-async def main(port: int, fail: bool) -> None:
-    arrivals = Arrivals(fail)
+async def main(port: int, fail: bool, hang: bool) -> None:
+    arrivals = Arrivals(fail, hang)
     server = await asyncio.start_server(arrivals.serve, "127.0.0.1", port, backlog=1024)
     async with server:
         await server.serve_forever()
@@ -63,5 +66,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--fail", action="store_true")
+    parser.add_argument("--hang", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.fail))
+    asyncio.run(main(args.port, args.fail, args.hang))

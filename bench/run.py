@@ -355,6 +355,12 @@ def table(results: dict) -> str:
             "",
         ),
         (
+            "POST-to-webhook p50 / p99 beside a hanging and a failing endpoint (ms)",
+            "{p50} / {p99}".format(**hooks["latency_ms"]["beside_hanging_and_failing"]),
+            f"alone {hooks['latency_ms']['p50']} / {hooks['latency_ms']['p99']}",
+            "",
+        ),
+        (
             "settlement with 100 failing endpoints (payments/s)",
             hooks["failing_endpoints"]["settlement_per_s_with"],
             f"with none {hooks['failing_endpoints']['settlement_per_s_without']}/s",

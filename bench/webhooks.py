@@ -52,9 +52,10 @@ def children(parents: list[int]) -> list[int]:
 
 
 class ReceiverProcess:
-    def __init__(self, services: Services, fail: bool = False) -> None:
+    def __init__(self, services: Services, fail: bool = False, hang: bool = False) -> None:
         self.port = free_port()
-        services.spawn("bench/receiver.py", "--port", str(self.port), *(["--fail"] if fail else []))
+        modes = (["--fail"] if fail else []) + (["--hang"] if hang else [])
+        services.spawn("bench/receiver.py", "--port", str(self.port), *modes)
         self.url = f"http://127.0.0.1:{self.port}/hook"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -110,8 +111,32 @@ def senders_holding(services: Services, count: int) -> None:
     raise RuntimeError("the senders did not take the endpoints")
 
 
-def measure_webhooks(workers: int = 2) -> dict:
+def arrival_latency(services: Services, accounts: list[str], receiver: ReceiverProcess) -> dict:
+    """Payments at 500/s for 10 s: from each one's due moment to its
+    webhook's arrival at `receiver`, beside the feed's accept-to-notify."""
     from bench.notify_latency import measure, percentile
+
+    due_at: dict[str, float] = {}
+    feed = asyncio.run(measure(services, accounts, 500, 10, due_at=due_at))
+    deadline = time.monotonic() + 30
+    arrived: dict = {}
+    while time.monotonic() < deadline:
+        arrived = receiver.arrivals()["payments"]
+        if all(p in arrived for p in due_at):
+            break
+        time.sleep(0.2)
+    latencies = [1000 * (arrived[p][0] - due) for p, due in due_at.items() if p in arrived]
+    return {
+        "offered_per_s": 500,
+        "p50": round(percentile(latencies, 0.5), 1),
+        "p99": round(percentile(latencies, 0.99), 1),
+        "feed_p50": feed["p50"],
+        "feed_p99": feed["p99"],
+        "undelivered": len(due_at) - len(latencies),
+    }
+
+
+def measure_webhooks(workers: int = 2) -> dict:
     from bench.run import disconnect_here, workers_listening
 
     rng = random.Random(3)
@@ -147,24 +172,22 @@ def measure_webhooks(workers: int = 2) -> dict:
         print(f"webhooks: {throughput}", flush=True)
 
         # POST to arrival at 500 payments/s, beside POST to the feed.
-        due_at: dict[str, float] = {}
-        feed = asyncio.run(measure(services, accounts, 500, 10, due_at=due_at))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            arrived = receiver.arrivals()["payments"]
-            if all(p in arrived for p in due_at):
-                break
-            time.sleep(0.2)
-        latencies = [1000 * (arrived[p][0] - due) for p, due in due_at.items() if p in arrived]
-        latency = {
-            "offered_per_s": 500,
-            "p50": round(percentile(latencies, 0.5), 1),
-            "p99": round(percentile(latencies, 0.99), 1),
-            "feed_p50": feed["p50"],
-            "feed_p99": feed["p99"],
-            "undelivered": len(due_at) - len(latencies),
-        }
+        latency = arrival_latency(services, accounts, receiver)
         print(f"webhook latency: {latency}", flush=True)
+
+        # The same, with an endpoint that hangs past the timeout and one that
+        # fails, both sent every payment too: the healthy one's p99 beside.
+        hanging, failing_one = ReceiverProcess(services, hang=True), ReceiverProcess(services, fail=True)
+        bad = [
+            services.api("POST", "/api/v1/webhook-endpoints", {"url": r.url, "event_types": ["payment.completed"]})
+            for r in (hanging, failing_one)
+        ]
+        senders_holding(services, workers)
+        beside_bad = arrival_latency(services, accounts, receiver)
+        latency["beside_hanging_and_failing"] = {k: beside_bad[k] for k in ("p50", "p99", "undelivered")}
+        print(f"webhook latency beside a hanging and a failing endpoint: {beside_bad}", flush=True)
+        for endpoint in bad:
+            services.api("PATCH", f"/api/v1/webhook-endpoints/{endpoint['id']}", {"active": False})
 
         # Settlement with no endpoint, then with 100 endpoints all failing.
         services.api("PATCH", f"/api/v1/webhook-endpoints/{endpoint['id']}", {"active": False})
