@@ -1,0 +1,157 @@
+"""The overview's figures (SPEC section 15) come from summaries kept in the
+transactions that change the ledger, and are exact: after transfers,
+failures, reversals, holds captured and voided, exchanges and new balances,
+under concurrent payments, and whenever the summaries are folded, they
+equal what counting and summing the ledger's tables gives."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import pytest
+
+from tests.support.currencies import new_currency, put_rate
+from tests.support.environment import CONFIG
+from tests.support.ledger import all_final, assert_audit_ok, open_account, pay, reverse
+
+
+def counted_from_the_ledger() -> dict:
+    """The overview's figures as scanning every payment and balance gives
+    them: what the summaries must equal."""
+    from peewee import fn
+
+    from models.account import SYSTEM_ACCOUNT, Balance
+    from models.connection import utcnow
+    from models.dialect import exact_sum
+    from models.ledger import COMPLETED, STATUSES, Payment
+    from models.retry import read_only
+    from models.rows import tuples
+    from models.serialize import money
+
+    def read() -> dict:
+        statuses = dict(tuples(Payment.select(Payment.status, fn.COUNT(Payment.id)).group_by(Payment.status)))
+        funds = tuples(
+            Balance.select(Balance.currency, exact_sum(Balance.amount), fn.COUNT(Balance.id))
+            .where(Balance.account != SYSTEM_ACCOUNT)
+            .group_by(Balance.currency)
+            .order_by(Balance.currency)
+        )
+        first = utcnow().date() - timedelta(days=29)
+        volume: dict[tuple[str, date], tuple[int, int]] = {}
+        for payment in Payment.select(Payment.currency, Payment.created_at, Payment.amount).where(
+            Payment.status == COMPLETED
+        ):
+            day = payment.created_at.date()
+            if day >= first:
+                total, n = volume.get((payment.currency_id, day), (0, 0))
+                volume[(payment.currency_id, day)] = (total + payment.amount, n + 1)
+        return {
+            "statuses": {status: statuses.get(status, 0) for status in STATUSES},
+            "funds": [{"currency": c, "total": money(int(t), c), "balances": n} for c, t, n in funds],
+            "volume": volume,
+        }
+
+    return read_only(read)
+
+
+def shown_by_the_overview() -> dict:
+    """The same figures as the overview reads them (`models.reports`)."""
+    from models.reports import customer_funds, daily_volume, payments_per_status
+    from models.retry import read_only
+
+    def read() -> dict:
+        funds = customer_funds()
+        volume = {}
+        for row in funds:
+            for day in daily_volume(row["currency"]):
+                if day["payments"]:
+                    volume[(row["currency"], date.fromisoformat(day["day"]))] = (day["minor"], day["payments"])
+        return {"statuses": payments_per_status(), "funds": funds, "volume": volume}
+
+    return read_only(read)
+
+
+def assert_overview_is_exact() -> None:
+    assert shown_by_the_overview() == counted_from_the_ledger()
+    from models.summaries import fold_tallies
+
+    fold_tallies()
+    assert shown_by_the_overview() == counted_from_the_ledger()
+
+
+def test_the_overview_equals_the_ledger_after_payments_failures_reversals_holds_and_exchanges(writer, admin):
+    sender = open_account(writer, admin, {"PHP": "100.00"})
+    receiver = open_account(writer, admin, currencies=["PHP"])
+    done = pay(writer, {"from_account": sender, "to_account": receiver, "amount": "30.00"}).body
+    assert done["status"] == "completed"
+    short = pay(writer, {"from_account": sender, "to_account": receiver, "amount": "500.00"}).body
+    assert short["status"] == "failed"
+    assert reverse(admin, done["id"], wait=20).body["status"] == "completed"
+    held = pay(writer, {"from_account": sender, "to_account": receiver, "amount": "10.00", "capture": "manual"}).body
+    assert held["status"] == "authorized"
+    captured = admin.post(f"/api/v1/payments/{held['id']}/capture", {"amount": "4.00"}, wait=20).body
+    assert captured["status"] == "completed", captured
+    voided = pay(writer, {"from_account": sender, "to_account": receiver, "amount": "5.00", "capture": "manual"}).body
+    assert admin.post(f"/api/v1/payments/{voided['id']}/void", None).status == 200
+    coin = new_currency(admin, 2)
+    put_rate(admin, "PHP", coin, "0.5")
+    holder = open_account(writer, admin, currencies=[coin])
+    body = {"from_account": sender, "to_account": holder, "amount": "8.00", "currency": "PHP", "to_currency": coin}
+    exchange = pay(writer, body).body
+    assert exchange["status"] == "completed", exchange
+    assert_overview_is_exact()
+    assert_audit_ok()
+
+
+@pytest.mark.skipif(not CONFIG.database_url, reason="concurrent writers need PostgreSQL")
+def test_the_overview_stays_exact_under_concurrent_payments_and_folds(writer, admin):
+    from models.summaries import fold_tallies
+
+    accounts = [open_account(writer, admin, {"PHP": "50.00"}) for _ in range(6)]
+    stop = threading.Event()
+
+    def keep_folding() -> None:
+        while not stop.is_set():
+            fold_tallies()
+
+    def send(n: int) -> str:
+        body = {"from_account": accounts[n % 6], "to_account": accounts[(n + 1) % 6], "amount": f"{1 + n % 20}.00"}
+        response = writer.post("/api/v1/payments", body)
+        assert response.status == 202, response.body
+        return response.body["id"]
+
+    folder = threading.Thread(target=keep_folding)
+    folder.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(send, range(240)))
+        all_final(writer, ids)
+    finally:
+        stop.set()
+        folder.join()
+    assert_overview_is_exact()
+    assert_audit_ok()
+
+
+def test_folding_leaves_one_row_per_figure(database):
+    from peewee import fn
+
+    from models.retry import read_only
+    from models.rows import tuples
+    from models.summaries import BalanceTally, PaymentStatusTally, PaymentVolumeTally, fold_tallies
+
+    fold_tallies()
+
+    def rows_per_key() -> set[int]:
+        counts = set()
+        for model, keys in (
+            (PaymentStatusTally, [PaymentStatusTally.status]),
+            (PaymentVolumeTally, [PaymentVolumeTally.currency, PaymentVolumeTally.day]),
+            (BalanceTally, [BalanceTally.currency]),
+        ):
+            counts |= {row[-1] for row in tuples(model.select(*keys, fn.COUNT(model.id)).group_by(*keys))}
+        return counts
+
+    assert read_only(rows_per_key) <= {1}
