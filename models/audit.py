@@ -118,17 +118,19 @@ def _check_span(low: int, high: int, problems: Problems, moved: dict[str, int]) 
 
 
 def _follow_entries(payments: set[str], entries: dict[str, int], moved: dict[str, int], problems: Problems) -> None:
-    """Each balance the payments touched is what its entries make: each of
-    its entries from the one before the payments' first to its last is the
-    one before it plus or minus its amount, and the balance is its last
-    entry's `balance_after`; and it is within its floor. Counts each
-    payment's entries and sums them per currency on the way."""
+    """Each balance the payments touched follows its entries: each of its
+    entries from the one before the payments' first to their last is the
+    one before it plus or minus its amount; the balance is within its floor
+    and, when the last of those is its newest entry, is that entry's
+    `balance_after` (else a later payment, checked in its turn, wrote the
+    newest). Counts each payment's entries and sums them per currency on
+    the way."""
     among, params = any_of("payment_id", payments)
     rows = database.execute_sql(
-        f"WITH mine AS (SELECT x.balance_id, min(x.id) AS lo,"
-        " (SELECT max(l.id) FROM entry l WHERE l.balance_id = x.balance_id) AS hi"
+        "WITH mine AS (SELECT x.balance_id, min(x.id) AS lo, max(x.id) AS hi,"
+        " (SELECT max(l.id) FROM entry l WHERE l.balance_id = x.balance_id) AS newest"
         f" FROM entry x WHERE {among} GROUP BY x.balance_id)"
-        " SELECT b.id, b.account_id, b.currency_id, b.amount, b.held, b.min_balance,"
+        " SELECT b.id, b.account_id, b.currency_id, b.amount, b.held, b.min_balance, m.newest,"
         " e.id, e.payment_id, e.direction, e.amount, e.balance_after, e.id < m.lo"
         " FROM mine m JOIN balance b ON b.id = m.balance_id"
         " JOIN entry e ON e.balance_id = m.balance_id AND e.id <= m.hi AND e.id >= coalesce("
@@ -137,12 +139,28 @@ def _follow_entries(payments: set[str], entries: dict[str, int], moved: dict[str
         params,
     )
     balance: BalanceRow | None = None
-    after = 0
-    for balance_id, account, currency, amount, held, floor, entry_id, payment_id, direction, moves, left, base in rows:
+    after, newest, last = 0, 0, 0
+    for row in rows:
+        (
+            balance_id,
+            account,
+            currency,
+            amount,
+            held,
+            floor,
+            newest_id,
+            entry_id,
+            payment_id,
+            direction,
+            moves,
+            left,
+            base,
+        ) = row
         if balance is None or balance_id != balance.id:
             if balance is not None:
-                check_balance(balance, after, None, problems)
+                _check_followed(balance, after, last == newest, problems)
             balance, after = BalanceRow(balance_id, account, currency, int(amount), int(held), int(floor)), 0
+            newest = newest_id
         if not base:
             change = int(moves) if direction == "incoming" else -int(moves)
             if payment_id in payments:
@@ -155,9 +173,13 @@ def _follow_entries(payments: set[str], entries: dict[str, int], moved: dict[str
                     f" but the entries before it and its own make {after + change}",
                     balance=balance_id,
                 )
-        after = int(left)
+        after, last = int(left), entry_id
     if balance is not None:
-        check_balance(balance, after, None, problems)
+        _check_followed(balance, after, last == newest, problems)
+
+
+def _check_followed(balance: BalanceRow, after: int, at_newest: bool, problems: Problems) -> None:
+    check_balance(balance, after if at_newest else balance.amount, None, problems)
 
 
 def _check_payments(payments: set[str], entries: dict[str, int], problems: Problems) -> set[str]:
