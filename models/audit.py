@@ -130,8 +130,10 @@ def _follow_entries(payments: set[str], entries: dict[str, int], moved: dict[str
         "WITH mine AS (SELECT x.balance_id, min(x.id) AS lo, max(x.id) AS hi,"
         " (SELECT max(l.id) FROM entry l WHERE l.balance_id = x.balance_id) AS newest"
         f" FROM entry x WHERE {among} GROUP BY x.balance_id)"
-        " SELECT b.id, b.account_id, b.currency_id, b.amount, b.held, b.min_balance, m.newest,"
-        " e.id, e.payment_id, e.direction, e.amount, e.balance_after, e.id < m.lo"
+        # Amounts as text: turned into Python integers with no Decimal between.
+        " SELECT b.id, b.account_id, b.currency_id, CAST(b.amount AS TEXT), CAST(b.held AS TEXT),"
+        " CAST(b.min_balance AS TEXT), m.newest, e.id, e.payment_id, e.direction, CAST(e.amount AS TEXT),"
+        " CAST(e.balance_after AS TEXT), e.id < m.lo"
         " FROM mine m JOIN balance b ON b.id = m.balance_id"
         " JOIN entry e ON e.balance_id = m.balance_id AND e.id <= m.hi AND e.id >= coalesce("
         " (SELECT max(p.id) FROM entry p WHERE p.balance_id = m.balance_id AND p.id < m.lo), m.lo)"
