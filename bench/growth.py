@@ -53,6 +53,7 @@ def paths(accounts: int) -> list[str]:
         "GET /api/v1/payments?status=failed&limit=50",
         "GET /api/v1/payments?order=asc&limit=50",
         f"GET /api/v1/payments?account={account}&limit=50",
+        "GET /api/v1/payments?account=@system&limit=50",
         f"GET /api/v1/balances/bal_{accounts // 2:09d}/entries",
         "GET /api/v1/events?order=desc&limit=50",
         "PAGE /",
