@@ -46,7 +46,9 @@ def _balances():
     incoming = exact_sum_sql("CASE WHEN direction = 'incoming' THEN amount END")
     outgoing = exact_sum_sql("CASE WHEN direction = 'outgoing' THEN amount END")
     rows = stream_rows(
-        "SELECT b.id, b.account_id, b.currency_id, b.amount, b.held, b.min_balance, s.incoming, s.outgoing, h.reserved"
+        # Amounts as text: turned into Python integers with no Decimal between.
+        "SELECT b.id, b.account_id, b.currency_id, CAST(b.amount AS TEXT), CAST(b.held AS TEXT),"
+        " CAST(b.min_balance AS TEXT), CAST(s.incoming AS TEXT), CAST(s.outgoing AS TEXT), CAST(h.reserved AS TEXT)"
         " FROM balance b"
         " LEFT JOIN (SELECT balance_id,"
         f" {incoming} AS incoming, {outgoing} AS outgoing"

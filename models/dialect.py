@@ -114,6 +114,15 @@ def json_text(column: str, key: str) -> str:
     return f"json_extract({column}, '$.{key}')" if is_sqlite() else f"({column}::json ->> '{key}')"
 
 
+def equal_in_order(field: Any, value: Any) -> Any:
+    """`field == value`, for a query also ordered by `field`, so that only
+    an index that starts with `field` gives its order. PostgreSQL would
+    take an equality's column out of the order (a constant) and might then
+    read another index in order, filtering; as `BETWEEN value AND value` it
+    keeps it. SQLite's planner, with no statistics, wants the equality."""
+    return field == value if is_sqlite() else field.between(value, value)
+
+
 def any_of(column: str, values: Iterable[Any]) -> tuple[str, list]:
     """SQL text and parameters for `column` being one of `values` (a few
     thousand at most): `among` for queries written as SQL."""

@@ -14,6 +14,7 @@ from peewee import fn, prefetch
 from .account import SYSTEM_ACCOUNT, Account, AccountMetadata, Balance
 from .connection import database
 from .currency import CODE_PATTERN, Currency
+from .dialect import equal_in_order
 from .errors import ApiError, invalid, not_found
 from .event import Event
 from .ledger import KINDS, STATUSES, Entry, Payment, PaymentMetadata
@@ -168,16 +169,24 @@ def payment_queries(args: dict, cursor: str | None, account: str | None = None) 
     does."""
     ascending = parse_choice("order", args.get("order"), ("asc", "desc")) == "asc"
     account = account or args.get("account")
-    sides = [Payment.select()]
+    sides: list[tuple[Any, Any]] = [(Payment.select(), None)]
     if account:
         sides = [
-            Payment.select().where(Payment.from_account == account),
-            Payment.select().where((Payment.to_account == account) & (Payment.from_account != account)),
+            (Payment.select().where(equal_in_order(Payment.from_account, account)), Payment.from_account),
+            (
+                Payment.select().where(equal_in_order(Payment.to_account, account) & (Payment.from_account != account)),
+                Payment.to_account,
+            ),
         ]
     queries = []
-    for side in sides:
+    for side, column in sides:
         query, by = _filtered_payments(side, args, cursor, ascending)
-        queries.append(query.order_by(by.asc() if ascending else by.desc()))
+        # Ordered by the account column too (one value here, so the order is
+        # the same): only the account's index gives that order, so the
+        # planner reads it, not the whole list's, where an account's oldest
+        # payments come after every newer one.
+        order = [by] if column is None or by is not Payment.id else [column, by]
+        queries.append(query.order_by(*(o.asc() if ascending else o.desc() for o in order)))
     return queries
 
 
