@@ -12,8 +12,8 @@ invariant holds and the audit passes. Payments are spread over the 60 days
 before the build, oldest first by id as the gateway's ids sort.
 
 Triggers are off while loading (`session_replication_role = replica`):
-foreign keys are checked by construction, and the summaries are written
-from the loaded rows in one statement each, as the triggers would have.
+foreign keys are checked by construction. The summaries are written from
+the loaded rows in one statement each, as the events' tallies would be.
 """
 
 from __future__ import annotations

@@ -8,13 +8,11 @@ counted and summed over the ledger's tables on every request:
   completed payments and their amount;
 - `balance_tally`: how many customer balances are in each currency.
 
-A tally is a list of changes (+1 pending, -1 pending +1 completed, ...):
-triggers add a row for each statement that inserts payments or changes
-their status (PostgreSQL: one statement-level trigger each, over the
-statement's transition tables; SQLite: a row trigger), in that statement's
-own transaction, so a tally is exact at every commit and writers never wait
-on each other for it. `models.summaries` folds the rows of one key into
-one from time to time. The tallies start from what the ledger holds.
+A tally is a list of changes (+1 pending, -1 pending +1 completed, ...),
+written with the events of the changes they count (`models.summaries`), so
+a tally is exact at every commit and writers never wait on each other for
+it; the rows of one key are folded into one from time to time. The tallies
+start from what the ledger holds.
 
 `audit_checkpoint` records each audit that found the ledger sound: up to
 which `seq` of the event log it looked. The next audit starts there.
@@ -38,63 +36,6 @@ from peewee import SqliteDatabase
 if TYPE_CHECKING:
     from peewee import Database
     from playhouse.migrate import SchemaMigrator
-
-_POSTGRESQL_TRIGGERS = (
-    """CREATE FUNCTION tally_new_payments() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO payment_status_tally (status, payments)
-            SELECT status, count(*) FROM new_rows GROUP BY status;
-        INSERT INTO payment_volume_tally (currency_id, day, payments, amount)
-            SELECT currency, created_at::date, count(*), sum(amount) FROM new_rows
-            WHERE status = 'completed' GROUP BY 1, 2;
-        RETURN NULL;
-    END $$""",
-    "CREATE TRIGGER payment_tally_insert AFTER INSERT ON payment REFERENCING NEW TABLE AS new_rows"
-    " FOR EACH STATEMENT EXECUTE FUNCTION tally_new_payments()",
-    """CREATE FUNCTION tally_changed_payments() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        WITH moved AS (
-            SELECT o.status AS was, n.status AS now, n.currency, n.created_at, n.amount
-            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.status <> o.status
-        ), volume AS (
-            INSERT INTO payment_volume_tally (currency_id, day, payments, amount)
-            SELECT currency, created_at::date, count(*), sum(amount) FROM moved
-            WHERE now = 'completed' GROUP BY 1, 2
-        )
-        INSERT INTO payment_status_tally (status, payments)
-            SELECT status, sum(n) FROM (
-                SELECT now AS status, 1 AS n FROM moved UNION ALL SELECT was, -1 FROM moved
-            ) AS changes GROUP BY status HAVING sum(n) <> 0;
-        RETURN NULL;
-    END $$""",
-    "CREATE TRIGGER payment_tally_update AFTER UPDATE ON payment"
-    " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
-    " FOR EACH STATEMENT EXECUTE FUNCTION tally_changed_payments()",
-    """CREATE FUNCTION tally_new_balances() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO balance_tally (currency_id, balances)
-            SELECT currency_id, count(*) FROM new_rows WHERE account_id <> '@system' GROUP BY 1;
-        RETURN NULL;
-    END $$""",
-    "CREATE TRIGGER balance_tally_insert AFTER INSERT ON balance REFERENCING NEW TABLE AS new_rows"
-    " FOR EACH STATEMENT EXECUTE FUNCTION tally_new_balances()",
-)
-
-_SQLITE_TRIGGERS = (
-    """CREATE TRIGGER payment_tally_insert AFTER INSERT ON payment BEGIN
-        INSERT INTO payment_status_tally (status, payments) VALUES (new.status, 1);
-        INSERT INTO payment_volume_tally (currency_id, day, payments, amount)
-            SELECT new.currency, date(new.created_at), 1, new.amount WHERE new.status = 'completed';
-    END""",
-    """CREATE TRIGGER payment_tally_update AFTER UPDATE OF status ON payment WHEN new.status <> old.status BEGIN
-        INSERT INTO payment_status_tally (status, payments) VALUES (old.status, -1), (new.status, 1);
-        INSERT INTO payment_volume_tally (currency_id, day, payments, amount)
-            SELECT new.currency, date(new.created_at), 1, new.amount WHERE new.status = 'completed';
-    END""",
-    """CREATE TRIGGER balance_tally_insert AFTER INSERT ON balance WHEN new.account_id <> '@system' BEGIN
-        INSERT INTO balance_tally (currency_id, balances) VALUES (new.currency_id, 1);
-    END""",
-)
 
 
 def up(migrator: SchemaMigrator, db: Database) -> None:
@@ -128,6 +69,5 @@ def up(migrator: SchemaMigrator, db: Database) -> None:
         f" count(*), {total} FROM payment WHERE status = 'completed' GROUP BY currency, {day}",
         "INSERT INTO balance_tally (currency_id, balances) SELECT currency_id, count(*) FROM balance"
         " WHERE account_id <> '@system' GROUP BY currency_id",
-        *(_SQLITE_TRIGGERS if sqlite else _POSTGRESQL_TRIGGERS),
     ):
         db.execute_sql(statement)

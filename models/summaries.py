@@ -1,8 +1,11 @@
 """Summary tables: how many payments are in each status, how much completed
 per currency and day, and how many customer balances each currency has,
-kept exact by the database in the transactions that change them (triggers,
-migration 0013) so the overview reads a few rows however large the ledger.
+kept exact in the transactions that change them, so the overview reads a
+few rows however large the ledger.
 
+Every change of a payment's status, and every balance opened, has its
+event, written with the change (`models.event`); the same statement (or
+transaction) adds the tallies' rows that the events say (`tally_rows`).
 Each tally is a list of changes to a figure (a key and an amount to add);
 a figure is the sum of its key's rows. Writers only ever add rows, so they
 never wait on each other for a tally; `fold_tallies` now and then replaces
@@ -12,13 +15,17 @@ each key's rows by one row holding their sum, so a read sums a handful.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
 from functools import partial
+from typing import Any
 
 from peewee import BigAutoField, BigIntegerField, CharField, DateField, fn
 
+from .account import SYSTEM_ACCOUNT
 from .connection import BaseModel, database
 from .dialect import MinorUnitsField, exact_sum
+from .ledger import AUTHORIZED, COMPLETED, EXPIRED, FAILED, PENDING, VOIDED
 from .retry import retried_transaction
 from .rows import tuples
 
@@ -48,6 +55,57 @@ class BalanceTally(BaseModel):
     id = BigAutoField()
     currency = CharField(max_length=10, column_name="currency_id")
     balances = BigIntegerField()
+
+
+# The status a payment leaves when its event says it reached another:
+# captures (a hold's completion or failure) leave `authorized`, the rest
+# `pending`; a payment is made `pending`.
+_LEAVES = {"payment.authorized": PENDING, "payment.voided": AUTHORIZED, "payment.expired": AUTHORIZED}
+_REACHES = {
+    "payment.created": PENDING,
+    "payment.authorized": AUTHORIZED,
+    "payment.completed": COMPLETED,
+    "payment.failed": FAILED,
+    "payment.voided": VOIDED,
+    "payment.expired": EXPIRED,
+}
+
+
+def tally_rows(events: Iterable[tuple[str, Any]]) -> list[tuple[type[BaseModel], list[dict]]]:
+    """The tallies' rows that these events (type, data: the payment, balance
+    or account as the change left it) add, one row per figure they change,
+    as `(model, rows)` for `models.bulk.insert_rows`."""
+    statuses: dict[str, int] = defaultdict(int)
+    volume: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
+    balances: dict[str, int] = defaultdict(int)
+    for event_type, data in events:
+        data = getattr(data, "data", data)  # an `Encoded` event's dict
+        reached = _REACHES.get(event_type)
+        if reached is not None:
+            statuses[reached] += 1
+            if event_type != "payment.created":
+                captured = event_type in ("payment.completed", "payment.failed") and data.get("authorized_amount")
+                statuses[AUTHORIZED if captured else _LEAVES.get(event_type, PENDING)] -= 1
+            if reached == COMPLETED:
+                currency = data["currency"]
+                moved = volume[(currency, date.fromisoformat(data["created_at"][:10]))]
+                moved[0] += 1
+                # An amount is written with exactly its currency's decimals
+                # ("12.30" PHP, "15000" JPY): its digits are its minor units.
+                moved[1] += int(data["amount"].replace(".", ""))
+        elif event_type == "balance.created" and data["account"] != SYSTEM_ACCOUNT:
+            balances[data["currency"]] += 1
+        elif event_type == "account.created" and data["id"] != SYSTEM_ACCOUNT:
+            for balance in data.get("balances", ()):
+                balances[balance["currency"]] += 1
+    return [
+        (PaymentStatusTally, [{"status": s, "payments": n} for s, n in statuses.items() if n]),
+        (
+            PaymentVolumeTally,
+            [{"currency": c, "day": d, "payments": n, "amount": a} for (c, d), (n, a) in volume.items()],
+        ),
+        (BalanceTally, [{"currency": c, "balances": n} for c, n in balances.items()]),
+    ]
 
 
 def payments_by_status() -> dict[str, int]:

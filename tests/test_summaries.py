@@ -105,6 +105,40 @@ def test_the_overview_equals_the_ledger_after_payments_failures_reversals_holds_
     assert_audit_ok()
 
 
+def test_the_overview_equals_the_ledger_after_expired_holds_missed_deadlines_and_failed_groups(writer, admin):
+    from datetime import UTC, datetime
+
+    from models.intake import submit_transfer
+    from tests.support.ledger import pending
+    from tests.support.waiting import wait_until
+
+    payer = open_account(writer, admin, {"PHP": "60.00"})
+    payee = open_account(writer, admin, currencies=["PHP"])
+    body = {"from_account": payer, "to_account": payee, "amount": "5.00", "capture": "manual", "hold_expires_in": 1}
+    held = pay(writer, body).body
+    group = {
+        "atomic": True,
+        "payments": [
+            {"from_account": payer, "to_account": payee, "amount": "50.00"},
+            {"from_account": payer, "to_account": payee, "amount": "9.00"},
+        ],
+    }
+    assert writer.post("/api/v1/payment-groups", group, wait=20).body["status"] == "failed"
+    # Accepted but not queued: it stays pending until the clock ends it.
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    late = pending(submit_transfer, {"from_account": payer, "to_account": payee, "amount": "1.00", "settle_by": soon})
+
+    def status(payment_id: str) -> str:
+        return writer.get(f"/api/v1/payments/{payment_id}").body["status"]
+
+    assert wait_until(lambda: status(held["id"]) == "expired" and status(late.id) == "failed", timeout=15), (
+        status(held["id"]),
+        status(late.id),
+    )
+    assert_overview_is_exact()
+    assert_audit_ok()
+
+
 @pytest.mark.skipif(not CONFIG.database_url, reason="concurrent writers need PostgreSQL")
 def test_the_overview_stays_exact_under_concurrent_payments_and_folds(writer, admin):
     from models.summaries import fold_tallies
