@@ -189,3 +189,28 @@ def test_folding_leaves_one_row_per_figure(database):
         return counts
 
     assert read_only(rows_per_key) <= {1}
+
+
+def test_the_overview_reads_no_table_of_payments_entries_or_balances_beyond_its_page(database):
+    from handlers.dashboard.overview import overview
+    from models.connection import database as db
+    from models.retry import read_only
+
+    seen: list[str] = []
+    run = db.obj.execute_sql
+
+    def recording(sql, params=None, *args, **kwargs):
+        seen.append(sql)
+        return run(sql, params, *args, **kwargs)
+
+    db.obj.execute_sql = recording
+    try:
+        read_only(lambda: overview("PHP"))
+    finally:
+        del db.obj.execute_sql
+    ledger = [sql for sql in seen if '"payment"' in sql or '"entry"' in sql or '"balance"' in sql]
+    # The ten newest payments, and the `@system` balances of the currencies held.
+    newest = [sql for sql in ledger if '"payment"' in sql and "LIMIT" in sql and "WHERE" not in sql]
+    system = [sql for sql in ledger if '"balance"' in sql and '"account_id" =' in sql]
+    assert len(newest) == 1 and len(system) <= 1 and len(ledger) == len(newest) + len(system), ledger
+    assert not any("COUNT(" in sql.upper() and '"payment"' in sql for sql in seen), seen
