@@ -4,15 +4,16 @@ payments, with the audits.
 
     python -m bench.growth [--sizes 10k,1m,10m] [--requests 21]
 
-For each size: a fresh database (`BENCH_GROWTH_DATABASE`, default
-`pgw_growth`, dropped and created), the ledger written in bulk SQL
-(`bench/growth_ledger.py`), `server.py audit --full` (its time and peak
-resident memory; it becomes the checkpoint), one web process on it, and
-each path asked `--requests` times one after another over a kept-alive
-connection: the median time from sending to the last byte. Then 100,000
-new payments are written and `GET /api/v1/audit` checks them (one request,
-timed). Writes the "growth" section of bench/results.json and prints the
-table bench/README.md shows.
+For each size: a database of its own (`pgw_growth_10k`, `pgw_growth_1m`,
+...: `BENCH_GROWTH_DATABASE` and the size, dropped and created), the ledger
+written in bulk SQL (`bench/growth_ledger.py`), `server.py audit --full`
+(its time and peak resident memory; it becomes the checkpoint), and one web
+process on it. Each path is then asked `--requests` times of every size in
+turn, over one kept-alive connection each, so that a neighbour's load falls
+on all sizes alike: the median time from sending to the last byte. Then
+100,000 new payments are written into each ledger and `GET /api/v1/audit`
+checks them (one request, timed). Writes the "growth" section of
+bench/results.json and prints the table bench/README.md shows.
 """
 
 from __future__ import annotations
@@ -110,67 +111,92 @@ def logged_in_cookie(port: int) -> str:
     return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
 
 
-def measure_size(label: str, requests: int) -> dict:
-    """Build the ledger of this size and time everything on it."""
-    payments = SIZES[label]
-    url = fresh_database(os.environ.get("BENCH_GROWTH_DATABASE", "pgw_growth"))
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
-    server_command(env, "migrate")
-    built = build(url, payments)
-    vacuum(url)
-    print(f"{label}: built {built}", flush=True)
-    audited = full_audit(env)
-    print(f"{label}: audit --full {audited}", flush=True)
-    token = server_command(env, "create-token", "--name", "growth", "--scope", "admin").splitlines()[-1]
-    server_command(env, "create-admin", "--email", "growth@example.com", "--password", PASSWORD)
-    port = free_port()
-    web = spawn(["serve", "--port", str(port)], env)
-    try:
+class Ledger:
+    """One size's ledger: its own database, written and audited, and one
+    web process on it."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.payments = label, SIZES[label]
+        name = os.environ.get("BENCH_GROWTH_DATABASE", "pgw_growth") + f"_{label}"
+        self.url = fresh_database(name)
+        self.env = {**os.environ, "DATABASE_URL": self.url, "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
+        server_command(self.env, "migrate")
+        self.built = build(self.url, self.payments)
+        vacuum(self.url)
+        print(f"{label}: built {self.built}", flush=True)
+        self.audited = full_audit(self.env)
+        print(f"{label}: audit --full {self.audited}", flush=True)
+        self.token = server_command(self.env, "create-token", "--name", "growth", "--scope", "admin").splitlines()[-1]
+        server_command(self.env, "create-admin", "--email", "growth@example.com", "--password", PASSWORD)
+        self.web: subprocess.Popen | None = None
+
+    def serve(self) -> Client:
+        port = free_port()
+        self.web = spawn(["serve", "--port", str(port)], self.env)
         wait_ready(f"http://127.0.0.1:{port}", timeout=120)
-        client = Client(port, token, logged_in_cookie(port))
-        timed = {}
-        for what in paths(built["accounts"]):
-            client.ms(what)  # the process's caches warmed, as in use
-            timed[what] = round(statistics.median(client.ms(what) for _ in range(requests)), 1)
-            print(f"{label}: {what} {timed[what]} ms", flush=True)
-        add_payments(url, NEW_PAYMENTS, accounts_for(payments), first=payments + 1)
-        incremental = round(client.ms("GET /api/v1/audit"), 1)
-        print(f"{label}: GET /api/v1/audit after {NEW_PAYMENTS:,} new payments {incremental} ms", flush=True)
-    finally:
-        web.terminate()
-        web.wait(30)
-    return {"paths": timed, "audit_incremental_ms": incremental, "audit_full": audited, "build_s": built["build_s"]}
+        return Client(port, self.token, logged_in_cookie(port))
+
+    def stop(self) -> None:
+        if self.web is not None:
+            self.web.terminate()
+            self.web.wait(30)
+
+    def audit_new_payments(self, client: Client) -> float:
+        """100,000 more payments, then one audit of them."""
+        add_payments(self.url, NEW_PAYMENTS, accounts_for(self.payments), first=self.payments + 1)
+        took = round(client.ms("GET /api/v1/audit"), 1)
+        print(f"{self.label}: GET /api/v1/audit after {NEW_PAYMENTS:,} new payments {took} ms", flush=True)
+        return took
 
 
 def run(sizes: tuple[str, ...] = DEFAULT_SIZES, requests: int = 21) -> dict:
-    """The "growth" section of bench/results.json, for these sizes."""
-    measured = {label: measure_size(label, requests) for label in sizes}
+    """The "growth" section of bench/results.json, for these sizes. Every
+    size is served at once and each path is asked of each in turn, so a
+    neighbour's load falls on every size alike."""
+    ledgers = [Ledger(label) for label in sizes]
+    try:
+        clients = [ledger.serve() for ledger in ledgers]
+        by_path: dict[str, dict[str, float]] = {}
+        for each in zip(*(paths(ledger.built["accounts"]) for ledger in ledgers), strict=True):
+            times: list[list[float]] = [[] for _ in ledgers]
+            for n in range(requests + 1):
+                for at, (client, what) in enumerate(zip(clients, each, strict=True)):
+                    took = client.ms(what)
+                    if n:  # the first warms the process's caches, as in use
+                        times[at].append(took)
+            by_path[generic(each[0])] = {
+                ledger.label: round(statistics.median(t), 1) for ledger, t in zip(ledgers, times, strict=True)
+            }
+            print(generic(each[0]), by_path[generic(each[0])], flush=True)
+        incremental = {
+            ledger.label: ledger.audit_new_payments(client) for ledger, client in zip(ledgers, clients, strict=True)
+        }
+    finally:
+        for ledger in ledgers:
+            ledger.stop()
     largest = sizes[-1]
-    by_path: dict[str, dict[str, float]] = {}
-    for label in sizes:
-        for what, ms in measured[label]["paths"].items():
-            by_path.setdefault(generic(what), {})[label] = ms
     return {
         "paths": by_path,
-        "audit_incremental_ms": measured[largest]["audit_incremental_ms"],
-        "audit_full_peak_mb": max(measured[label]["audit_full"]["peak_mb"] for label in sizes),
+        "audit_incremental_ms": incremental[largest],
+        "audit_full_peak_mb": max(ledger.audited["peak_mb"] for ledger in ledgers),
         "audit": {
-            label: {
-                "incremental_ms_after_100k": measured[label]["audit_incremental_ms"],
-                "full_s": measured[label]["audit_full"]["seconds"],
-                "full_peak_mb": measured[label]["audit_full"]["peak_mb"],
+            ledger.label: {
+                "incremental_ms_after_100k": incremental[ledger.label],
+                "full_s": ledger.audited["seconds"],
+                "full_peak_mb": ledger.audited["peak_mb"],
             }
-            for label in sizes
+            for ledger in ledgers
         },
         "ledgers": {
-            label: {
-                "payments": SIZES[label],
-                "accounts": accounts_for(SIZES[label]),
-                "build_s": measured[label]["build_s"],
+            ledger.label: {
+                "payments": ledger.payments,
+                "accounts": ledger.built["accounts"],
+                "build_s": ledger.built["build_s"],
             }
-            for label in sizes
+            for ledger in ledgers
         },
-        "method": "median of sequential requests over one kept-alive connection, one web process, services mode",
+        "method": "median of sequential requests over one kept-alive connection to one web process per ledger,"
+        " the ledgers asked in turn; services mode",
     }
 
 
