@@ -9,7 +9,10 @@ balance funded by a completed deposit from `@system`, then transfers of
 entries, each payment its numbered event, each account its
 `account.created`; the summaries hold what the payments do. So every
 invariant holds and the audit passes. Payments are spread over the 60 days
-before the build, oldest first by id as the gateway's ids sort.
+before the build, oldest first by id as the gateway's ids sort; their ids
+(`pay_00` and a number) sort below every id the gateway makes, and do not
+carry their time as the gateway's do, so the payment list's date filters,
+which bound ids by time, are not timed on these ledgers.
 
 Triggers are off while loading (`session_replication_role = replica`):
 foreign keys are checked by construction. The summaries are written from

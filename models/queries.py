@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -17,6 +17,7 @@ from .currency import CODE_PATTERN, Currency
 from .dialect import equal_in_order
 from .errors import ApiError, invalid, not_found
 from .event import Event
+from .ids import first_id_at
 from .ledger import KINDS, STATUSES, Entry, Payment, PaymentMetadata
 from .metadata import metadata_filters
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
@@ -160,6 +161,9 @@ def read_payments(args: dict, cursor: str | None, size: int, account: str | None
     return list(islice(heapq.merge(*found, key=lambda p: p.id, reverse=not ascending), size))
 
 
+ID_MARGIN = timedelta(minutes=1)
+
+
 def payment_queries(args: dict, cursor: str | None, account: str | None = None) -> list[Any]:
     """The queries of the payment list, each in its order, without its
     limit. One account's payments are two lists, those it pays and those it
@@ -205,10 +209,14 @@ def _filtered_payments(query: Any, args: dict, cursor: str | None, ascending: bo
         query = query.where(Payment.kind == kind)
     if args.get("currency"):
         query = query.where((Payment.currency == args["currency"]) | (Payment.target_currency == args["currency"]))
+    # A payment's id is made when it is (`models.ids`), so ids bound the
+    # times too: the list is read from where its time range starts, not
+    # along every newer (or older) payment. A minute's margin covers the
+    # moments between making a payment's id and stamping its time.
     if after:
-        query = query.where(Payment.created_at >= after)
+        query = query.where(Payment.created_at >= after, Payment.id >= first_id_at("pay", after - ID_MARGIN))
     if before:
-        query = query.where(Payment.created_at < before)
+        query = query.where(Payment.created_at < before, Payment.id < first_id_at("pay", before + ID_MARGIN))
     if args.get("reference"):
         query = query.where(Payment.reference == args["reference"])
     # Read in id order from the metadata index when filtering by metadata.

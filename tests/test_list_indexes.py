@@ -25,6 +25,22 @@ def test_one_accounts_payments_are_read_in_order_from_the_paying_and_receiving_i
         assert_read_in_order_from(receiving.limit(51), "payment_to_account_id")
 
 
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_payments_in_a_time_range_are_read_from_where_the_range_starts(database, order):
+    from tests.support.plans import plan_of
+
+    for args, bound in (
+        ({"created_before": "2026-01-01T00:00:00Z"}, "<"),
+        ({"created_after": "2026-01-01T00:00:00Z"}, ">"),
+    ):
+        (query,) = payment_queries({**args, "order": order}, None)
+        plan = plan_of(query.limit(51), in_order=True)
+        # The list's own index (by id), entered at the range's start: the
+        # bound on ids is its condition.
+        assert f"(id{bound}" in plan or f"(id)::text {bound}" in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
 def test_accounts_are_read_in_order_from_the_creation_index(database):
     for args in ({}, {"active": "true"}):
         assert_read_in_order_from(accounts_query(args, None).limit(51), "account_created_id")
