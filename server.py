@@ -26,7 +26,7 @@ from peewee import InterfaceError, OperationalError
 
 from config import Config, StartupError
 from models.account import SYSTEM_ACCOUNT, Account, create_account
-from models.audit import audit_since_checkpoint, record_checkpoint
+from models.audit import record_checkpoint, run_audit
 from models.audit_full import audit_whole_ledger
 from models.auth import ApiToken, Operator
 from models.connection import connect, connect_replica, database
@@ -207,7 +207,7 @@ def run_command(command: str, args: argparse.Namespace, config: Config) -> None:
         print(f"created {args.scope} token {args.name!r}; it is shown only once:")
         print(secret)
     elif command == "audit":
-        report = audit_whole(config, args.replica) if args.full else read_only(audit_since_checkpoint)
+        report = audit_whole(config, args.replica) if args.full else read_only(run_audit)
         print(json.dumps(report, indent=2))
         sys.exit(0 if report["ok"] else 1)
     elif command == "seed-demo":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.account import add_currency
-from models.audit import audit_since_checkpoint
+from models.audit import run_audit
 from models.currency import Currency
 from models.event import event_json
 from models.pagination import parse_limit
@@ -48,7 +48,7 @@ class EventsHandler(APIHandler):
 class AuditHandler(APIHandler):
     @scope("admin")
     async def get(self) -> None:
-        self.send(await self.run_db(audit_since_checkpoint))
+        self.send(await self.run_db(run_audit))
 
 
 default_handlers = [

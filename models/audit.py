@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import BigAutoField, BigIntegerField, BooleanField, DateTimeField, fn
+from prometheus_client import Gauge
 
 from .audit_checks import BalanceRow, Problems, check_balance, report
 from .connection import BaseModel, database, utcnow
@@ -42,6 +43,11 @@ from .summaries import balances_by_currency
 
 # Events looked at per span: what one span's queries hold at most.
 SPAN = 25_000
+
+# For /metrics and the alert on a failing audit: what the last audit this
+# process ran found.
+AUDIT_PROBLEMS = Gauge("gateway_audit_problems", "Problems the last audit run by this process found (0: all good)")
+AUDITED_AT = Gauge("gateway_audit_last_run_timestamp_seconds", "When this process last ran the audit (Unix time)")
 
 
 class AuditCheckpoint(BaseModel):
@@ -73,7 +79,7 @@ def record_checkpoint(seq: int, whole: bool) -> None:
     retried_transaction(lambda: AuditCheckpoint.create(seq=seq, checked_at=utcnow(), whole=whole))
 
 
-def audit_since_checkpoint() -> dict:
+def run_audit() -> dict:
     """Invariants 1-4 over what changed since the last checkpoint; a sound
     answer becomes the next checkpoint. The answer says what it covered:
     events after `from_seq` up to `to_seq`, from the checkpoint made at
@@ -88,6 +94,8 @@ def audit_since_checkpoint() -> dict:
             _check_span(low, min(low + SPAN, head), problems, moved)
         counts = balances_by_currency()
     answer = report({code: (counts.get(code, 0), moved[code]) for code in sorted(moved)}, problems)
+    AUDIT_PROBLEMS.set(problems.found)
+    AUDITED_AT.set_to_current_time()
     if answer["ok"] and head > start.seq:
         record_checkpoint(head, whole=False)
     return {

@@ -52,7 +52,15 @@ def test_each_audit_starts_where_the_last_sound_one_ended_and_says_so(writer, ad
     assert (third["from_seq"], third["to_seq"], third["currencies"]) == (second["to_seq"], second["to_seq"], [])
 
 
-def test_a_balance_changed_apart_from_its_entries_since_the_checkpoint_is_found_until_it_is_put_right(writer, admin):
+def problems_on_metrics(gateway) -> float:
+    from tests.support.metrics import scrape
+
+    return scrape(gateway.url + "/metrics")[("gateway_audit_problems", ())]
+
+
+def test_a_balance_changed_apart_from_its_entries_since_the_checkpoint_is_found_until_it_is_put_right(
+    gateway, writer, admin
+):
     assert audit(admin)["ok"]
     _, receiver, payment = completed_transfer(writer, admin)
     balance = payment["to_balance"]
@@ -66,7 +74,9 @@ def test_a_balance_changed_apart_from_its_entries_since_the_checkpoint_is_found_
         assert {(p["code"], p.get("balance")) for p in found["problems"]} == {("balance_mismatch", balance)}
         again = audit(admin)
         assert not again["ok"] and again["from_seq"] == found["from_seq"], "no checkpoint past a problem"
+        assert problems_on_metrics(gateway) == 1
     assert audit(admin)["ok"]
+    assert problems_on_metrics(gateway) == 0
 
 
 def test_an_entry_changed_since_the_checkpoint_breaks_its_balance_and_its_currency(writer, admin):

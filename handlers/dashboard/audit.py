@@ -3,7 +3,7 @@ last checkpoint, with what is wrong if anything is."""
 
 from __future__ import annotations
 
-from models.audit import audit_since_checkpoint
+from models.audit import run_audit
 
 from .base import PageHandler, viewer
 
@@ -11,7 +11,7 @@ from .base import PageHandler, viewer
 class AuditHandler(PageHandler):
     @viewer
     async def get(self) -> None:
-        self.render_page("audit.html", report=await self.run_db(audit_since_checkpoint))
+        self.render_page("audit.html", report=await self.run_db(run_audit))
 
 
 default_handlers = [(r"/audit", AuditHandler)]
