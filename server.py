@@ -6,7 +6,8 @@ python server.py worker         a settlement worker (needs REDIS_URL), with its 
 python server.py webhooks       a webhook sender alone
 python server.py create-admin   --email E --password P [--role admin|viewer]
 python server.py create-token   --name N --scope read|write|admin
-python server.py audit          check the ledger's invariants (exit 1 if broken)
+python server.py audit          check the ledger's invariants since the last checkpoint (exit 1 if broken)
+                   [--full [--replica]]  the whole ledger, streamed (on the replica if there is one)
 python server.py seed-demo      load the sample accounts into an empty database
 """
 
@@ -25,9 +26,10 @@ from peewee import InterfaceError, OperationalError
 
 from config import Config, StartupError, redis_client, redis_place
 from models.account import SYSTEM_ACCOUNT, Account, create_account
-from models.audit import run_audit
+from models.audit import record_checkpoint, run_audit
+from models.audit_full import audit_whole_ledger
 from models.auth import ApiToken, Operator
-from models.connection import connect, database
+from models.connection import connect, connect_replica, database
 from models.errors import ApiError
 from models.intake import submit_deposit
 from models.retry import read_only, retried_transaction
@@ -156,6 +158,20 @@ def seed_demo() -> None:
     print(f"seeded {len(people)} accounts with {len(deposits)} settled deposits")
 
 
+def audit_whole(config: Config, on_replica: bool) -> dict:
+    """The whole-ledger audit, on the replica when asked and one is
+    configured (and fresh enough); a sound ledger becomes the checkpoint
+    the next incremental audit starts from."""
+    if on_replica:
+        if not (config.read_replica_url and config.database_url):
+            raise StartupError("--replica needs DATABASE_URL and READ_REPLICA_URL")
+        connect_replica(config.read_replica_url, config.database_url, config.replica_max_lag)
+    report, head = read_only(audit_whole_ledger, replica_ok=on_replica)
+    if report["ok"]:
+        record_checkpoint(head, whole=True)
+    return report
+
+
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="server.py", description="Payment Gateway")
     commands = parser.add_subparsers(dest="command")
@@ -174,7 +190,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     token = commands.add_parser("create-token", help="create an API token; prints it alone on the last line")
     token.add_argument("--name", required=True)
     token.add_argument("--scope", required=True, choices=("read", "write", "admin"))
-    commands.add_parser("audit", help="check the ledger's invariants")
+    audit = commands.add_parser("audit", help="check the ledger's invariants since the last checkpoint")
+    audit.add_argument("--full", action="store_true", help="check the whole ledger, streamed")
+    audit.add_argument("--replica", action="store_true", help="with --full: read from READ_REPLICA_URL")
     commands.add_parser("seed-demo", help="load the sample accounts")
     return parser.parse_args(argv)
 
@@ -198,7 +216,7 @@ def run_command(command: str, args: argparse.Namespace, config: Config) -> None:
         print(f"created {args.scope} token {args.name!r}; it is shown only once:")
         print(secret)
     elif command == "audit":
-        report = read_only(run_audit)
+        report = audit_whole(config, args.replica) if args.full else read_only(run_audit)
         print(json.dumps(report, indent=2))
         sys.exit(0 if report["ok"] else 1)
     elif command == "seed-demo":

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import feed_scale
+from bench import feed_scale, growth
 from bench.services import Services, database_url, redis_url
 
 HERE = Path(__file__).resolve().parent
@@ -178,11 +178,15 @@ def main() -> None:
         settlement_scenario(100_000, 0, 10_000, 200),
     ]
     results["feed_scale"] = {**feed_scale.run(), "two_web_processes": feed_scale.run_two_web_processes()}
+    disconnect_here()
+    results["growth"] = growth.run()
     results["seconds"] = round(time.perf_counter() - started, 1)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print()
     print(feed_scale.table(results["feed_scale"]))
+    print()
+    print(growth.table(results["growth"]))
 
 
 def beside(anchor: Callable[[], dict], measure: Callable[[], dict]) -> tuple[dict, float]:

@@ -1,10 +1,13 @@
 """What differs between SQLite and PostgreSQL, decided here and nowhere
 else: how money columns are stored and summed, how rows are locked and
-claimed, how a list of values is matched, how a queue's index is read."""
+claimed, how a list of values is matched, how a queue's index is read, how
+JSON text is looked into, and how a long read sees one moment and streams."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from peewee import SQL, Field, fn
@@ -99,3 +102,82 @@ def walk_queue_indexes() -> None:
     """
     if not is_sqlite():
         database.execute_sql(QUEUE_SCANS)
+
+
+def exact_sum_sql(expression: str) -> str:
+    """`exact_sum` in SQL text, for queries written as SQL."""
+    return f"BIGSUM({expression})" if is_sqlite() else f"SUM({expression})"
+
+
+def json_text(column: str, key: str) -> str:
+    """SQL for the text of `key` in the JSON object held as text in `column`."""
+    return f"json_extract({column}, '$.{key}')" if is_sqlite() else f"({column}::json ->> '{key}')"
+
+
+def equal_in_order(field: Any, value: Any) -> Any:
+    """`field == value`, for a query also ordered by `field`, so that only
+    an index that starts with `field` gives its order. PostgreSQL would
+    take an equality's column out of the order (a constant) and might then
+    read another index in order, filtering; as `BETWEEN value AND value` it
+    keeps it. SQLite's planner, with no statistics, wants the equality."""
+    return field == value if is_sqlite() else field.between(value, value)
+
+
+def any_of(column: str, values: Iterable[Any]) -> tuple[str, list]:
+    """SQL text and parameters for `column` being one of `values` (a few
+    thousand at most): `among` for queries written as SQL."""
+    values = list(values)
+    if is_sqlite():
+        return f"{column} IN ({', '.join('?' * len(values))})", values
+    return f"{column} = ANY(%s)", [values]
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """Several reads that see the database at one moment, whatever commits
+    meanwhile: what an audit needs so that a balance and its entries are
+    never read on either side of a settlement. PostgreSQL: a REPEATABLE READ,
+    READ ONLY transaction (a replica runs it too); SQLite: a deferred
+    transaction, which in WAL mode reads one snapshot from its first read."""
+    if is_sqlite():
+        with database.atomic():
+            yield
+        return
+    with database.atomic(isolation_level="REPEATABLE READ"):
+        database.execute_sql("SET TRANSACTION READ ONLY")
+        yield
+
+
+def join_by_index_lookups() -> None:
+    """For the rest of this transaction on PostgreSQL, join by looking each
+    key up in an index, and compile nothing. An incremental audit looks up
+    a few thousand keys (`any_of`) in tables of millions: the planner,
+    guessing wrong how many rows such a list finds, would read a whole
+    table to hash or filter it, and spend longer compiling (JIT) than reading."""
+    if not is_sqlite():
+        database.execute_sql(
+            "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),"
+            " set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
+        )
+
+
+STREAMED_ROWS = 5000
+
+
+def stream_rows(sql: str, params: Sequence[Any] = ()) -> Generator[tuple, None, None]:
+    """The rows of a query, read a few thousand at a time however many there
+    are, so a reader of the whole ledger holds one batch in memory.
+    PostgreSQL: a server-side (named) cursor inside the caller's transaction
+    (`snapshot()`); SQLite's cursor already steps through its result."""
+    if is_sqlite():
+        yield from database.execute_sql(sql, params)
+        return
+    # Peewee keeps psycopg2 in autocommit mode, where psycopg2 only accepts
+    # named cursors declared WITH HOLD; inside a transaction it still streams.
+    cursor = database.connection().cursor(name=f"stream_{uuid.uuid4().hex}", withhold=True)
+    cursor.itersize = STREAMED_ROWS
+    try:
+        cursor.execute(sql, params)
+        yield from cursor
+    finally:
+        cursor.close()

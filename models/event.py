@@ -163,6 +163,7 @@ def record_event(event_type: str, data: dict | Encoded) -> Event:
     (`models.actors`). After the commit the relay is woken to number and
     publish it."""
     event = Event.create(**_row(event_type, data, utcnow(), current()))
+    IMMEDIATE.insert_rows(*_tallies([(event_type, data)]))
     _wake_after_commit()
     return event
 
@@ -182,9 +183,19 @@ def record_events(
     at = at or utcnow()
     who = actings or [current()] * len(events)
     rows = [_row(event_type, data, at, acting) for (event_type, data), acting in zip(events, who, strict=True)]
-    into.insert_rows(*along, (Event, rows))
+    into.insert_rows(*along, *_tallies(events), (Event, rows))
     if events:
         _wake_after_commit()
+
+
+def _tallies(events: Sequence[tuple[str, dict | Encoded]]) -> list:
+    """The overview's summary rows the events add (`models.summaries`),
+    written with them."""
+    # Imported here: the summaries read the ledger's models, which record
+    # events through this module.
+    from .summaries import tally_rows
+
+    return tally_rows(events)
 
 
 class Encoded(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Any
 from .account import Balance
 from .ledger import Payment
 from .pagination import encode_cursor
-from .queries import payments_query
+from .queries import read_payments
 from .serialize import iso, money, payment_json
 from .statements import Period, statement_batch
 
@@ -77,7 +77,7 @@ def statement_lines(balance: Balance, period: Period, after: tuple[datetime, int
 def payment_lines(args: dict, cursor: str | None, size: int = BATCH) -> Batch:
     """The filtered payments' lines after `cursor` (None: from the first),
     in the list's order, as PAYMENT_COLUMNS."""
-    rows: list[Payment] = list(payments_query(args, cursor).limit(size))
+    rows: list[Payment] = read_payments(args, cursor, size)
     lines = []
     for payment in rows:
         body = payment_json(payment)

@@ -3,8 +3,10 @@ queries however long the page (no N+1)."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from peewee import fn, prefetch
@@ -12,8 +14,10 @@ from peewee import fn, prefetch
 from .account import SYSTEM_ACCOUNT, Account, AccountMetadata, Balance
 from .connection import database
 from .currency import CODE_PATTERN, Currency
+from .dialect import equal_in_order
 from .errors import ApiError, invalid, not_found
 from .event import Event
+from .ids import first_id_at
 from .ledger import KINDS, STATUSES, Entry, Payment, PaymentMetadata
 from .metadata import metadata_filters
 from .pagination import MAX_SEQ, SEQ, TEXT, TIME, decode_cursor, page, parse_count
@@ -104,11 +108,13 @@ def accounts_query(args: dict, cursor: str | None) -> Any:
         query = query.where(Account.reference == args["reference"])
     active = parse_bool("active", args.get("active"))
     if active is not None:
-        query = query.where(Account.active == active)
+        # As `NOT active`, the condition of the index of inactive accounts.
+        query = query.where(Account.active if active else ~Account.active)
     if args.get("owner"):
         query = query.where(Account.owner.contains(args["owner"]))
     if args.get("email"):
-        query = query.where(Account.email == args["email"])
+        # Found through the index of lower-cased emails, then matched exactly.
+        query = query.where(fn.lower(Account.email) == args["email"].lower(), Account.email == args["email"])
     if args.get("currency"):
         holders = Balance.select(Balance.account).where(Balance.currency == args["currency"])
         if active:
@@ -126,33 +132,75 @@ def accounts_query(args: dict, cursor: str | None) -> Any:
 
 def list_payments(args: dict, limit: int, cursor: str | None, account: str | None = None) -> tuple[list, str | None]:
     """Payments newest first (or `order=asc`), by id, which sorts by time."""
-    rows = instances(payments_query(args, cursor, account).limit(limit + 1))
-    return page(rows, limit, lambda p: [p.id])
+    return page(read_payments(args, cursor, limit + 1, account), limit, lambda p: [p.id])
 
 
-def payments_query(args: dict, cursor: str | None, account: str | None = None) -> Any:
-    """The query of `list_payments`, in its order, without its limit."""
-    query = Payment.select()
+def read_payments(args: dict, cursor: str | None, size: int, account: str | None = None) -> list[Payment]:
+    """Up to `size` payments of the list after `cursor`, in its order: each
+    of `payment_queries` read to `size` and merged."""
+    ascending = parse_choice("order", args.get("order"), ("asc", "desc")) == "asc"
+    found = [instances(query.limit(size)) for query in payment_queries(args, cursor, account)]
+    if len(found) == 1:
+        return found[0]
+    return list(islice(heapq.merge(*found, key=lambda p: p.id, reverse=not ascending), size))
+
+
+ID_MARGIN = timedelta(minutes=1)
+
+
+def payment_queries(args: dict, cursor: str | None, account: str | None = None) -> list[Any]:
+    """The queries of the payment list, each in its order, without its
+    limit. One account's payments are two lists, those it pays and those it
+    receives (not from itself), each read in order from its own index
+    (`payment_from_account_id`, `payment_to_account_id`): a page of an
+    account with millions of payments costs what one of an account with ten
+    does."""
+    ascending = parse_choice("order", args.get("order"), ("asc", "desc")) == "asc"
+    account = account or args.get("account")
+    sides: list[tuple[Any, Any]] = [(Payment.select(), None)]
+    if account:
+        sides = [
+            (Payment.select().where(equal_in_order(Payment.from_account, account)), Payment.from_account),
+            (
+                Payment.select().where(equal_in_order(Payment.to_account, account) & (Payment.from_account != account)),
+                Payment.to_account,
+            ),
+        ]
+    queries = []
+    for side, column in sides:
+        query, by = _filtered_payments(side, args, cursor, ascending)
+        # Ordered by the account column too (one value here, so the order is
+        # the same): only the account's index gives that order, so the
+        # planner reads it, not the whole list's, where an account's oldest
+        # payments come after every newer one.
+        order = [by] if column is None or by is not Payment.id else [column, by]
+        queries.append(query.order_by(*(o.asc() if ascending else o.desc() for o in order)))
+    return queries
+
+
+def _filtered_payments(query: Any, args: dict, cursor: str | None, ascending: bool) -> tuple[Any, Any]:
+    """`query` with the list's filters and its cursor, and the column it is
+    in order by (the payment's id, or the metadata index's)."""
     status = parse_choice("status", args.get("status"), STATUSES)
     kind = parse_choice("kind", args.get("kind"), KINDS)
-    ascending = parse_choice("order", args.get("order"), ("asc", "desc")) == "asc"
     after, before = (
         parse_time("created_after", args.get("created_after")),
         parse_time("created_before", args.get("created_before")),
     )
-    account = account or args.get("account")
     if status:
         query = query.where(Payment.status == status)
     if kind:
         query = query.where(Payment.kind == kind)
-    if account:
-        query = query.where((Payment.from_account == account) | (Payment.to_account == account))
     if args.get("currency"):
         query = query.where((Payment.currency == args["currency"]) | (Payment.target_currency == args["currency"]))
+    # A payment's id is made when it is (`models.ids`), so ids bound the
+    # times too: the list is read from where its time range starts, not
+    # along every newer (or older) payment. A minute's margin covers the
+    # moments between making a payment's id and stamping its time.
     if after:
-        query = query.where(Payment.created_at >= after)
+        query = query.where(Payment.created_at >= after, Payment.id >= first_id_at("pay", after - ID_MARGIN))
     if before:
-        query = query.where(Payment.created_at < before)
+        query = query.where(Payment.created_at < before, Payment.id < first_id_at("pay", before + ID_MARGIN))
     if args.get("reference"):
         query = query.where(Payment.reference == args["reference"])
     # Read in id order from the metadata index when filtering by metadata.
@@ -171,7 +219,7 @@ def payments_query(args: dict, cursor: str | None, account: str | None = None) -
     key = decode_cursor(cursor, TEXT)
     if key:
         query = query.where(by > key[0] if ascending else by < key[0])
-    return query.order_by(by.asc() if ascending else by.desc())
+    return query, by
 
 
 def balance_entries(balance: Balance, limit: int, cursor: str | None) -> tuple[list, str | None]:

@@ -447,13 +447,35 @@ def schemas() -> dict:
             {
                 "ok": {"type": "boolean", "description": "True when no problem was found."},
                 "checked_at": TIME,
+                "from_seq": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The checkpoint the audit started from: it covered the events after this `seq`.",
+                },
+                "to_seq": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The last event covered; when `ok`, the next audit starts here.",
+                },
+                "checkpoint_at": nullable(
+                    {**TIME, "description": "When the checkpoint at `from_seq` was made; null: from the log's start."}
+                ),
+                "problems_found": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many problems were found; at most the first 1,000 are listed.",
+                },
                 "currencies": {
                     "type": "array",
                     "items": closed(
                         {
                             "currency": CURRENCY_CODE,
                             "balances": {"type": "integer", "description": "Customer balances in this currency."},
-                            "total": {**AMOUNT, "description": "Sum of all balances, `@system` included; must be 0."},
+                            "total": {
+                                **AMOUNT,
+                                "description": "What the balances moved by the payments covered sum to (the whole"
+                                " ledger: all balances, `@system` included); must be 0.",
+                            },
                             "ok": {"type": "boolean"},
                         }
                     ),
@@ -481,7 +503,7 @@ def schemas() -> dict:
                     ),
                 },
             },
-            description="The ledger's invariants checked now.",
+            description="The ledger's invariants checked over what changed since the last checkpoint.",
         ),
         "Index": closed(
             {

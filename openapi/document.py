@@ -406,10 +406,13 @@ def _operations() -> list[tuple[str, str, dict]]:
             "Audit",
             "Check the ledger's invariants",
             "admin",
-            {"200": success("Totals per currency and any problem found.", "AuditReport")},
+            {"200": success("What was covered, totals per currency and any problem found.", "AuditReport")},
             description=(
-                "Checks now that every currency's balances sum to zero, every balance equals its entries, "
-                "no customer balance is negative and every completed payment has its entries."
+                "Checks, over what changed since the last checkpoint (the events after `from_seq` up to "
+                "`to_seq`), that every currency's balances sum to zero, every balance equals its entries, "
+                "no customer balance is below its floor, every balance holds what its open holds reserve "
+                "and every payment has exactly its entries. A sound answer becomes the next checkpoint. "
+                "The work is proportional to what changed; `server.py audit --full` checks the whole ledger."
             ),
         ),
     ]
@@ -455,7 +458,7 @@ TAGS = [
     ("Activity", "Who did what: every change and every access, with its actor."),
     ("Events", "The append-only log of every committed change."),
     ("Webhooks", "Endpoints that are sent events by HTTP, signed, in order; their delivery logs."),
-    ("Audit", "The ledger's invariants, checked on demand."),
+    ("Audit", "The ledger's invariants, checked on demand from the last checkpoint."),
     ("Health", "Liveness and readiness probes for load balancers; metrics for Prometheus."),
 ]
 

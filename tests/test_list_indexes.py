@@ -6,18 +6,58 @@ from __future__ import annotations
 
 import pytest
 
-from models.queries import accounts_query, payments_query
+from models.queries import accounts_query, payment_queries
+from tests.support.environment import CONFIG
 from tests.support.plans import assert_read_in_order_from, assert_searched_through_an_index, assert_served_by
 
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
 def test_payments_by_metadata_are_read_from_the_metadata_index(database, order):
-    query = payments_query({"metadata[order]": "A-1", "order": order}, None).limit(51)
-    assert_read_in_order_from(query, "payment_metadata_lookup")
+    (query,) = payment_queries({"metadata[order]": "A-1", "order": order}, None)
+    assert_read_in_order_from(query.limit(51), "payment_metadata_lookup")
+
+
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_one_accounts_payments_are_read_in_order_from_the_paying_and_receiving_indexes(database, order):
+    for args in ({"order": order}, {"order": order, "status": "completed"}):
+        paying, receiving = payment_queries(args, None, account="acct-1")
+        assert_read_in_order_from(paying.limit(51), "payment_from_account_id")
+        assert_read_in_order_from(receiving.limit(51), "payment_to_account_id")
+
+
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_payments_in_a_time_range_are_read_from_where_the_range_starts(database, order):
+    from tests.support.plans import plan_of
+
+    for args, bound in (
+        ({"created_before": "2026-01-01T00:00:00Z"}, "<"),
+        ({"created_after": "2026-01-01T00:00:00Z"}, ">"),
+    ):
+        (query,) = payment_queries({**args, "order": order}, None)
+        plan = plan_of(query.limit(51), in_order=True)
+        # The list's own index (by id), entered at the range's start: the
+        # bound on ids is its condition.
+        assert f"(id{bound}" in plan or f"(id)::text {bound}" in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_accounts_are_read_in_order_from_the_creation_index(database):
+    for args in ({}, {"active": "true"}):
+        assert_read_in_order_from(accounts_query(args, None).limit(51), "account_created_id")
+
+
+def test_inactive_accounts_are_read_in_order_from_their_own_index(database):
+    assert_read_in_order_from(accounts_query({"active": "false"}, None).limit(51), "account_inactive")
+
+
+@pytest.mark.skipif(not CONFIG.database_url, reason="SQLite's planner, with no statistics, prefers the list's order")
+def test_accounts_by_email_are_found_through_the_email_index(database):
+    assert_served_by(accounts_query({"email": "Maria@example.com"}, None).limit(51), "account_email_lower")
 
 
 def test_payments_by_reference_are_read_from_the_reference_index(database):
-    assert_read_in_order_from(payments_query({"reference": "A-1"}, None).limit(51), "payment_reference")
+    (query,) = payment_queries({"reference": "A-1"}, None)
+    assert_read_in_order_from(query.limit(51), "payment_reference")
 
 
 def test_accounts_by_metadata_are_read_from_the_metadata_index(database):

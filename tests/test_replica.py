@@ -126,3 +126,26 @@ def test_reads_go_to_the_primary_while_the_replica_is_down(replica, replica_web,
     finally:
         replica.resume()
     assert wait_until(lambda: read_from_replica(reader_there, f"/api/v1/accounts/{other}", replica_web), timeout=30)
+
+
+def test_the_whole_ledger_audit_with_a_replica_answers_and_sets_the_checkpoint_on_the_primary(replica, admin, writer):
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.environment import ROOT
+
+    open_account(writer, admin, {"PHP": "3.00"})
+    database = urlparse(required_database_url()).path.lstrip("/")
+    env = dict(os.environ, READ_REPLICA_URL=replica.url(database), REPLICA_MAX_LAG="30", LOG_LEVEL="warning")
+    done = subprocess.run(
+        [sys.executable, "server.py", "audit", "--full", "--replica"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["ok"] and report["to_seq"] > 0, done.stderr
+    assert admin.get("/api/v1/audit").body["from_seq"] >= report["to_seq"]

@@ -1,5 +1,5 @@
-"""The audit: the ledger's invariants checked now, with what is wrong if
-anything is."""
+"""The audit: the ledger's invariants checked over what changed since the
+last checkpoint, with what is wrong if anything is."""
 
 from __future__ import annotations
 

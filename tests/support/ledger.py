@@ -28,11 +28,12 @@ def open_account(api: Api, admin_api: Api, funds: dict[str, str] | None = None, 
 
 
 def assert_audit_ok() -> dict:
-    """Every invariant of the ledger holds (`models.audit`); returns the report."""
-    from models.audit import run_audit
+    """Every invariant of the ledger holds, checked over the whole ledger
+    (`models.audit_full`); returns the report."""
+    from models.audit_full import audit_whole_ledger
     from models.retry import read_only
 
-    report = read_only(run_audit)
+    report, _ = read_only(audit_whole_ledger)
     assert report["ok"], report["problems"][:10]
     return report
 
