@@ -7,13 +7,14 @@ history to show."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.support.browser import DESKTOP, PHONE, SCREENSHOTS, log_in, open_page
+from tests.support.ledger import date_back
 from tests.support.pages import new_operator
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -72,13 +73,9 @@ def book_of_customers() -> dict:
         settle_payment(payment.id)
         dated.append((payment.id, day))
 
-    def date_back(payment_id: str, created_at: datetime) -> None:
-        Payment.update(created_at=created_at).where(Payment.id == payment_id).execute()
-
     now = utcnow()
     for payment_id, day in dated:
-        moved = now - timedelta(days=day, hours=day % 5)
-        retried_transaction(partial(date_back, payment_id, moved))
+        date_back(payment_id, now - timedelta(days=day, hours=day % 5))
     short = {"from_account": priya, "to_account": juan, "amount": "99999.00", "description": "Too much"}
     settle_payment(retried_transaction(partial(submit_transfer, short, never)).id)
     pending = {"from_account": maria, "to_account": juan, "amount": "1250.00", "currency": "PHP", "description": "Rent"}

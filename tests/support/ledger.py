@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from tests.support.client import Api
@@ -106,3 +107,25 @@ def completed_transfer(writer, admin, funds: str = "50.00", amount: str = "20.00
 def reverse(api, payment_id: str, body=None, **kwargs):
     """POST the payment's reversal."""
     return api.post(f"/api/v1/payments/{payment_id}/reverse", body, **kwargs)
+
+
+def date_back(payment_id: str, created_at: datetime) -> None:
+    """Make a completed payment look made at `created_at` (for pages that
+    show days past): its row, and the overview's tally of completed volume
+    by day moved with it, in one transaction, so the overview still equals
+    the ledger."""
+    from models.bulk import insert_rows
+    from models.ledger import COMPLETED, Payment
+    from models.retry import retried_transaction
+    from models.summaries import PaymentVolumeTally
+
+    def move() -> None:
+        payment = Payment.get_by_id(payment_id)
+        before, after = payment.created_at.date(), created_at.date()
+        Payment.update(created_at=created_at).where(Payment.id == payment_id).execute()
+        if payment.status == COMPLETED and before != after:
+            moved = [(before, -1, -payment.amount), (after, 1, payment.amount)]
+            rows = [{"currency": payment.currency_id, "day": d, "payments": n, "amount": a} for d, n, a in moved]
+            insert_rows((PaymentVolumeTally, rows))
+
+    retried_transaction(move)
