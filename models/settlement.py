@@ -36,7 +36,7 @@ from peewee import ModelSelect
 from . import connection
 from .account import Balance, inactive_accounts
 from .actors import NOBODY, Acting, acting_of_text
-from .bulk import Statements, statement_stream
+from .bulk import Statements, statement_batch, statement_stream
 from .connection import utcnow
 from .currency import exponent_of
 from .dialect import claim_rows, lock_rows, walk_queue_indexes
@@ -158,7 +158,8 @@ def _settle_locked(
     # Read the clock only once every lock is held, rates included: a rate
     # change waited for is then always older than the settlement it shaped.
     batch = _Batch(balances, system, inactive_accounts(balances.values()), rates, utcnow())
-    with statement_stream() as stream:
+    # A batch of one part has nothing to overlap: its writes go in one round trip.
+    with statement_stream() if len(everything) > PART else statement_batch() as stream:
         for payment in singles:
             batch.settle(payment)
             batch.send_when_full(stream)
@@ -335,15 +336,16 @@ class _Batch:
         self.events.append(("payment.failed", payment_json(payment)))
 
     def send_when_full(self, stream: Statements) -> None:
-        """Once a part's worth is settled, send its writes (`send_part`)."""
+        """Once a part's worth is settled, send its writes (`write_part`)."""
         if len(self.settled) >= PART:
-            self.send_part(stream)
+            self.write_part(stream)
+            stream.send()
 
-    def send_part(self, stream: Statements) -> None:
+    def write_part(self, stream: Statements) -> None:
         """The writes of what was settled since the last part: one statement
         updates its payments (two when exchanges were priced: their amounts
-        and rates), one inserts its entries with its events; handed to the
-        stream, which sends them while the next part is settled."""
+        and rates), one inserts its entries with its events, made on
+        `stream` (sent by `send_when_full` while the next part is settled)."""
         payments, self.settled = self.settled, []
         priced = [p for p in payments if p.kind == "exchange" and p.status in (COMPLETED, AUTHORIZED)]
         stream.update_rows(
@@ -366,12 +368,11 @@ class _Batch:
         actings = [self.acted.get(n, NOBODY) for n in range(len(self.events))] if self.acted else None
         record_events(self.events, (Entry, self.entries), at=self.now, into=stream, actings=actings)
         self.entries, self.events, self.acted = [], [], {}
-        stream.send()
 
     def write(self, stream: Statements) -> None:
         """The last part's writes, then every balance the batch changed, at
-        its final amount and held: one statement."""
-        self.send_part(stream)
+        its final amount and held (one statement), sent as the block ends."""
+        self.write_part(stream)
         stream.update_rows(
             Balance,
             [{"id": b.id, "amount": b.amount, "held": b.held} for b in self.changed.values()],
