@@ -16,7 +16,7 @@ from typing import cast
 
 import psycopg2
 
-from deploy.processes import free_port, server_command, spawn, wait_ready
+from deploy.processes import free_port, server_command, spawn, stop_processes, wait_ready
 
 
 def pg_admin_url() -> str:
@@ -84,13 +84,7 @@ class Services:
         return self
 
     def __exit__(self, *exc) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.processes, 30)
 
     def command(self, *args: str) -> str:
         return server_command(self.env, *args)

@@ -38,7 +38,7 @@ from typing import Any
 import psycopg2
 import redis
 
-from deploy.processes import die_with_parent
+from deploy.processes import die_with_parent, stop_processes
 
 # Ports: PostgreSQL nodes 5441-5443 and their Patroni REST APIs 5444-5446;
 # etcd 2379 (clients) and 2380 (peers); Redis 6390 (master) and 6391
@@ -389,15 +389,7 @@ class HaServices:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes(list(reversed(self.processes)), 20)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> HaServices:

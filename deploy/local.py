@@ -32,7 +32,16 @@ from pathlib import Path
 
 from config import Config
 from deploy.ha import HaServices
-from deploy.processes import ROOT, die_with_parent, free_port, free_port_pair, server_command, spawn, wait_ready
+from deploy.processes import (
+    ROOT,
+    die_with_parent,
+    free_port,
+    free_port_pair,
+    server_command,
+    spawn,
+    stop_processes,
+    wait_ready,
+)
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "gateway.conf.template"
 
@@ -140,16 +149,9 @@ class LocalTopology:
 
     def stop(self) -> None:
         """Workers get SIGINT (Huey's graceful stop), the rest SIGTERM."""
-        processes = [p for p, _ in self.workers] + [p for p, _ in self.web] + ([self.nginx] if self.nginx else [])
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT if any(process is p for p, _ in self.workers) else signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        workers = [p for p, _ in self.workers]
+        processes = workers + [p for p, _ in self.web] + ([self.nginx] if self.nginx else [])
+        stop_processes(processes, 40, lambda p: signal.SIGINT if any(p is w for w in workers) else signal.SIGTERM)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> LocalTopology:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,25 @@ def spawn(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Pope
     command name, else the script `args[0]`) that cannot outlive this one."""
     command = [sys.executable, "server.py", *args] if not args[0].endswith(".py") else [sys.executable, *args]
     return subprocess.Popen(command, cwd=ROOT, env=env, preexec_fn=die_with_parent, **kwargs)
+
+
+def stop_processes(
+    processes: Sequence[subprocess.Popen],
+    grace: float,
+    signal_of: Callable[[subprocess.Popen], int] = lambda _: signal.SIGTERM,
+) -> None:
+    """Ask every process still running to stop (SIGTERM, or what
+    `signal_of` says for it), all at once, then wait for each: one that has
+    not ended within `grace` seconds is killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal_of(process))
+    for process in processes:
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 def server_command(env: dict | None, *args: str) -> str:

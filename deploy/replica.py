@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg2
 
-from deploy.processes import die_with_parent
+from deploy.processes import die_with_parent, stop_processes
 
 PRIMARY_HOST, PRIMARY_PORT, PRIMARY_USER = "127.0.0.1", 5432, "root"
 ALLOW_REPLICATION = Path(__file__).resolve().parent / "allow-local-replication.sh"
@@ -125,13 +125,8 @@ class StreamingReplica:
 
     def halt(self) -> None:
         """Stop the server (fast shutdown); its data stays for `resume`."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_processes([self.process], 30, lambda _: signal.SIGINT)
 
     def stop(self) -> None:
         self.halt()

@@ -25,21 +25,16 @@ from deploy.ha import HaServices
 from deploy.local import LocalTopology
 from deploy.processes import server_command
 from tests.support.client import Api
-from tests.support.environment import CONFIG, RECEIVER_CERTIFICATE
+from tests.support.environment import HA_MARKS, RECEIVER_CERTIFICATE
 from tests.support.events import events_after, head_seq
+from tests.support.faults import rows_of
 from tests.support.ledger import open_account
 from tests.support.metrics import scrape
 from tests.support.receiver import Receiver
 from tests.support.traffic import Traffic, longest_gap, monotonic_of
 from tools.feed import FeedClient
 
-pytestmark = [
-    pytest.mark.skipif(not CONFIG.database_url, reason="embedded run: high availability is for services mode"),
-    pytest.mark.services,
-    pytest.mark.slow,
-    pytest.mark.server,
-    pytest.mark.ha,
-]
+pytestmark = HA_MARKS
 
 # The sweeper re-queues what a lost queue held; quick here, as in the fault tests.
 FAST_SWEEPER = {"STALE_AFTER_SECONDS": "2", "SWEEP_SECONDS": "2"}
@@ -58,13 +53,7 @@ class Cluster:
         return server_command(self.topology.env, "create-token", "--name", f"ha {scope}", "--scope", scope).split()[-1]
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        conn = psycopg2.connect(self.services.database_url)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return rows_of(self.services.database_url, sql, args)
 
 
 @pytest.fixture(scope="module")

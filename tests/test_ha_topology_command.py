@@ -13,19 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from deploy.ha import ETCD_PORTS, PATRONI_PORTS, PG_PORTS, REDIS_PORTS, SENTINEL_PORTS
 from deploy.processes import ROOT, answers_ready, die_with_parent, free_port
-from tests.support.environment import CONFIG
+from tests.support.environment import HA_MARKS
 
-pytestmark = [
-    pytest.mark.skipif(not CONFIG.database_url, reason="embedded run: high availability is for services mode"),
-    pytest.mark.services,
-    pytest.mark.slow,
-    pytest.mark.server,
-    pytest.mark.ha,
-]
+pytestmark = HA_MARKS
 
 PORTS = (*ETCD_PORTS, *PG_PORTS, *PATRONI_PORTS, *REDIS_PORTS, *SENTINEL_PORTS)
 

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from config import Config
 from tests.support.receiver import make_certificate
 
@@ -43,6 +45,16 @@ def prepare_environment() -> tuple[Path, Path]:
 
 RECEIVER_CERTIFICATE = prepare_environment()
 CONFIG = Config.from_env()
+
+# The marks of a module of high-availability tests: services mode only,
+# slow, with servers of their own, and `ha` (make test-fast skips them).
+HA_MARKS = [
+    pytest.mark.skipif(not CONFIG.database_url, reason="embedded run: high availability is for services mode"),
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.server,
+    pytest.mark.ha,
+]
 
 
 def required_database_url() -> str:

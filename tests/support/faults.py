@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg2
 import redis
 
-from deploy.processes import ROOT, die_with_parent, free_port, spawn
+from deploy.processes import ROOT, die_with_parent, free_port, spawn, stop_processes
 from tests.support.client import Api
 from tests.support.waiting import wait_until
 
@@ -56,16 +56,20 @@ def _child_of_this_run(death_signal: int, user: str | None = None):
     return prepare
 
 
+def rows_of(url: str, sql: str, args: tuple = ()) -> list[tuple]:
+    """The rows `sql` reads from the PostgreSQL database at `url`, on a connection of its own."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
     """Send `sig` and wait; SIGKILL if it has not ended within `timeout` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+    stop_processes([process], timeout, lambda _: sig)
 
 
 class OwnRedis:
@@ -167,13 +171,7 @@ class OwnPostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def query(self, sql: str, args=()) -> list[tuple]:
-        conn = psycopg2.connect(self.url)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return rows_of(self.url, sql, args)
 
 
 class Stack:
