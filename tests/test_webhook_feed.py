@@ -1,14 +1,19 @@
 """A sender's read-ahead of the log (`webhooks.feed.EventFeed`) works only
 while its sender holds endpoints: one holding none reads nothing and takes
 nothing of the relay's batches, and one that takes an endpoint again starts
-from the log's head (its lanes read what is older from the log)."""
+from the log's head (its lanes read what is older from the log). With
+services, the relay's batches published on Redis are taken as they come,
+without reading the log."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
+import pytest
+
 from models.event import Frame
+from tests.support.environment import CONFIG, required_database_url, required_redis_url
 from webhooks.feed import EventFeed
 
 
@@ -73,3 +78,34 @@ def test_a_sender_that_takes_an_endpoint_again_starts_from_the_head():
     reads, head, window = asyncio.run(scenario())
     # The events before it took the endpoint were not read page by page.
     assert reads <= 3 and head == 5002 and window == [5001, 5002]
+
+
+@pytest.mark.services
+@pytest.mark.skipif(not CONFIG.redis_url, reason="the relay's batches travel over Redis with services")
+def test_a_batch_the_relay_publishes_is_taken_without_reading_the_log():
+    import redis
+
+    from events.fanout import RedisFanout
+
+    fanout = RedisFanout(required_redis_url(), required_database_url() + "-webhook-feed-test")
+    client = redis.Redis.from_url(required_redis_url())
+    log, holding = Log(head=10), [True]
+
+    async def scenario() -> tuple[int, list[str]]:
+        feed = feed_on(log, holding)
+        await feed.start()
+        listening = asyncio.create_task(feed.listen(required_redis_url(), fanout.events_channel))
+        while not dict(client.pubsub_numsub(fanout.events_channel))[fanout.events_channel.encode()]:
+            await asyncio.sleep(0.05)
+        log.head = 12
+        fanout.publish_events(log.frames_after(10))
+        for _ in range(100):
+            if feed.head == 12:
+                break
+            await asyncio.sleep(0.05)
+        listening.cancel()
+        return log.reads, [frame.text for frame in await feed.after(10)]
+
+    reads, texts = asyncio.run(scenario())
+    assert reads == 0
+    assert texts == [json.dumps({"seq": 11}), json.dumps({"seq": 12})]

@@ -131,7 +131,7 @@ class EventFeed:
         while True:
             client = async_redis_client(redis_url, socket_connect_timeout=2)
             try:
-                async with client.pubsub() as pubsub:
+                async with client.pubsub(push_handler_func=_as_received) as pubsub:
                     await pubsub.subscribe(channel)
                     self._subscribed = True
                     async for message in pubsub.listen():
@@ -166,3 +166,10 @@ class EventFeed:
         """Return once an event after `seq` has been read."""
         while self._head <= seq:
             await self._grown.wait()
+
+
+async def _as_received(message: list) -> list:
+    """A published message, handed to the subscriber as it came. (redis-py's
+    own handler writes every message out as text for a debug line, logged or
+    not: each batch of events escaped and copied once more for nothing.)"""
+    return message
