@@ -48,12 +48,14 @@ from .feed import EventFeed, RunDb
 from .http import DeliveryError, EndpointClient, tls_context
 from .recorder import Recorder
 from .sharing import Lease
-from .signing import signature_header, webhook_id
+from .signing import Signer, webhook_id
 
 log = logging.getLogger(__name__)
 
 RESOLVER_THREADS = 32
 ATTEMPTS = Counter("gateway_webhook_attempts", "Webhook delivery attempts by outcome", ["outcome"])
+# The counter of each outcome, found once rather than at every attempt.
+ATTEMPTS_BY_OUTCOME = {outcome: ATTEMPTS.labels(outcome) for outcome in (DELIVERED, FAILED, GIVEN_UP)}
 
 
 def with_prev_seq(frame: Frame, prev_seq: int) -> bytes:
@@ -129,6 +131,8 @@ class Lane:
         self.row = row
         types = row.types
         self.types = None if ALL_TYPES in types else frozenset(types)
+        self.account = row.account
+        self._signer = Signer(())
         try:
             self.destination: Destination | None = check_url(row.url, True, resolve=None)
         except ApiError:
@@ -143,7 +147,7 @@ class Lane:
     def wants(self, frame: Frame) -> bool:
         if self.types is not None and frame.type not in self.types:
             return False
-        return self.row.account is None or self.row.account in frame.accounts
+        return self.account is None or self.account in frame.accounts
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -211,7 +215,7 @@ class Lane:
             attempts += 1
             ok, row = await self._attempt(frame.seq, self.delivered, message_id, body, attempts)
             self._trace(frame, row)
-            now = utcnow()
+            now = row["at"]
             first_at = first_at or now
             if ok:
                 self._log(row)
@@ -277,7 +281,7 @@ class Lane:
             )
 
     def _log(self, row: dict) -> None:
-        ATTEMPTS.labels(row["outcome"]).inc()
+        ATTEMPTS_BY_OUTCOME[row["outcome"]].inc()
         self.d.recorder.attempt(row)
 
     async def _attempt(self, seq: int, prev_seq: int, message_id: str, body: bytes, number: int) -> tuple[bool, dict]:
@@ -291,7 +295,7 @@ class Lane:
             headers = {
                 "webhook-id": message_id,
                 "webhook-timestamp": str(stamp),
-                "webhook-signature": signature_header(self.row.secrets_in_force(utcnow()), message_id, stamp, body),
+                "webhook-signature": self._signer_at(utcnow()).header(message_id, stamp, body),
             }
             try:
                 answer = await self.client.post(self.destination, headers, body)
@@ -315,6 +319,13 @@ class Lane:
             "at": utcnow(),
         }
         return ok, row
+
+    def _signer_at(self, now: datetime) -> Signer:
+        """What signs the attempts made `now`: the endpoint's secrets in force then."""
+        secrets = tuple(self.row.secrets_in_force(now))
+        if secrets != self._signer.secrets:
+            self._signer = Signer(secrets)
+        return self._signer
 
 
 class Dispatcher:
