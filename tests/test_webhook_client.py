@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 
 import pytest
 
@@ -106,6 +107,23 @@ def test_an_endpoint_that_hangs_is_given_up_at_the_deadline(receiver):
     receiver.mode = HANG
     with pytest.raises(DeliveryError, match="no answer within 0.5 s"):
         post(receiver, timeout=0.5)
+
+
+def test_every_attempt_has_a_deadline_of_its_own(receiver):
+    """Slow answers, each within the deadline, however long they take together."""
+    receiver.delay = 0.3
+    answers = post(receiver, times=4, timeout=0.5)
+    assert [a.status for a in answers] == [200, 200, 200, 200]
+
+
+def test_an_endpoint_that_hangs_after_answering_is_given_up_at_the_deadline(receiver):
+    client = EndpointClient(TRUSTING, True, 0.5)
+    assert [a.status for a in post(receiver, times=2, client=client)] == [200, 200]
+    receiver.mode = HANG
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match="no answer within 0.5 s"):
+        post(receiver, client=client)
+    assert 0.5 <= time.monotonic() - started < 1.5
 
 
 def test_a_name_that_resolves_to_loopback_when_connecting_is_refused_without_connecting(receiver):
