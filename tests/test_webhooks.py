@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -262,6 +263,33 @@ def test_a_rotated_secret_and_the_one_before_it_both_sign_deliveries(admin, writ
         got = receiver.wait_for(lambda got, seen=seen: len(got) > seen)
         assert all(d.verified for d in got[seen:]), [d.problem for d in got[seen:]]
         assert all(len(d.headers["webhook-signature"].split(" ")) == 2 for d in got[seen:])
+
+
+def test_the_secret_before_a_rotation_stops_signing_when_its_day_is_over(admin, writer, receiver):
+    from models.connection import utcnow
+    from models.retry import retried_transaction
+    from models.webhooks import WebhookEndpoint
+
+    account = open_account(writer, admin, currencies=["PHP"])
+    made = make_endpoint(admin, receiver, account=account, event_types=["payment.completed"])
+    receiver.secrets = [admin.post(f"{ENDPOINTS}/{made['id']}/rotate-secret").body["secret"]]
+    # The day after the rotation ends a few seconds from now.
+    ends = utcnow() + timedelta(seconds=2 * HEARTBEAT_SECONDS + 2)
+    retried_transaction(
+        lambda: (
+            WebhookEndpoint.update(previous_secret_expires_at=ends).where(WebhookEndpoint.id == made["id"]).execute()
+        )
+    )
+    # The sender reads the endpoint's secrets at its next heartbeat.
+    time.sleep(2 * HEARTBEAT_SECONDS)
+    deposit(admin, account)
+    before = receiver.wait_for(lambda got: len(got) >= 1)
+    time.sleep(max(0.0, (ends - utcnow()).total_seconds()) + 0.5)
+    deposit(admin, account)
+    got = receiver.wait_for(lambda got: len(got) > len(before))
+    assert all(d.verified for d in got), [d.problem for d in got]
+    signatures = [len(d.headers["webhook-signature"].split(" ")) for d in got]
+    assert signatures[0] == 2 and signatures[-1] == 1
 
 
 def test_a_disabled_endpoint_gets_nothing_and_once_enabled_its_prev_seq_shows_the_gap(admin, writer, receiver):

@@ -132,7 +132,8 @@ class Lane:
         types = row.types
         self.types = None if ALL_TYPES in types else frozenset(types)
         self.account = row.account
-        self._signer = Signer(())
+        # Made again for the next attempt: the secrets may have changed.
+        self._signer, self._signer_second = Signer(()), -1
         try:
             self.destination: Destination | None = check_url(row.url, True, resolve=None)
         except ApiError:
@@ -295,7 +296,7 @@ class Lane:
             headers = {
                 "webhook-id": message_id,
                 "webhook-timestamp": str(stamp),
-                "webhook-signature": self._signer_at(utcnow()).header(message_id, stamp, body),
+                "webhook-signature": self._signer_at(stamp).header(message_id, stamp, body),
             }
             try:
                 answer = await self.client.post(self.destination, headers, body)
@@ -320,11 +321,12 @@ class Lane:
         }
         return ok, row
 
-    def _signer_at(self, now: datetime) -> Signer:
-        """What signs the attempts made `now`: the endpoint's secrets in force then."""
-        secrets = tuple(self.row.secrets_in_force(now))
-        if secrets != self._signer.secrets:
-            self._signer = Signer(secrets)
+    def _signer_at(self, stamp: int) -> Signer:
+        """What signs the attempts made in the second `stamp` (the resolution
+        of their timestamp): the endpoint's secrets in force, looked up once
+        a second rather than at every attempt."""
+        if stamp != self._signer_second:
+            self._signer, self._signer_second = Signer(self.row.secrets_in_force(utcnow())), stamp
         return self._signer
 
 

@@ -33,8 +33,7 @@ class Signer:
     rather than at every attempt."""
 
     def __init__(self, secrets_in_force: Iterable[str]) -> None:
-        self.secrets = tuple(secrets_in_force)
-        self._keys = [_key(secret) for secret in self.secrets]
+        self._keys = [_key(secret) for secret in secrets_in_force]
 
     def header(self, webhook_id: str, timestamp: int, body: bytes) -> str:
         """The `webhook-signature` header: a `v1,<base64>` signature by each
