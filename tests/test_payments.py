@@ -200,7 +200,12 @@ def test_each_payment_event_shows_the_balances_it_touched_right_after_it(writer,
     for amount in ("10.00", "20.00", "30.00"):
         pending(submit_transfer, {"from_account": sender, "to_account": receiver, "amount": amount, "currency": "PHP"})
     settle_pending()  # in one batch
-    events = [e for e in events_after(admin, after) if e["type"] == "payment.completed"]
+
+    def completed() -> list[dict]:
+        return [e for e in events_after(admin, after) if e["type"] == "payment.completed"]
+
+    assert wait_until(lambda: len(completed()) == 3, timeout=10)  # once numbered, with services
+    events = completed()
     shown = [{b["account"]: (b["amount"], b["held"], b["available"]) for b in e["data"]["balances"]} for e in events]
     assert [s[sender] for s in shown] == [
         ("90.00", "0.00", "90.00"),
