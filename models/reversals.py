@@ -122,7 +122,9 @@ def reversal_ids(payment_ids: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {payment_id: [] for payment_id in payment_ids}
     if payment_ids:
         query = (
-            Payment.select(Payment.id, Payment.reverses).where(among(Payment.reverses, payment_ids)).order_by(Payment.id)
+            Payment.select(Payment.id, Payment.reverses)
+            .where(among(Payment.reverses, payment_ids))
+            .order_by(Payment.id)
         )
         for reversal_id, original_id in tuples(query):
             found[original_id].append(reversal_id)
