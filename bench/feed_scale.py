@@ -331,14 +331,15 @@ def run_two_web_processes(following: int = 20_000, seconds: int = SECONDS) -> di
 
     from bench.fixtures import funded_accounts
     from bench.run import disconnect_here
-    from deploy.local import LocalTopology
+    from deploy.local import NGINX_WORKERS, LocalTopology
     from deploy.processes import server_command
 
     limit = raise_open_files_limit()
     # nginx holds two open files a follower (its client's connection and
-    # the web process's), under the same hard limit: it takes what that
-    # limit allows, and the result says how many were wanted.
-    wanted, following = following, min(following, (limit - NGINX_FILES_SPARE) // 2)
+    # the web process's), shared among its workers, each under the same
+    # hard limit: it takes what that allows, and the result says how many
+    # were wanted.
+    wanted, following = following, min(following, NGINX_WORKERS * (limit - NGINX_FILES_SPARE) // 2)
     disconnect_here()
     env = {**os.environ, "DATABASE_URL": fresh_database(), "REDIS_URL": redis_url(), "LOG_LEVEL": "warning"}
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()

@@ -44,14 +44,17 @@ from deploy.processes import (
 )
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "gateway.conf.template"
+NGINX_WORKERS = 4
 
 MAIN_CONF = """\
-worker_processes 1;
+# Each feed follower holds two connections in nginx (the client's and the
+# upstream one). Four workers, taking connections in turn (`reuseport` on
+# the listening socket), each hold a quarter: 20,000 followers fit under a
+# hard limit of 20,000 open files, which nginx cannot raise without root's
+# right to.
+worker_processes {workers};
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-# Each feed follower holds two connections (the client's and the upstream
-# one): room for 20,000 followers, where the hard limit of open files nginx
-# starts with allows it (nginx cannot raise its limit past that).
 worker_rlimit_nofile 50000;
 events {{ worker_connections 45000; }}
 http {{
@@ -85,10 +88,10 @@ def render(template: str, values: dict[str, str]) -> str:
 def nginx_config(directory: Path, listen: int, web_ports: list[int]) -> Path:
     servers = " ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in web_ports)
     (directory / "gateway.conf").write_text(
-        render(TEMPLATE.read_text(), {"NGINX_UPSTREAM": servers, "NGINX_LISTEN": f"127.0.0.1:{listen}"})
+        render(TEMPLATE.read_text(), {"NGINX_UPSTREAM": servers, "NGINX_LISTEN": f"127.0.0.1:{listen} reuseport"})
     )
     main = directory / "nginx.conf"
-    main.write_text(MAIN_CONF.format(dir=directory))
+    main.write_text(MAIN_CONF.format(dir=directory, workers=NGINX_WORKERS))
     return main
 
 

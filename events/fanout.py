@@ -6,7 +6,11 @@ each other:
 - wake: any process that committed events says so (no payload); the relay
   listens, and numbers them at once instead of at its next poll;
 - events: the relay publishes each numbered batch, in `seq` order; every web
-  process holds one subscription (`web.hub.EventHub`).
+  process holds one subscription (`web.hub.EventHub`), and so does every
+  webhook sender. A message is one line of JSON saying what subscribers
+  filter on (`[[seq, type, accounts, request_id], ...]`), then each
+  frame's text on a line of its own, as the feed sends it: nobody escapes
+  the texts into a JSON string, nor parses them back out.
 
 Pub/sub may drop messages (a subscriber reconnecting); nothing depends on it
 for correctness: the hub notices a gap in `seq` and reads the log instead.
@@ -31,9 +35,25 @@ from .relay import FOLLOWER_RETRY_SECONDS
 log = logging.getLogger(__name__)
 
 
+def frames_message(frames: list[Frame]) -> str:
+    """The events-channel message of `frames` (see the module doc)."""
+    head = json.dumps([[f.seq, f.type, f.accounts, f.request_id] for f in frames], separators=(",", ":"))
+    return "\n".join([head, *(_one_line(frame.text) for frame in frames)])
+
+
+def _one_line(text: str) -> str:
+    # The texts are compact ASCII JSON, so a line break can only be one a
+    # string holds raw, which JSON allows: written again, it is escaped.
+    return json.dumps(json.loads(text), separators=(",", ":")) if "\n" in text else text
+
+
 def read_frames(message: bytes) -> list[Frame]:
     """The frames of one events-channel message."""
-    return [Frame(seq, kind, tuple(accounts), text, *rest) for seq, kind, accounts, text, *rest in json.loads(message)]
+    head, *texts = message.decode().split("\n")
+    return [
+        Frame(seq, kind, tuple(accounts), text, request_id)
+        for (seq, kind, accounts, request_id), text in zip(json.loads(head), texts, strict=True)
+    ]
 
 
 def deployment_tag(database_url: str) -> str:
@@ -48,7 +68,7 @@ def deployment_tag(database_url: str) -> str:
 def channel_names(database_url: str) -> tuple[str, str]:
     """(wake, events) channel names for the database at `database_url`."""
     tag = deployment_tag(database_url)
-    return f"{tag}:wake", f"{tag}:events"
+    return f"{tag}:wake", f"{tag}:frames"
 
 
 class RedisFanout:
@@ -71,7 +91,7 @@ class RedisFanout:
         """One message per numbered batch: each frame's JSON text as the feed
         sends it, with what subscribers filter on, so no web process has to
         parse and re-serialize an event."""
-        self._client.publish(self.events_channel, json.dumps([list(frame) for frame in frames], separators=(",", ":")))
+        self._client.publish(self.events_channel, frames_message(frames))
 
     def follow_wakes(
         self, wake: Callable[[], None], stop: threading.Event, leading: Callable[[], bool] = lambda: True

@@ -36,6 +36,16 @@ from .peewee_internals import is_text_field, translated_errors
 Rows = tuple[type[Model], list[dict]]
 
 
+class JsonTextField(peewee.TextField):
+    """Text holding JSON, given as the text or as the dict it encodes
+    (compact, as `models.serialize.compact_json` writes it)."""
+
+    json_as_is = (str, dict)
+
+    def db_value(self, value: Any) -> Any:
+        return value if value is None or isinstance(value, str) else _ROWS_JSON.encode(value)
+
+
 class Statements:
     """Bulk statements, each sent as soon as it is made."""
 
@@ -217,20 +227,25 @@ def update_rows(model: type[Model], rows: list[dict], same: dict | None = None) 
     IMMEDIATE.update_rows(model, rows, same)
 
 
-def _json_column(field: Field) -> tuple[str, bool, Callable]:
-    """How `insert_rows` puts a field's values into JSON: its column, whether
-    a str goes in as it is (text columns, and keys to them: their `db_value`
-    would return it unchanged), and the `db_value` that the rest go through.
-    A batch's rows hold thousands of values; most are ids and other text."""
+def _json_column(field: Field) -> tuple[str, tuple[type, ...], Callable]:
+    """How `insert_rows` puts a field's values into JSON: its column, the
+    types of value that go in as they are, and the `db_value` that the rest
+    go through. Text columns, and keys to them, take a str as it is (their
+    `db_value` would return it unchanged); a field holding JSON text
+    (`JsonTextField`) takes its dict too, written once into the rows' JSON,
+    whose text PostgreSQL keeps as the column's. A batch's rows hold
+    thousands of values; most are ids and other text."""
     target = field.rel_field if isinstance(field, peewee.ForeignKeyField) else field
-    text_as_is = is_text_field(target) and type(target).db_value is Field.db_value
-    return field.column_name, text_as_is, field.db_value
+    as_is: tuple[type, ...] = getattr(target, "json_as_is", ())
+    if not as_is and is_text_field(target) and type(target).db_value is Field.db_value:
+        as_is = (str,)
+    return field.column_name, as_is, field.db_value
 
 
-def _json_row(row: dict, plan: list[tuple[str, str, bool, Callable]]) -> dict:
+def _json_row(row: dict, plan: list[tuple[str, str, tuple[type, ...], Callable]]) -> dict:
     return {
-        column: value if value is None or (text_as_is and type(value) is str) else db_value(value)
-        for name, column, text_as_is, db_value in plan
+        column: value if value is None or type(value) in as_is else db_value(value)
+        for name, column, as_is, db_value in plan
         for value in (row.get(name),)
     }
 

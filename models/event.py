@@ -35,7 +35,7 @@ from typing import NamedTuple
 from peewee import BigAutoField, BigIntegerField, CharField, DateTimeField, TextField
 
 from .actors import Acting, actor_json, current
-from .bulk import IMMEDIATE, Rows, Statements
+from .bulk import IMMEDIATE, JsonTextField, Rows, Statements
 from .connection import BaseModel, database, is_sqlite, utcnow
 from .dialect import QUEUE_SCANS
 from .peewee_internals import pending_commit_callbacks
@@ -72,7 +72,8 @@ class Event(BaseModel):
     created_at = DateTimeField(default=utcnow)
     account_a = CharField(max_length=64, null=True)
     account_b = CharField(max_length=64, null=True)
-    data = TextField()
+    # Written as the data's dict: encoded once, with the batch's rows.
+    data = JsonTextField()
     # Who made the change (`models.actors`; null: the system), from where,
     # in which request. Read newest first by time, or by actor (migration 0010).
     actor = TextField(null=True)
@@ -212,11 +213,13 @@ class Encoded(NamedTuple):
 
 def _row(event_type: str, data: dict | Encoded, at: datetime, acting: Acting) -> dict:
     assert event_type in EVENT_TYPES, event_type
-    data, text = data if isinstance(data, Encoded) else (data, compact_json(data))
+    # The dict goes into the row as it is, encoded once with the batch's
+    # rows (`JsonTextField`); an `Encoded` event's text is ready.
+    data, stored = (data.data, data.text) if isinstance(data, Encoded) else (data, data)
     accounts = accounts_of(event_type, data) + (None, None)
     return {
         "type": event_type,
-        "data": text,
+        "data": stored,
         "account_a": accounts[0],
         "account_b": accounts[1] if accounts[1] != accounts[0] else None,
         "created_at": at,

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from .account import Balance
 from .currency import exponent_of
-from .dialect import exact_sum, lock_rows
+from .dialect import among, exact_sum, lock_rows
 from .errors import ApiError, not_found
 from .intake import Accepted, RequestSettlement, accept_one, check_description, check_usable, read_amount
 from .ledger import COMPLETED, FAILED, REVERSIBLE_KINDS, Payment
@@ -122,7 +122,9 @@ def reversal_ids(payment_ids: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {payment_id: [] for payment_id in payment_ids}
     if payment_ids:
         query = (
-            Payment.select(Payment.id, Payment.reverses).where(Payment.reverses.in_(payment_ids)).order_by(Payment.id)
+            Payment.select(Payment.id, Payment.reverses)
+            .where(among(Payment.reverses, payment_ids))
+            .order_by(Payment.id)
         )
         for reversal_id, original_id in tuples(query):
             found[original_id].append(reversal_id)

@@ -7,7 +7,7 @@ decimals; timestamps as ISO 8601 in UTC with a `Z`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -56,17 +56,53 @@ def currency_json(currency: Currency) -> dict:
 
 
 def balance_json(balance: Balance) -> dict:
+    return _balance_body(balance, _lasting(balance))
+
+
+class BalancesShown:
+    """`balance_json` for a settlement batch, whose events show the same
+    balances again and again as they change: what the batch cannot change
+    (id, account, currency, limits, active, created_at) is made once per
+    balance."""
+
+    def __init__(self) -> None:
+        self._lasting: dict[str, tuple] = {}
+
+    def __call__(self, balance: Balance) -> dict:
+        lasting = self._lasting.get(balance.id)
+        if lasting is None:
+            lasting = self._lasting[balance.id] = _lasting(balance)
+        return _balance_body(balance, lasting)
+
+
+def _lasting(balance: Balance) -> tuple:
+    code = balance.currency_id
+    return (
+        balance.id,
+        balance.account_id,
+        code,
+        exponent_of(code),
+        money(balance.min_balance, code),
+        money(balance.max_balance, code),
+        balance.active,
+        iso(balance.created_at),
+    )
+
+
+def _balance_body(balance: Balance, lasting: tuple) -> dict:
+    balance_id, account, code, exponent, min_balance, max_balance, active, created_at = lasting
+    amount, held = balance.amount, balance.held
     return {
-        "id": balance.id,
-        "account": balance.account_id,
-        "currency": balance.currency_id,
-        "amount": money(balance.amount, balance.currency_id),
-        "held": money(balance.held, balance.currency_id),
-        "available": money(balance.amount - balance.held, balance.currency_id),
-        "min_balance": money(balance.min_balance, balance.currency_id),
-        "max_balance": money(balance.max_balance, balance.currency_id),
-        "active": balance.active,
-        "created_at": iso(balance.created_at),
+        "id": balance_id,
+        "account": account,
+        "currency": code,
+        "amount": format_amount(amount, exponent),
+        "held": format_amount(held, exponent),
+        "available": format_amount(amount - held, exponent),
+        "min_balance": min_balance,
+        "max_balance": max_balance,
+        "active": active,
+        "created_at": created_at,
         "updated_at": iso(balance.updated_at),
     }
 
@@ -138,11 +174,13 @@ def payment_json(
     return body
 
 
-def payment_with_balances(payment: Payment, balances: Iterable[Balance]) -> dict:
+def payment_with_balances(
+    payment: Payment, balances: Iterable[Balance], shown: Callable[[Balance], dict] = balance_json
+) -> dict:
     """A payment event's data: the payment, and the balances it touched as
-    they are now (amount, held, available)."""
+    they are now (amount, held, available), each as `shown` shows it."""
     data = payment_json(payment)
-    data["balances"] = [balance_json(balance) for balance in balances]
+    data["balances"] = [shown(balance) for balance in balances]
     return data
 
 

@@ -50,7 +50,7 @@ from .rates import convert, rate_in_force, target_problem
 from .retry import retried_transaction
 from .reversals import recount_reversed
 from .rows import instances
-from .serialize import payment_json, payment_with_balances
+from .serialize import BalancesShown, payment_json, payment_with_balances
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,7 @@ class _Batch:
         # whoever asked for it), by their place in `events`.
         self.acted: dict[int, Acting] = {}
         self.changed: dict[str, Balance] = {}
+        self.shown = BalancesShown()
         # What was settled, for its lines in the log once committed.
         self.traced: dict[str, Payment] = {}
         if log.isEnabledFor(logging.INFO):
@@ -288,7 +289,9 @@ class _Batch:
         payment.status, payment.settled_at = COMPLETED, self.now
         self.changed.update((balance.id, balance) for balance, _, _ in payment_legs)
         self.trace(payment)
-        self.events.append(("payment.completed", payment_with_balances(payment, [b for b, _, _ in payment_legs])))
+        self.events.append(
+            ("payment.completed", payment_with_balances(payment, [b for b, _, _ in payment_legs], self.shown))
+        )
 
     def authorize(self, payment: Payment) -> None:
         """A hold: the amount is reserved on the paying balance, nothing moves."""
@@ -298,7 +301,7 @@ class _Batch:
         self.changed[source.id] = source
         payment.status, payment.settled_at, payment.authorized_amount = AUTHORIZED, self.now, payment.amount
         self.trace(payment)
-        self.events.append(("payment.authorized", payment_with_balances(payment, [source, target])))
+        self.events.append(("payment.authorized", payment_with_balances(payment, [source, target], self.shown)))
 
     def capture(self, hold: Payment) -> None:
         """A capture asked for (`models.holds`): what it captures moves, at
@@ -318,7 +321,7 @@ class _Batch:
         if refusal is not None:
             hold.status, hold.failure_code, hold.settled_at = FAILED, refusal.code, self.now
             target = self.balances[hold.to_balance_id]
-            self.events.append(("payment.failed", payment_with_balances(hold, [source, target])))
+            self.events.append(("payment.failed", payment_with_balances(hold, [source, target], self.shown)))
             return
         target_amount = captured_target_amount(hold, amount)
         if target_amount is not None:
@@ -328,7 +331,9 @@ class _Batch:
         self.entries += post(hold, payment_legs, self.now)
         hold.status, hold.settled_at = COMPLETED, self.now
         self.changed.update((balance.id, balance) for balance, _, _ in payment_legs)
-        self.events.append(("payment.completed", payment_with_balances(hold, [b for b, _, _ in payment_legs])))
+        self.events.append(
+            ("payment.completed", payment_with_balances(hold, [b for b, _, _ in payment_legs], self.shown))
+        )
 
     def fail(self, payment: Payment, failure: str) -> None:
         payment.status, payment.failure_code, payment.settled_at = FAILED, failure, self.now

@@ -188,3 +188,34 @@ def test_a_payment_without_a_description_has_none_rather_than_an_empty_one(write
     payment = writer.post("/api/v1/payments", {"from_account": bob, "to_account": alice, "amount": "1.00"}, wait=20)
     assert payment.body["description"] is None
     assert writer.get(f"/api/v1/payments/{payment.body['id']}").body["description"] is None
+
+
+def test_each_payment_event_shows_the_balances_it_touched_right_after_it(writer, admin):
+    from models.intake import submit_transfer
+    from models.settlement import settle_pending
+    from tests.support.ledger import pending
+
+    sender, receiver = open_account(writer, admin, {"PHP": "100.00"}), open_account(writer, admin, currencies=["PHP"])
+    after = head_seq(admin)
+    for amount in ("10.00", "20.00", "30.00"):
+        pending(submit_transfer, {"from_account": sender, "to_account": receiver, "amount": amount, "currency": "PHP"})
+    settle_pending()  # in one batch
+
+    def completed() -> list[dict]:
+        return [e for e in events_after(admin, after) if e["type"] == "payment.completed"]
+
+    assert wait_until(lambda: len(completed()) == 3, timeout=10)  # once numbered, with services
+    events = completed()
+    shown = [{b["account"]: (b["amount"], b["held"], b["available"]) for b in e["data"]["balances"]} for e in events]
+    assert [s[sender] for s in shown] == [
+        ("90.00", "0.00", "90.00"),
+        ("70.00", "0.00", "70.00"),
+        ("40.00", "0.00", "40.00"),
+    ]
+    assert [s[receiver] for s in shown] == [
+        ("10.00", "0.00", "10.00"),
+        ("30.00", "0.00", "30.00"),
+        ("60.00", "0.00", "60.00"),
+    ]
+    for shown_last in events[-1]["data"]["balances"]:
+        assert shown_last == writer.get(f"/api/v1/balances/{shown_last['id']}").body

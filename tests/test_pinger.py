@@ -6,6 +6,7 @@ is closed with "ping timed out"."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 
 from web.pinger import Pinger
 
@@ -60,3 +61,16 @@ def test_a_connection_let_go_is_pinged_no_more():
     kept, gone = Connection(answers=True), Connection(answers=True)
     run(0.3, [kept, gone], 1.0, remove=gone)
     assert gone.pinged_at == [] and kept.pinged_at
+
+
+def test_pings_come_a_few_at_a_time_not_in_bursts():
+    # 10,000 followers' pings in one burst would stall the IOLoop, and every
+    # request waiting on it, for tens of milliseconds: none of 10 ms holds
+    # more than twice its even share.
+    connections = [Connection(answers=True) for _ in range(2000)]
+    run(1.0, connections, 1.05)
+    times = sorted(t for c in connections for t in c.pinged_at)
+    assert len(times) >= 1900
+    even_share = len(connections) * 0.010 / 1.0
+    busiest = max(bisect.bisect_left(times, t + 0.010) - i for i, t in enumerate(times))
+    assert busiest <= 2 * even_share, busiest

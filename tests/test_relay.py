@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
 
+from config import redis_client
+from events.fanout import RedisFanout, frames_message, read_frames
 from events.signals import Coalesced, Courier
+from models.event import Frame
 from tests.support.environment import CONFIG, required_database_url, required_redis_url
 from tests.support.waiting import wait_until
 
@@ -188,3 +193,40 @@ def test_relays_numbering_at_once_give_each_event_one_number_and_never_renumber(
     assert len(stored) == result["expected"], "every event committed is in the log"
     assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1)), "gapless, from 1"
     assert returned == stored, "each published once, with the number it keeps"
+
+
+FRAMES = [
+    Frame(
+        7,
+        "payment.completed",
+        ("acct-a", "acct-b"),
+        '{"seq":7,"data":{"note":"line\\nbreak \\u00e9 \\"q\\""}}',
+        "req-1",
+    ),
+    Frame(8, "account.created", ("acct-c",), '{"seq":8,\n"data":{"note":"\u00e9 said plainly"}}', None),
+    Frame(9, "currency.created", (), '{"seq":9}', None),
+]
+
+
+def test_published_frames_reach_a_subscriber_as_they_were_made():
+    # The second frame's text has a line break between its members and a
+    # raw non-ASCII letter (JSON allows both): it arrives as the same JSON.
+    message = frames_message(FRAMES)
+    received = read_frames(message.encode())
+    assert [(f.seq, f.type, f.accounts, f.request_id) for f in received] == [
+        (f.seq, f.type, f.accounts, f.request_id) for f in FRAMES
+    ]
+    assert [json.loads(f.text) for f in received] == [json.loads(f.text) for f in FRAMES]
+    assert received[0].text == FRAMES[0].text and received[2].text == FRAMES[2].text
+
+
+@pytest.mark.skipif(not CONFIG.redis_url, reason="frames travel over Redis with services only")
+def test_frames_published_on_redis_arrive_whole_in_one_message():
+    fanout = RedisFanout(required_redis_url(), "postgresql://nowhere/" + uuid.uuid4().hex)
+    subscriber = redis_client(required_redis_url()).pubsub()
+    subscriber.subscribe(fanout.events_channel)
+    assert subscriber.get_message(timeout=2)["type"] == "subscribe"
+    fanout.publish_events(FRAMES)
+    message = subscriber.get_message(timeout=2)
+    subscriber.close()
+    assert [f.seq for f in read_frames(message["data"])] == [7, 8, 9]

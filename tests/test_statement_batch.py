@@ -109,3 +109,25 @@ def test_a_block_left_by_an_error_sends_nothing_more(gateway):
     with pytest.raises(LookupError):
         retried_transaction(work)
     assert not Currency.select().where(Currency.code == fresh).exists()
+
+
+def test_an_events_data_is_stored_as_its_compact_json_text_by_every_way_of_recording(gateway):
+    from models.event import Event, record_event, record_events
+    from models.serialize import compact_json
+
+    data = {
+        "id": "acc_" + uuid.uuid4().hex,
+        "note": 'é "quoted" \\ \u2028',
+        "amounts": [1, "2.50", None],
+        "deep": {"x": True},
+    }
+
+    def work() -> None:
+        record_event("account.updated", data)
+        record_events([("account.updated", data)])
+        with statement_batch() as batch:
+            record_events([("account.updated", data)], into=batch)
+
+    retried_transaction(work)
+    stored = [e.data for e in Event.select().where(Event.data.contains(data["id"])).order_by(Event.id)]
+    assert stored == [compact_json(data)] * 3
