@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from psycopg2.extensions import parse_dsn
@@ -54,6 +55,18 @@ def read_frames(message: bytes) -> list[Frame]:
         Frame(seq, kind, tuple(accounts), text, request_id)
         for (seq, kind, accounts, request_id), text in zip(json.loads(head), texts, strict=True)
     ]
+
+
+def frames_subscription(client: Any) -> Any:
+    """A pub/sub of the async Redis `client` for the events channel, which
+    hands each message over as it came: redis-py's own handler writes every
+    message out as text for a debug line, logged or not, a copy of each
+    batch of events made for nothing."""
+    return client.pubsub(push_handler_func=_as_received)
+
+
+async def _as_received(message: list) -> list:
+    return message
 
 
 def deployment_tag(database_url: str) -> str:

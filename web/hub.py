@@ -21,7 +21,7 @@ from concurrent.futures import Executor
 from itertools import islice
 
 from config import async_redis_client
-from events.fanout import read_frames
+from events.fanout import frames_subscription, read_frames
 from models.event import Event, Frame, frames_after
 from models.retry import read_only
 
@@ -85,7 +85,7 @@ class EventHub:
         while True:
             client = async_redis_client(url)
             try:
-                async with client.pubsub() as pubsub:
+                async with frames_subscription(client) as pubsub:
                     await pubsub.subscribe(channel)
                     # Whatever was published while we were not listening:
                     self._inbox.put_nowait(None)

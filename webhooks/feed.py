@@ -29,7 +29,7 @@ from typing import Any
 import redis.asyncio
 
 from config import async_redis_client
-from events.fanout import read_frames
+from events.fanout import frames_subscription, read_frames
 from models.event import Event, Frame, frames_after
 from models.retry import read_only
 
@@ -131,7 +131,7 @@ class EventFeed:
         while True:
             client = async_redis_client(redis_url, socket_connect_timeout=2)
             try:
-                async with client.pubsub(push_handler_func=_as_received) as pubsub:
+                async with frames_subscription(client) as pubsub:
                     await pubsub.subscribe(channel)
                     self._subscribed = True
                     async for message in pubsub.listen():
@@ -166,10 +166,3 @@ class EventFeed:
         """Return once an event after `seq` has been read."""
         while self._head <= seq:
             await self._grown.wait()
-
-
-async def _as_received(message: list) -> list:
-    """A published message, handed to the subscriber as it came. (redis-py's
-    own handler writes every message out as text for a debug line, logged or
-    not: each batch of events escaped and copied once more for nothing.)"""
-    return message
