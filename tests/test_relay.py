@@ -230,3 +230,10 @@ def test_frames_published_on_redis_arrive_whole_in_one_message():
     message = subscriber.get_message(timeout=2)
     subscriber.close()
     assert [f.seq for f in read_frames(message["data"])] == [7, 8, 9]
+
+
+def test_a_payment_events_trace_names_its_payment_whoever_made_it():
+    actor = json.dumps({"type": "token", "id": "tok_1", "name": 'sly "data":{"id":"pay_fake"'}, separators=(",", ":"))
+    text = f'{{"seq":3,"type":"payment.completed","created_at":"2026-01-01T00:00:00.000000Z","actor":{actor},"data":{{"id":"pay_real","amount":"1.00"}}}}'
+    assert Frame(3, "payment.completed", (), text, "req-9").trace() == {"request_id": "req-9", "payment_id": "pay_real"}
+    assert Frame(4, "account.created", (), '{"seq":4,"data":{"id":"acct"}}', None).trace()["payment_id"] is None
