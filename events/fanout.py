@@ -30,6 +30,7 @@ from psycopg2.extensions import parse_dsn
 
 from config import redis_client
 from models.event import Frame
+from models.serialize import compact_json
 
 from .relay import FOLLOWER_RETRY_SECONDS
 
@@ -38,14 +39,14 @@ log = logging.getLogger(__name__)
 
 def frames_message(frames: list[Frame]) -> str:
     """The events-channel message of `frames` (see the module doc)."""
-    head = json.dumps([[f.seq, f.type, f.accounts, f.request_id] for f in frames], separators=(",", ":"))
+    head = compact_json([[f.seq, f.type, f.accounts, f.request_id] for f in frames])
     return "\n".join([head, *(_one_line(frame.text) for frame in frames)])
 
 
 def _one_line(text: str) -> str:
     # The texts are compact ASCII JSON, so a line break can only be one a
     # string holds raw, which JSON allows: written again, it is escaped.
-    return json.dumps(json.loads(text), separators=(",", ":")) if "\n" in text else text
+    return compact_json(json.loads(text)) if "\n" in text else text
 
 
 def read_frames(message: bytes) -> list[Frame]:
