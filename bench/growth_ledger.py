@@ -148,10 +148,13 @@ def _add_chunk(cur, start: int, count: int, accounts: int, first: int, total: in
         "INSERT INTO event (seq, type, created_at, account_a, account_b, data)"
         " SELECT (SELECT coalesce(max(seq), 0) FROM event) + row_number() OVER (ORDER BY j),"
         " 'payment.' || status, created_at + interval '5 ms', from_account, to_account,"
-        " json_build_object('id', id, 'kind', kind, 'status', status, 'from_account', from_account,"
-        "   'to_account', to_account, 'from_balance', from_balance, 'to_balance', to_balance,"
-        "   'amount', to_char(amount / 100, 'FM999999999990.00'), 'currency', %s,"
-        "   'created_at', to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text"
+        # Compact, `id` first, as the gateway writes an event's data.
+        ' format(\'{"id":"%%s","kind":"%%s","status":"%%s","failure_code":%%s,'
+        '"from_account":"%%s","to_account":"%%s","from_balance":"%%s","to_balance":"%%s",'
+        '"amount":"%%s","currency":"%%s","created_at":"%%s"}\','
+        " id, kind, status, CASE WHEN status = 'failed' THEN '\"insufficient_funds\"' ELSE 'null' END,"
+        " from_account, to_account, from_balance, to_balance, to_char(amount / 100, 'FM999999999990.00'), %s,"
+        ' to_char(created_at, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'))'
         " FROM made ORDER BY j",
         (CURRENCY,),
     )

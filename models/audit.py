@@ -34,7 +34,7 @@ from prometheus_client import Gauge
 
 from .audit_checks import BalanceRow, Problems, check_balance, report
 from .connection import BaseModel, database, utcnow
-from .dialect import any_of, exact_sum_sql, join_by_index_lookups, json_text, snapshot
+from .dialect import any_of, exact_arithmetic_sql, exact_sum_sql, join_by_index_lookups, json_id, listed, snapshot
 from .event import Event
 from .ledger import COMPLETED, MANUAL
 from .retry import retried_transaction
@@ -108,7 +108,7 @@ def run_audit() -> dict:
 
 def _check_span(low: int, high: int, problems: Problems, moved: dict[str, int]) -> None:
     """The checks of the payments and balances named by events low+1..high."""
-    mark, subject = database.param, json_text("data", "id")
+    mark, subject = database.param, json_id("data")
     payments: set[str] = set()
     named: set[str] = set()
     for kind, subject_id in database.execute_sql(
@@ -117,98 +117,97 @@ def _check_span(low: int, high: int, problems: Problems, moved: dict[str, int]) 
         (low, high),
     ):
         (payments if kind == "payment." else named).add(subject_id)
-    entries: dict[str, int] = defaultdict(int)
-    if payments:
-        _follow_entries(payments, entries, moved, problems)
-    holding = _check_payments(payments, entries, problems) if payments else set()
+    holding = _check_payments(payments, problems, moved) if payments else set()
     if holding or named:
         _check_holds(holding | named, problems)
 
 
-def _follow_entries(payments: set[str], entries: dict[str, int], moved: dict[str, int], problems: Problems) -> None:
-    """Each balance the payments touched follows its entries: each of its
-    entries from the one before the payments' first to their last is the
-    one before it plus or minus its amount; the balance is within its floor
-    and, when the last of those is its newest entry, is that entry's
-    `balance_after` (else a later payment, checked in its turn, wrote the
-    newest). Counts each payment's entries and sums them per currency on
-    the way."""
-    among, params = any_of("payment_id", payments)
-    rows = database.execute_sql(
-        "WITH mine AS (SELECT x.balance_id, min(x.id) AS lo, max(x.id) AS hi,"
-        " (SELECT max(l.id) FROM entry l WHERE l.balance_id = x.balance_id) AS newest"
-        f" FROM entry x WHERE {among} GROUP BY x.balance_id)"
-        # Amounts as text: turned into Python integers with no Decimal between.
-        " SELECT b.id, b.account_id, b.currency_id, CAST(b.amount AS TEXT), CAST(b.held AS TEXT),"
-        " CAST(b.min_balance AS TEXT), m.newest, e.id, e.payment_id, e.direction, CAST(e.amount AS TEXT),"
-        " CAST(e.balance_after AS TEXT), e.id < m.lo"
-        " FROM mine m JOIN balance b ON b.id = m.balance_id"
-        " JOIN entry e ON e.balance_id = m.balance_id AND e.id <= m.hi AND e.id >= coalesce("
-        " (SELECT max(p.id) FROM entry p WHERE p.balance_id = m.balance_id AND p.id < m.lo), m.lo)"
-        " ORDER BY b.id, e.id",
-        params,
+def _check_payments(payments: set[str], problems: Problems, moved: dict[str, int]) -> set[str]:
+    """The payments, and the balances their entries are on, in one
+    statement that reads each payment and its entries once:
+
+    - each payment has exactly its entries: two (four for an exchange,
+      through two `@system` balances) once completed, none otherwise;
+    - each balance the payments touched follows its entries: each of its
+      entries from the payments' first to their last is the one before it
+      plus or minus its amount (its first ever, 0 plus its amount);
+    - each such balance is within its floor and, when the last of those
+      entries is its newest, is that entry's `balance_after` (else a later
+      payment, checked in its turn, wrote the newest);
+    - what the payments' entries move is summed per currency into `moved`.
+
+    The database answers with a row per balance touched, and one per
+    payment or entry found wrong; returns the paying balances of holds
+    among the payments, whose reservations may have changed."""
+    ids, listed_params = listed(payments)
+    mark = database.param
+    want = f"CASE WHEN m.status = {mark} THEN CASE WHEN m.exchange THEN 4 ELSE 2 END ELSE 0 END"
+    into, out_of = (
+        exact_sum_sql(f"CASE WHEN m.direction = '{direction}' THEN m.amount END")
+        for direction in ("incoming", "outgoing")
     )
-    balance: BalanceRow | None = None
-    after, newest, last = 0, 0, 0
-    for row in rows:
-        (
-            balance_id,
-            account,
-            currency,
-            amount,
-            held,
-            floor,
-            newest_id,
-            entry_id,
-            payment_id,
-            direction,
-            moves,
-            left,
-            base,
-        ) = row
-        if balance is None or balance_id != balance.id:
-            if balance is not None:
-                _check_followed(balance, after, last == newest, problems)
-            balance, after = BalanceRow(balance_id, account, currency, int(amount), int(held), int(floor)), 0
-            newest = newest_id
-        if not base:
-            change = int(moves) if direction == "incoming" else -int(moves)
-            if payment_id in payments:
-                entries[payment_id] += 1
-                moved[currency] += change
-            if int(left) != after + change:
-                problems.add(
-                    "balance_mismatch",
-                    f"entry {entry_id} of balance {balance_id} leaves {left} minor units"
-                    f" but the entries before it and its own make {after + change}",
-                    balance=balance_id,
-                )
-        after, last = int(left), entry_id
-    if balance is not None:
-        _check_followed(balance, after, last == newest, problems)
-
-
-def _check_followed(balance: BalanceRow, after: int, at_newest: bool, problems: Problems) -> None:
-    check_balance(balance, after if at_newest else balance.amount, None, problems)
-
-
-def _check_payments(payments: set[str], entries: dict[str, int], problems: Problems) -> set[str]:
-    """Each payment has exactly its entries: two (four for an exchange,
-    through two `@system` balances) once completed, none otherwise. Returns
-    the paying balances of holds, whose reservations may have changed."""
-    among, params = any_of("id", payments)
+    before = "coalesce(c.before, 0)"
+    makes = (
+        f"CASE WHEN c.direction = 'incoming' THEN {exact_arithmetic_sql(before, '+', 'c.amount')}"
+        f" ELSE {exact_arithmetic_sql(before, '-', 'c.amount')} END"
+    )
+    rows = database.execute_sql(
+        # The payments listed, each with its entries (or none).
+        "WITH mine AS MATERIALIZED (SELECT p.id, p.status, p.target_currency IS NOT NULL AS exchange, p.capture,"
+        " p.from_balance, e.id AS entry_id, e.balance_id, e.direction, e.amount"
+        f" FROM ({ids}) w JOIN payment p ON p.id = w.id LEFT JOIN entry e ON e.payment_id = p.id),"
+        # The balances their entries are on, each with the first and last of
+        # those entries and what they moved in and out.
+        " touched AS (SELECT m.balance_id, min(m.entry_id) AS lo, max(m.entry_id) AS hi,"
+        f" {into} AS moved_in, {out_of} AS moved_out FROM mine m WHERE m.entry_id IS NOT NULL GROUP BY m.balance_id),"
+        # Each such balance's entries from the one before its first to its
+        # last, each beside the `balance_after` of the one before it.
+        " chain AS (SELECT e.balance_id, e.id, e.direction, e.amount, e.balance_after, e.id >= t.lo AS checked,"
+        " lag(e.balance_after) OVER (PARTITION BY e.balance_id ORDER BY e.id) AS before"
+        " FROM touched t JOIN entry e ON e.balance_id = t.balance_id AND e.id <= t.hi AND e.id >= coalesce("
+        " (SELECT max(p.id) FROM entry p WHERE p.balance_id = t.balance_id AND p.id < t.lo), t.lo))"
+        # Rows by kind, every value as text (amounts turned into Python
+        # integers with no Decimal between):
+        # 'balance': id, account, currency, amount, held, floor, the last entry's balance_after,
+        #            'newest' if it is the balance's newest entry, moved in, moved out;
+        " SELECT 'balance', b.id, b.account_id, b.currency_id, CAST(b.amount AS TEXT), CAST(b.held AS TEXT),"
+        " CAST(b.min_balance AS TEXT), CAST(h.balance_after AS TEXT),"
+        " CASE WHEN h.id = (SELECT max(l.id) FROM entry l WHERE l.balance_id = t.balance_id) THEN 'newest' END,"
+        " CAST(t.moved_in AS TEXT), CAST(t.moved_out AS TEXT)"
+        " FROM touched t JOIN balance b ON b.id = t.balance_id JOIN entry h ON h.id = t.hi"
+        # 'entry': its balance, its id, its balance_after, what the one before and its own make;
+        " UNION ALL SELECT 'entry', c.balance_id, CAST(c.id AS TEXT), CAST(c.balance_after AS TEXT),"
+        f" CAST({makes} AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL"
+        f" FROM chain c WHERE c.checked AND {exact_arithmetic_sql('c.balance_after', '-', makes)} <> 0"
+        # 'payment': its id, status, entries found and wanted;
+        " UNION ALL SELECT 'payment', m.id, m.status, CAST(count(m.entry_id) AS TEXT),"
+        f" CAST({want} AS TEXT), NULL, NULL, NULL, NULL, NULL, NULL"
+        f" FROM mine m GROUP BY m.id, m.status, m.exchange HAVING count(m.entry_id) <> {want}"
+        # 'hold': the paying balance of a hold.
+        " UNION ALL SELECT DISTINCT 'hold', m.from_balance, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+        f" FROM mine m WHERE m.capture = {mark}",
+        [*listed_params, COMPLETED, COMPLETED, MANUAL],
+    )
     holding = set()
-    for payment_id, status, exchange, capture, from_balance in database.execute_sql(
-        f"SELECT id, status, target_currency IS NOT NULL, capture, from_balance FROM payment WHERE {among}", params
-    ):
-        want = (4 if exchange else 2) if status == COMPLETED else 0
-        if entries.get(payment_id, 0) != want:
-            n = entries.get(payment_id, 0)
+    for kind, key, *values in rows:
+        if kind == "balance":
+            account, currency, amount, held, floor, after, newest, into_it, out_of_it = values
+            balance = BalanceRow(key, account, currency, int(amount), int(held), int(floor))
+            check_balance(balance, int(after) if newest else balance.amount, None, problems)
+            moved[currency] += int(into_it or 0) - int(out_of_it or 0)
+        elif kind == "entry":
+            entry_id, after, made = values[:3]
             problems.add(
-                "entry_count", f"{status} payment {payment_id} has {n} entries, expected {want}", payment=payment_id
+                "balance_mismatch",
+                f"entry {entry_id} of balance {key} leaves {after} minor units"
+                f" but the entries before it and its own make {made}",
+                balance=key,
             )
-        if capture == MANUAL:
-            holding.add(from_balance)
+        elif kind == "payment":
+            status, found, wanted = values[:3]
+            problems.add("entry_count", f"{status} payment {key} has {found} entries, expected {wanted}", payment=key)
+        else:
+            holding.add(key)
     return holding
 
 

@@ -10,6 +10,7 @@ connections a process holds is the number of threads that use the database.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -123,7 +124,18 @@ def open_database(database_url: str | None, sqlite_path: Path) -> Database:
         field_types={"MINOR_UNITS": "TEXT"},
     )
     db.register_aggregate(_BigSum, "BIGSUM", 1)
+    db.register_function(functools.partial(_big_arithmetic, 1), "BIGADD", 2, deterministic=True)
+    db.register_function(functools.partial(_big_arithmetic, -1), "BIGSUB", 2, deterministic=True)
     return db
+
+
+def _big_arithmetic(sign: int, left: str | int | None, right: str | int | None) -> str | int | None:
+    """SQLite function: `left` plus or minus `right`, decimal-text or integer
+    minor units, exactly (`models.dialect.exact_arithmetic_sql`)."""
+    if left is None or right is None:
+        return None
+    result = int(left) + sign * int(right)
+    return result if -(2**63) <= result < 2**63 else str(result)
 
 
 class _BigSum:

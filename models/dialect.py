@@ -5,6 +5,7 @@ JSON text is looked into, and how a long read sees one moment and streams."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ class MinorUnitsField(Field):
     beyond 64 bits, so PostgreSQL stores NUMERIC(40,0) and SQLite (whose
     integers stop at 64 bits and whose NUMERIC falls back to floats) stores the
     decimal text. Amounts are never compared in SQL, only summed, through
-    `exact_sum`.
+    `exact_sum`, added or subtracted, through `exact_arithmetic_sql`.
     """
 
     field_type = "MINOR_UNITS"
@@ -109,9 +110,31 @@ def exact_sum_sql(expression: str) -> str:
     return f"BIGSUM({expression})" if is_sqlite() else f"SUM({expression})"
 
 
-def json_text(column: str, key: str) -> str:
-    """SQL for the text of `key` in the JSON object held as text in `column`."""
-    return f"json_extract({column}, '$.{key}')" if is_sqlite() else f"({column}::json ->> '{key}')"
+def exact_arithmetic_sql(left: str, operator: str, right: str) -> str:
+    """`left + right` or `left - right` of minor units in SQL text, exact at
+    any size. SQLite's is a function of ours (`models.connection`): its
+    result is an integer within 64 bits, else its decimal text, so that it
+    compares with 0 as a number wherever it can be 0."""
+    if not is_sqlite():
+        return f"({left} {operator} {right})"
+    return f"{'BIGADD' if operator == '+' else 'BIGSUB'}({left}, {right})"
+
+
+def json_id(column: str) -> str:
+    """SQL for the text of `id` in the JSON object held as text in `column`.
+    Read straight off the text when the object starts with it, as every
+    event the gateway writes does (compact, `id` first, and ids hold no
+    quote or backslash); parsed otherwise, which costs far more on a long
+    object."""
+    if is_sqlite():
+        return (
+            f"CASE WHEN substr({column}, 1, 7) = '{{\"id\":\"' THEN substr({column}, 8, instr(substr({column}, 8), '\"') - 1)"
+            f" ELSE json_extract({column}, '$.id') END"
+        )
+    return (
+        f"CASE WHEN left({column}, 7) = '{{\"id\":\"' THEN split_part(substr({column}, 8, 200), '\"', 1)"
+        f" ELSE ({column}::json ->> 'id') END"
+    )
 
 
 def equal_in_order(field: Any, value: Any) -> Any:
@@ -132,6 +155,25 @@ def any_of(column: str, values: Iterable[Any]) -> tuple[str, list]:
     return f"{column} = ANY(%s)", [values]
 
 
+def listed(values: Iterable[str]) -> tuple[str, list]:
+    """SQL text and parameters for a table of `values` (its column: `id`),
+    to join with rather than to match rows against: the database then looks
+    each value up in an index, however many there are and whatever order
+    the query's grouping would prefer."""
+    values = list(values)
+    if is_sqlite():
+        return "SELECT value AS id FROM json_each(?)", [json.dumps(values)]
+    return "SELECT unnest(CAST(%s AS text[])) AS id", [_array_text(values)]
+
+
+def _array_text(values: list[str]) -> str:
+    """PostgreSQL's text form of an array of `values`: one parameter read
+    at once, where a Python list would be sent as an ARRAY[...] of as many
+    constants, each parsed and planned on its own."""
+    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 @contextmanager
 def snapshot() -> Iterator[None]:
     """Several reads that see the database at one moment, whatever commits
@@ -150,14 +192,16 @@ def snapshot() -> Iterator[None]:
 
 def join_by_index_lookups() -> None:
     """For the rest of this transaction on PostgreSQL, join by looking each
-    key up in an index, and compile nothing. An incremental audit looks up
-    a few thousand keys (`any_of`) in tables of millions: the planner,
+    key up in an index (never a bitmap of its rows, costly to make for the
+    few rows of each), and compile nothing. An incremental audit looks up
+    a few thousand keys (`any_of`, `listed`) in tables of millions: the planner,
     guessing wrong how many rows such a list finds, would read a whole
     table to hash or filter it, and spend longer compiling (JIT) than reading."""
     if not is_sqlite():
         database.execute_sql(
             "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),"
-            " set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
+            " set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),"
+            " set_config('jit', 'off', true)"
         )
 
 
