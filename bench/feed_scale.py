@@ -281,7 +281,7 @@ def run(steps: tuple[int, ...] = STEPS, seconds: int = SECONDS) -> dict:
         try:
             rows, open_now = [], 0
             for following in steps:
-                rss_before = rss_mb(web)
+                rss_before, added = rss_mb(web), following - open_now
                 opened = open_followers([followers], accounts[open_now:following], tokens[open_now:following])
                 open_now = following
                 assert opened == following, (opened, following)
@@ -295,7 +295,8 @@ def run(steps: tuple[int, ...] = STEPS, seconds: int = SECONDS) -> dict:
                     **measured,
                     "web_rss_mb": round(rss_mb(web), 1),
                     "web_rss_idle_mb": round(rss_idle, 1),
-                    "kb_per_idle_follower": round(1024 * (rss_idle - rss_before) / following, 1) if following else None,
+                    # What the followers opened at this step added, each.
+                    "kb_per_idle_follower": round(1024 * (rss_idle - rss_before) / added, 1) if added else None,
                 }
                 rows.append(row)
                 print(f"feed scale: {row}", flush=True)
