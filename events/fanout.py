@@ -36,6 +36,12 @@ from .relay import FOLLOWER_RETRY_SECONDS
 
 log = logging.getLogger(__name__)
 
+# Frames per events-channel message. A relay batch (up to 5,000 frames of
+# about 1.5 KB) in one message made every web process hold it several times
+# over at once (the bytes, their text, its lines, the frames): some 25 MB
+# for a moment, each time, which the heap kept.
+PUBLISHED_FRAMES = 500
+
 
 def frames_message(frames: list[Frame]) -> str:
     """The events-channel message of `frames` (see the module doc)."""
@@ -102,10 +108,12 @@ class RedisFanout:
             log.debug("could not wake the relay", exc_info=True)
 
     def publish_events(self, frames: list[Frame]) -> None:
-        """One message per numbered batch: each frame's JSON text as the feed
-        sends it, with what subscribers filter on, so no web process has to
-        parse and re-serialize an event."""
-        self._client.publish(self.events_channel, frames_message(frames))
+        """A numbered batch, in messages of at most PUBLISHED_FRAMES frames,
+        in `seq` order: each frame's JSON text as the feed sends it, with
+        what subscribers filter on, so no web process has to parse and
+        re-serialize an event."""
+        for start in range(0, len(frames), PUBLISHED_FRAMES):
+            self._client.publish(self.events_channel, frames_message(frames[start : start + PUBLISHED_FRAMES]))
 
     def follow_wakes(
         self, wake: Callable[[], None], stop: threading.Event, leading: Callable[[], bool] = lambda: True

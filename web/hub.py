@@ -38,7 +38,9 @@ FINAL_EVENTS = (
     "payment_group.completed",
     "payment_group.failed",
 )
-RING_SIZE = 20_000
+# The newest frames kept in memory (about 1.5 KB each); a reader further
+# behind reads the log, in pages of CATCH_UP_PAGE. 20,000 held some 35 MB.
+RING_SIZE = 5_000
 CATCH_UP_PAGE = 2_000
 SAFETY_CHECK_SECONDS = 2.0
 
