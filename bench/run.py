@@ -280,10 +280,13 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
             "unnotified": latency["unnotified"],
             "errors": latency["errors"],
         }
+        # The workers that drained, read before the holds run stops them
+        # (a stopped process has no peak to read), and those that settle the holds.
+        drained = [peak_rss_mb(p) for p in services.worker_pids]
         results["holds"] = measure_holds(services, accounts, tpcb)
         results["memory_mb"] = {
             "web": max(peak_rss_mb(p) for p in services.web_pids),
-            "worker": max(peak_rss_mb(p) for p in services.worker_pids),
+            "worker": max(drained + [peak_rss_mb(p) for p in services.worker_pids]),
         }
 
 

@@ -232,6 +232,24 @@ def test_frames_published_on_redis_arrive_whole_in_one_message():
     assert [f.seq for f in read_frames(message["data"])] == [7, 8, 9]
 
 
+@pytest.mark.skipif(not CONFIG.redis_url, reason="frames travel over Redis with services only")
+def test_a_large_numbered_batch_is_published_in_messages_of_at_most_500_frames_in_order():
+    """A subscriber never holds a whole relay round (thousands of frames)
+    at once."""
+    fanout = RedisFanout(required_redis_url(), "postgresql://nowhere/" + uuid.uuid4().hex)
+    subscriber = redis_client(required_redis_url()).pubsub()
+    subscriber.subscribe(fanout.events_channel)
+    assert subscriber.get_message(timeout=2)["type"] == "subscribe"
+    batch = [Frame(seq, "payment.completed", ("acct-a",), f'{{"seq":{seq}}}', None) for seq in range(1, 1202)]
+    fanout.publish_events(batch)
+    messages = [subscriber.get_message(timeout=2) for _ in range(3)]
+    assert subscriber.get_message(timeout=0.5) is None, "three messages, no more"
+    subscriber.close()
+    received = [[f.seq for f in read_frames(message["data"])] for message in messages]
+    assert [len(seqs) for seqs in received] == [500, 500, 201]
+    assert [seq for seqs in received for seq in seqs] == list(range(1, 1202))
+
+
 def test_a_payment_events_trace_names_its_payment_whoever_made_it():
     actor = json.dumps({"type": "token", "id": "tok_1", "name": 'sly "data":{"id":"pay_fake"'}, separators=(",", ":"))
     text = f'{{"seq":3,"type":"payment.completed","created_at":"2026-01-01T00:00:00.000000Z","actor":{actor},"data":{{"id":"pay_real","amount":"1.00"}}}}'
