@@ -119,6 +119,13 @@ def _captures_requested() -> ModelSelect[Payment]:
     )
 
 
+def anything_waiting() -> bool:
+    """Whether a pending payment or a capture asked for waits for
+    settlement, claimed by some worker or not (a probe of an index each)."""
+    pending = Payment.select(Payment.id).where(Payment.status == PENDING).limit(1)
+    return pending.exists() or _captures_requested().select(Payment.id).limit(1).exists()
+
+
 def captures_waiting(limit: int = 1000) -> int:
     """How many holds wait for their capture to be settled (at most `limit`)."""
     return _captures_requested().select(Payment.id).limit(limit).count()

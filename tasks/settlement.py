@@ -12,6 +12,14 @@ settles one payment at once.
 
 The flag expires by itself (FLAG_TTL), so a task lost with its worker only
 delays settlement until the next request; the sweeper covers the rest.
+
+Workers claim with SKIP LOCKED (`models.dialect.claim_rows`), so a claim
+passes over every row another transaction holds: another worker's, which
+that worker settles, but also, for a moment, a request's: a capture or a
+void of a hold whose capture is being asked for, refused; an edit of a
+pending payment. Nothing would ask again for what was passed over, so a
+worker that finds the backlog empty while payments or captures still wait
+looks again every LOOK_AGAIN_SECONDS, for LOOKING_AGAIN_FOR_SECONDS.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from config import Config, redis_client
 from models.audit import run_audit
 from models.idempotency import forget_expired
 from models.retry import read_only
-from models.settlement import BATCH, captures_waiting, settle_pending, stale_pending_ids
+from models.settlement import BATCH, anything_waiting, captures_waiting, settle_pending, stale_pending_ids
 
 from .queue import QUEUE_NAME, make_huey
 
@@ -42,6 +50,8 @@ BATCH_SECONDS = Histogram(
 )
 
 FLAG_TTL = 2.0
+LOOK_AGAIN_SECONDS = 0.1
+LOOKING_AGAIN_FOR_SECONDS = 1.0
 
 
 class RedisFlag:
@@ -94,12 +104,18 @@ class Settlement:
 
     def _settle_backlog(self) -> None:
         """Settle pending payments, a batch per transaction, until none are
-        left. Transient database errors are retried inside each batch;
+        left (looking again for a moment while some wait: see the module
+        doc). Transient database errors are retried inside each batch;
         anything else is retried by Huey: a payment stays pending, never
         half-settled."""
         self._flag.lower()
-        while settle_batch() == BATCH:
-            pass
+        until = time.monotonic() + LOOKING_AGAIN_FOR_SECONDS
+        while True:
+            while settle_batch() == BATCH:
+                pass
+            if time.monotonic() >= until or not read_only(anything_waiting):
+                return
+            time.sleep(LOOK_AGAIN_SECONDS)
 
     def _sweeper(self) -> None:
         """No lock: two workers sweeping at once only ask for settlement
