@@ -150,7 +150,8 @@ def test_amounts_beyond_64_bits_are_checked_to_the_last_minor_unit(writer, admin
     assert admin.post("/api/v1/currencies", {"code": code, "name": "Wide coin", "exponent": 18}).status == 201
     most = "1000000000000000"
     sender = open_account(writer, admin, {code: most})
-    admin.post("/api/v1/deposits", {"account": sender, "currency": code, "amount": most}, wait=20)
+    second = admin.post("/api/v1/deposits", {"account": sender, "currency": code, "amount": most}, wait=20)
+    assert second.body["status"] == "completed", second.body
     receiver = open_account(writer, admin, currencies=[code])
     assert audit(admin)["ok"]
     paid = pay(
