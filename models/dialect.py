@@ -115,6 +115,8 @@ def exact_arithmetic_sql(left: str, operator: str, right: str) -> str:
     any size. SQLite's is a function of ours (`models.connection`): its
     result is an integer within 64 bits, else its decimal text, so that it
     compares with 0 as a number wherever it can be 0."""
+    if operator not in ("+", "-"):
+        raise ValueError(f"exact arithmetic adds or subtracts, not {operator!r}")
     if not is_sqlite():
         return f"({left} {operator} {right})"
     return f"{'BIGADD' if operator == '+' else 'BIGSUB'}({left}, {right})"
