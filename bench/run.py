@@ -224,6 +224,7 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
             "anchor_value": tpcb,
             "ratio": round(settled["per_s"] / tpcb, 2),
         }
+        results["bulk_payouts"] = measure_bulk_payouts(services, accounts, settled["per_s"])
         env = {"BENCH_TOKEN": services.admin_token, "BENCH_ACCOUNTS": "1000"}
         # The web process's own capacity, as the bare handler's is measured:
         # with the workers paused, not sharing the two cores (they settle
@@ -290,6 +291,24 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
         }
 
 
+def measure_bulk_payouts(services: Services, accounts: list[str], settled_per_s: float) -> dict:
+    """Non-atomic groups of 1,000 payouts, next to the ordinary settlement
+    just measured."""
+    from bench.groups import bulk_payouts
+
+    measured = bulk_payouts(services, accounts[0], accounts[1:])
+    print(f"bulk payouts: {measured}, ordinary settlement {settled_per_s}/s", flush=True)
+    return {
+        "unit": "payments/s",
+        "ours": measured["per_s"],
+        "anchor": "ordinary settlement, same run",
+        "anchor_value": settled_per_s,
+        "ratio": round(measured["per_s"] / settled_per_s, 2),
+        "groups": measured["groups"],
+        "payments": measured["payments"],
+    }
+
+
 def measure_holds(services: Services, accounts: list[str], tpcb: float) -> dict:
     """Authorize-then-capture pairs per second, next to pgbench TPC-B."""
     from bench.holds import holds_pairs
@@ -344,6 +363,12 @@ def table(results: dict) -> str:
             results["holds"]["ours"],
             f"pgbench TPC-B {results['holds']['anchor_value']:.0f} tps",
             results["holds"]["ratio"],
+        ),
+        (
+            "bulk payouts: groups of 1,000, atomic: false (payments/s)",
+            results["bulk_payouts"]["ours"],
+            f"ordinary settlement {results['bulk_payouts']['anchor_value']:.0f}/s",
+            results["bulk_payouts"]["ratio"],
         ),
         ("peak memory web / worker (MB)", f"{mem['web']} / {mem['worker']}", "", ""),
     ]
