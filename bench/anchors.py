@@ -34,12 +34,18 @@ def pgbench_tpcb(seconds: int = 10, clients: int = 8, fresh: bool = True) -> flo
 class BareTornado:
     """A Tornado handler returning a constant (GET and POST), one process,
     kept running through the benchmark so that each figure's anchor is
-    measured right beside it: the machine's speed drifts by the minute."""
+    measured right beside it: the machine's speed drifts by the minute.
+    Given `floor_database` (a PostgreSQL URL), the same process also answers
+    the floor of a read (`get_row`: one primary-key read on a thread,
+    `bench/bare_tornado.py`)."""
+
+    def __init__(self, floor_database: str | None = None) -> None:
+        self.floor_database = floor_database
 
     def __enter__(self) -> BareTornado:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/"
-        self.process = spawn([str(HERE / "bare_tornado.py"), str(port)])
+        self.process = spawn([str(HERE / "bare_tornado.py"), str(port), *filter(None, [self.floor_database])])
         for _ in range(100):
             try:
                 urllib.request.urlopen(self.url, timeout=1).read()
@@ -57,3 +63,7 @@ class BareTornado:
 
     def post(self, seconds: int = 8) -> dict:
         return wrk(self.url, "payments.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_ACCOUNTS": "10"})
+
+    def get_row(self, account_id: str, seconds: int = 8) -> dict:
+        path = f"/row/{account_id}"
+        return wrk(self.url + path[1:], "get.lua", seconds, env={"BENCH_TOKEN": "x", "BENCH_PATH": path})

@@ -167,7 +167,7 @@ def main() -> None:
     started = time.perf_counter()
     results: dict = {"machine": machine()}
     tpcb = pgbench_tpcb()
-    with BareTornado() as bare:
+    with BareTornado(floor_database=database_url()) as bare:
         measure_web(results, tpcb, bare)
     from bench.webhooks import measure_webhooks
 
@@ -267,6 +267,15 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
                 "ratio": round(measured["per_s"] / anchor, 2),
                 "p99_ms": measured["p99_ms"],
             }
+        # The floor of a read on this stack (one primary-key read on a
+        # thread, nothing else), right after the account's read it bounds.
+        floor = bare.get_row("bench000001", ANCHOR_SECONDS)["per_s"]
+        print(f"one-row read on a thread (the floor): {floor}/s", flush=True)
+        reads["account"].update(
+            floor_value=floor,
+            floor_vs_bare=round(floor / reads["account"]["anchor_value"], 2),
+            ratio_to_floor=round(reads["account"]["ours"] / floor, 2),
+        )
         results["reads"] = {"unit": "requests/s per web process", "anchor": "bare tornado GET", **reads}
         import asyncio
 
@@ -345,6 +354,12 @@ def table(results: dict) -> str:
             r["account"]["ours"],
             f"bare Tornado GET {r['account']['anchor_value']:.0f}/s",
             r["account"]["ratio"],
+        ),
+        (
+            "floor: one primary-key row read on a thread, bare (req/s)",
+            r["account"]["floor_value"],
+            f"bare Tornado GET {r['account']['anchor_value']:.0f}/s",
+            r["account"]["floor_vs_bare"],
         ),
         (
             "GET /payments?limit=50 (req/s, 1 web)",
