@@ -19,7 +19,12 @@ that worker settles, but also, for a moment, a request's: a capture or a
 void of a hold whose capture is being asked for, refused; an edit of a
 pending payment. Nothing would ask again for what was passed over, so a
 worker that finds the backlog empty while payments or captures still wait
-looks again every LOOK_AGAIN_SECONDS, for LOOKING_AGAIN_FOR_SECONDS.
+looks again every LOOK_AGAIN_SECONDS, for LOOKING_AGAIN_FOR_SECONDS. One
+thread of a process looks at a time (a task finding it looking hands it
+its own moment and ends), and it stops once the flag is raised again: the
+task then queued looks in its turn. Under load the flag is raised all the
+time, so nobody looks again; a task left looking would hold a thread while
+fresh payments' tasks wait for one.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
+import redis
 from huey import Huey, crontab
 from prometheus_client import Counter, Histogram
 
@@ -66,6 +73,14 @@ class RedisFlag:
     def lower(self) -> None:
         self._client.delete(self._key)
 
+    def raised(self) -> bool:
+        """Whether a task is queued; False when Redis cannot say (whoever
+        looks again then goes on looking)."""
+        try:
+            return bool(self._client.exists(self._key))
+        except redis.RedisError:
+            return False
+
 
 class LocalFlag:
     def __init__(self) -> None:
@@ -84,6 +99,10 @@ class LocalFlag:
         with self._lock:
             self._raised_at = None
 
+    def raised(self) -> bool:
+        with self._lock:
+            return self._raised_at is not None and time.monotonic() - self._raised_at < FLAG_TTL
+
 
 class Settlement:
     """The settlement tasks on one queue, and the way to ask for them.
@@ -99,6 +118,7 @@ class Settlement:
         self._stale_after = timedelta(seconds=config.stale_after)
         self._audit_seconds = config.audit_seconds
         self._audited_at = time.monotonic()  # the first, `audit_seconds` after start
+        self._looking = LookingAgain()
         self.settle_backlog = self.huey.task(retries=10, retry_delay=1)(self._settle_backlog)
         self.sweeper = self.huey.periodic_task(crontab(minute="*"))(self._sweeper)
 
@@ -109,13 +129,8 @@ class Settlement:
         anything else is retried by Huey: a payment stays pending, never
         half-settled."""
         self._flag.lower()
-        until = time.monotonic() + LOOKING_AGAIN_FOR_SECONDS
-        while True:
-            while settle_batch() == BATCH:
-                pass
-            if time.monotonic() >= until or not read_only(anything_waiting):
-                return
-            time.sleep(LOOK_AGAIN_SECONDS)
+        settle_all()
+        self._looking.look(self._flag.raised)
 
     def _sweeper(self) -> None:
         """No lock: two workers sweeping at once only ask for settlement
@@ -161,6 +176,70 @@ class Settlement:
     def queue_depth(self) -> int:
         """Tasks waiting in the queue; raises if it is unreachable."""
         return self.huey.pending_count()
+
+
+class LookingAgain:
+    """The one thread of a process that looks again for passed-over rows
+    (see the module doc), and until when it looks."""
+
+    def __init__(self) -> None:
+        self._state = threading.Lock()
+        self._looker = False  # a thread is looking
+        self._asked = False  # a task asked since its last look
+        self._until = 0.0
+
+    @property
+    def looking(self) -> bool:
+        """Whether a thread of this process is looking again now."""
+        with self._state:
+            return self._looker
+
+    def look(self, another_task_queued: Callable[[], bool]) -> None:
+        """Look again for LOOKING_AGAIN_FOR_SECONDS, while something waits
+        and no other task is queued; or, if a thread already looks, leave
+        it to that thread, from now on for as long."""
+        with self._state:
+            self._until = max(self._until, time.monotonic() + LOOKING_AGAIN_FOR_SECONDS)
+            self._asked = True
+            if self._looker:
+                return
+            self._looker = True
+        try:
+            while True:
+                with self._state:
+                    if time.monotonic() >= self._until:
+                        self._looker = False
+                        return
+                    self._asked = False
+                if another_task_queued():
+                    self._stop()  # that task looks again after its batch
+                    return
+                if not read_only(anything_waiting):
+                    if self._stop(unless_asked=True):
+                        return
+                    continue  # a task finished meanwhile: look once more for it
+                time.sleep(LOOK_AGAIN_SECONDS)
+                settle_all()
+        except BaseException:
+            self._stop()
+            raise
+
+    def _stop(self, unless_asked: bool = False) -> bool:
+        """Stop looking (in the same hold of the lock as the decision, so
+        that no task's ask falls in between), unless a task asked since the
+        last look and `unless_asked`."""
+        with self._state:
+            if unless_asked and self._asked:
+                return False
+            self._looker = False
+            return True
+
+
+def settle_all() -> None:
+    """Batches until one comes back short (the backlog is empty, or the
+    rest is held by others)."""
+    while settle_batch() == BATCH:
+        pass
 
 
 def settle_batch() -> int:
