@@ -2,7 +2,9 @@
 answers every POST at once (200, or 500 when started with --fail; with
 --hang it reads each request and never answers) and records when each event arrived (wall clock, comparable with the
 benchmark's process). `GET /arrivals` gives what it has recorded as JSON:
-`{"count": n, "payments": {payment id: [first arrival, seq]}}`.
+`{"count": n, "payments": {payment id: [first arrival, seq]}}`; `GET /count`
+only how many arrived, cheap enough to ask every 50 ms while deliveries
+arrive (`/arrivals` encodes every one of them).
 
     python -m bench.receiver --port 9000 [--fail | --hang]
 """
@@ -34,7 +36,10 @@ class Arrivals:
                     if name.strip().lower() == b"content-length":
                         length = int(value)
                 body = await reader.readexactly(length)
-                if request_line.startswith(b"GET /arrivals"):
+                if request_line.startswith(b"GET /count"):
+                    text = b"%d" % self.count
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+                elif request_line.startswith(b"GET /arrivals"):
                     text = json.dumps({"count": self.count, "payments": self.payments}).encode()
                     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
                 elif self.hang:

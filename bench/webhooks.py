@@ -21,6 +21,7 @@ import random
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.fixtures import funded_accounts, pending_transfers
 from bench.services import Services, database_url, redis_url
@@ -70,6 +71,12 @@ class ReceiverProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/arrivals", timeout=10) as reply:
             return json.load(reply)
 
+    def count(self) -> int:
+        """How many arrived (asked while they arrive: the receiver's answer
+        stays small)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=10) as reply:
+            return int(reply.read())
+
 
 def pairs(rng: random.Random, accounts: list[str], count: int) -> list[tuple[str, str]]:
     from bench.run import two_of
@@ -77,8 +84,16 @@ def pairs(rng: random.Random, accounts: list[str], count: int) -> list[tuple[str
     return [two_of(rng, accounts) for _ in range(count)]
 
 
-def settle_backlog(transfers: list[tuple[str, str]]) -> tuple[list[str], float]:
-    """Pending transfers settled by the running workers: their ids and the seconds it took."""
+class Settled(NamedTuple):
+    ids: list[str]
+    # When settlement was asked for (time.perf_counter), and how long it took.
+    started: float
+    seconds: float
+
+
+def settle_backlog(transfers: list[tuple[str, str]]) -> Settled:
+    """Pending transfers settled by the running workers: their ids, when
+    settlement was asked for and the seconds it took from then."""
     from bench.run import any_pending
     from config import Config
     from tasks.settlement import Settlement
@@ -88,7 +103,7 @@ def settle_backlog(transfers: list[tuple[str, str]]) -> tuple[list[str], float]:
     Settlement(Config.from_env()).request()
     while any_pending():
         time.sleep(0.02)
-    return ids, time.perf_counter() - started
+    return Settled(ids, started, time.perf_counter() - started)
 
 
 def senders_holding(services: Services, count: int) -> None:
@@ -154,12 +169,14 @@ def measure_webhooks(workers: int = 2) -> dict:
 
         # Deliveries beside settlement: a backlog settled while its events are sent.
         backlog = 10_000
-        started = time.perf_counter()
-        _, settled_seconds = settle_backlog(pairs(rng, accounts, backlog))
-        while receiver.arrivals()["count"] < backlog and time.perf_counter() - started < 120:
+        # Both from the moment settlement is asked for (the backlog's
+        # transfers are written before it, outside either figure).
+        settled = settle_backlog(pairs(rng, accounts, backlog))
+        settled_seconds = settled.seconds
+        while receiver.count() < backlog and time.perf_counter() - settled.started < 120:
             time.sleep(0.05)
-        delivered_seconds = time.perf_counter() - started
-        delivered = receiver.arrivals()["count"]
+        delivered_seconds = time.perf_counter() - settled.started
+        delivered = receiver.count()
         throughput = {
             "unit": "deliveries/s to one endpoint",
             "ours": round(delivered / delivered_seconds, 1),
@@ -191,14 +208,14 @@ def measure_webhooks(workers: int = 2) -> dict:
 
         # Settlement with no endpoint, then with 100 endpoints all failing.
         services.api("PATCH", f"/api/v1/webhook-endpoints/{endpoint['id']}", {"active": False})
-        _, quiet_seconds = settle_backlog(pairs(rng, accounts, 5000))
+        quiet_seconds = settle_backlog(pairs(rng, accounts, 5000)).seconds
         failing = ReceiverProcess(services, fail=True)
         for _ in range(FAILING_ENDPOINTS):
             services.api("POST", "/api/v1/webhook-endpoints", {"url": failing.url})
         senders_holding(services, workers)
         senders = children(services.worker_pids)
         memory = [sum(rss_mb(p) for p in senders + services.worker_pids)]
-        _, failing_seconds = settle_backlog(pairs(rng, accounts, 5000))
+        failing_seconds = settle_backlog(pairs(rng, accounts, 5000)).seconds
         # And more time failing, for memory to grow if it would.
         for _ in range(3):
             memory.append(sum(rss_mb(p) for p in senders + services.worker_pids))
