@@ -38,11 +38,11 @@ FINAL_EVENTS = (
     "payment_group.completed",
     "payment_group.failed",
 )
-# The newest frames kept in memory (about 1.5 KB each, some 35 MB in all); a
-# reader further behind reads the log, in pages of CATCH_UP_PAGE. A ring of
-# 5,000 saved 25 MB of peak memory but slowed the API with thousands of
-# feed followers (bench/feed_scale.py: POST p50 0.3-1.1 s against 0.05-0.1).
-RING_SIZE = 20_000
+# The newest frames kept in memory (about 1.5-2.5 KB each: 10 s of events
+# at 500 a second); a reader further behind reads the log, in pages of
+# CATCH_UP_PAGE. 20,000 frames held 35-50 MB of a web process, and followers
+# were no faster for it (docs/performance-history.md, items 59 and 62).
+RING_SIZE = 5_000
 CATCH_UP_PAGE = 2_000
 SAFETY_CHECK_SECONDS = 2.0
 
