@@ -217,13 +217,7 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
         # as each anchor is measured on both sides of its figure.
         tpcb = round((tpcb + pgbench_tpcb(fresh=False)) / 2, 1)
         print(f"settlement: {settled}, pgbench TPC-B {tpcb} tps", flush=True)
-        results["settlement"] = {
-            "unit": "payments/s",
-            "ours": settled["per_s"],
-            "anchor": "pgbench tpcb",
-            "anchor_value": tpcb,
-            "ratio": round(settled["per_s"] / tpcb, 2),
-        }
+        results["settlement"] = figure("payments/s", settled["per_s"], "pgbench tpcb", tpcb)
         results["bulk_payouts"] = measure_bulk_payouts(services, accounts, settled["per_s"])
         env = {"BENCH_TOKEN": services.admin_token, "BENCH_ACCOUNTS": "1000"}
         # The web process's own capacity, as the bare handler's is measured:
@@ -238,17 +232,16 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
 
             intake, anchor = beside(anchor_post, post)
             print(f"{name}: {intake}, bare Tornado POST {anchor}/s", flush=True)
-            results[name] = {
-                "unit": "requests/s per web process",
-                "ours": intake["per_s"],
-                "anchor": "bare tornado POST",
-                "anchor_value": anchor,
-                "ratio": round(intake["per_s"] / anchor, 2),
-                "p50_ms": intake["p50_ms"],
-                "p99_ms": intake["p99_ms"],
-                "errors": intake["errors"],
-                "workers": "paused" if paused else "settling",
-            }
+            results[name] = figure(
+                "requests/s per web process",
+                intake["per_s"],
+                "bare tornado POST",
+                anchor,
+                p50_ms=intake["p50_ms"],
+                p99_ms=intake["p99_ms"],
+                errors=intake["errors"],
+                workers="paused" if paused else "settling",
+            )
             while any_pending():
                 time.sleep(0.1)
         reads = {}
@@ -300,6 +293,18 @@ def measure_web(results: dict, tpcb: float, bare) -> None:
         }
 
 
+def figure(unit: str, ours: float, anchor: str, anchor_value: float, **more) -> dict:
+    """A figure beside its anchor, as `results.json` keeps each."""
+    return {
+        "unit": unit,
+        "ours": ours,
+        "anchor": anchor,
+        "anchor_value": anchor_value,
+        "ratio": round(ours / anchor_value, 2),
+        **more,
+    }
+
+
 def measure_bulk_payouts(services: Services, accounts: list[str], settled_per_s: float) -> dict:
     """Non-atomic groups of 1,000 payouts, next to the ordinary settlement
     just measured."""
@@ -307,15 +312,14 @@ def measure_bulk_payouts(services: Services, accounts: list[str], settled_per_s:
 
     measured = bulk_payouts(services, accounts[0], accounts[1:])
     print(f"bulk payouts: {measured}, ordinary settlement {settled_per_s}/s", flush=True)
-    return {
-        "unit": "payments/s",
-        "ours": measured["per_s"],
-        "anchor": "ordinary settlement, same run",
-        "anchor_value": settled_per_s,
-        "ratio": round(measured["per_s"] / settled_per_s, 2),
-        "groups": measured["groups"],
-        "payments": measured["payments"],
-    }
+    return figure(
+        "payments/s",
+        measured["per_s"],
+        "ordinary settlement, same run",
+        settled_per_s,
+        groups=measured["groups"],
+        payments=measured["payments"],
+    )
 
 
 def measure_holds(services: Services, accounts: list[str], tpcb: float) -> dict:
@@ -327,14 +331,13 @@ def measure_holds(services: Services, accounts: list[str], tpcb: float) -> dict:
     rng = random.Random(2)
     measured = holds_pairs(services, [two_of(rng, accounts) for _ in range(10_000)], CURRENCY)
     print(f"holds: {measured}, pgbench TPC-B {tpcb} tps", flush=True)
-    return {
-        "unit": "authorize + capture pairs/s",
-        "ours": measured["per_s"],
-        "anchor": "pgbench tpcb",
-        "anchor_value": tpcb,
-        "ratio": round(measured["per_s"] / tpcb, 2),
+    return figure(
+        "authorize + capture pairs/s",
+        measured["per_s"],
+        "pgbench tpcb",
+        tpcb,
         **{k: v for k, v in measured.items() if k != "per_s"},
-    }
+    )
 
 
 def table(results: dict) -> str:
