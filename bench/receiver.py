@@ -20,6 +20,11 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 FAIL = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 
 
+def answer(body: bytes) -> bytes:
+    """A 200 with `body`."""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
 class Arrivals:
     def __init__(self, fail: bool, hang: bool = False) -> None:
         self.fail = fail
@@ -37,11 +42,9 @@ class Arrivals:
                         length = int(value)
                 body = await reader.readexactly(length)
                 if request_line.startswith(b"GET /count"):
-                    text = b"%d" % self.count
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+                    writer.write(answer(b"%d" % self.count))
                 elif request_line.startswith(b"GET /arrivals"):
-                    text = json.dumps({"count": self.count, "payments": self.payments}).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(text) + text)
+                    writer.write(answer(json.dumps({"count": self.count, "payments": self.payments}).encode()))
                 elif self.hang:
                     await asyncio.Event().wait()
                 elif self.fail:

@@ -85,25 +85,24 @@ def pairs(rng: random.Random, accounts: list[str], count: int) -> list[tuple[str
 
 
 class Settled(NamedTuple):
-    ids: list[str]
     # When settlement was asked for (time.perf_counter), and how long it took.
     started: float
     seconds: float
 
 
 def settle_backlog(transfers: list[tuple[str, str]]) -> Settled:
-    """Pending transfers settled by the running workers: their ids, when
-    settlement was asked for and the seconds it took from then."""
+    """Pending transfers settled by the running workers: when settlement
+    was asked for, and the seconds it took from then."""
     from bench.run import any_pending
     from config import Config
     from tasks.settlement import Settlement
 
-    ids = pending_transfers(transfers, CURRENCY, 1)
+    pending_transfers(transfers, CURRENCY, 1)
     started = time.perf_counter()
     Settlement(Config.from_env()).request()
     while any_pending():
         time.sleep(0.02)
-    return Settled(ids, started, time.perf_counter() - started)
+    return Settled(started, time.perf_counter() - started)
 
 
 def senders_holding(services: Services, count: int) -> None:
